@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { JsonWebTokenError, TokenExpiredError } from 'jsonwebtoken';
+import { DomainError } from '../common/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { PasswordHasher } from '../users/password-hasher';
+import { UsersService } from '../users/users.service';
+import { AuthenticatedUser, TokenPayload } from './authenticated-user';
+
+export interface AccessToken {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jwt: JwtService,
+    private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async login(username: string, password: string): Promise<AccessToken> {
+    const user = await this.users.findWithHash(username);
+    // Unknown users still pay one bcrypt compare, so timing does not reveal who exists.
+    const valid = await this.hasher.verify(password, user?.passwordHash);
+    if (!user || !valid) {
+      throw new DomainError('INVALID_CREDENTIALS', 'Invalid username or password');
+    }
+    const payload: TokenPayload = { sub: user.id, username: user.username, role: user.role };
+    return {
+      access_token: await this.jwt.signAsync(payload),
+      token_type: 'Bearer',
+      expires_in: this.config.JWT_EXPIRES_IN,
+    };
+  }
+
+  /** Verifies a bearer token (HS256 only) and returns its user. */
+  verify(token: string): AuthenticatedUser {
+    let payload: TokenPayload;
+    try {
+      payload = this.jwt.verify<TokenPayload>(token, { algorithms: ['HS256'] });
+    } catch (error) {
+      if (error instanceof TokenExpiredError) {
+        throw new DomainError('TOKEN_EXPIRED', 'The access token has expired');
+      }
+      if (error instanceof JsonWebTokenError) {
+        throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
+      }
+      throw error;
+    }
+    if (typeof payload.sub !== 'string' || typeof payload.username !== 'string') {
+      throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
+    }
+    return { id: payload.sub, username: payload.username, role: payload.role === 'admin' ? 'admin' : 'user' };
+  }
+}

@@ -1,0 +1,38 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { DomainError } from '../common/domain-error';
+import { AuthService } from './auth.service';
+import { AuthenticatedUser } from './authenticated-user';
+import { ROLES_KEY } from './roles.decorator';
+import { Role } from '../users/user.entity';
+
+export type AuthenticatedRequest = FastifyRequest & { user?: AuthenticatedUser };
+
+/** Requires a valid bearer token, and the role named by @Roles() when there is one. */
+@Injectable()
+export class JwtAuthGuard implements CanActivate {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const header = request.headers.authorization;
+    if (!header) throw new DomainError('UNAUTHORIZED', 'A bearer token is required');
+    const match = /^Bearer ([^\s]+)$/i.exec(header);
+    if (!match) throw new DomainError('TOKEN_INVALID', 'The Authorization header must be "Bearer <token>"');
+    const user = this.auth.verify(match[1]);
+    request.user = user;
+
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (roles && !roles.includes(user.role)) {
+      throw new DomainError('FORBIDDEN', `This action needs the ${roles.join(' or ')} role`);
+    }
+    return true;
+  }
+}

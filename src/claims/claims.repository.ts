@@ -1,0 +1,155 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, QueryRunner } from 'typeorm';
+import { isDatabaseUnavailable } from '../common/database-errors';
+
+export interface Claimant {
+  userId: string;
+  username: string;
+}
+
+export type ClaimOutcome =
+  | { kind: 'granted'; claimedAt: Date }
+  | { kind: 'already_claimed' }
+  | { kind: 'sold_out' }
+  | { kind: 'not_found' };
+
+export interface Settlement {
+  /** One outcome per claimant, in the order given. */
+  outcomes: ClaimOutcome[];
+  couponId: string | null;
+  remainingAmount: number;
+}
+
+/**
+ * The hot path's SQL, all of it. Invariants it relies on (created by the migrations):
+ *  - UNIQUE (user_id, coupon_id): a user can hold a coupon once, whatever the lock did;
+ *  - CHECK (remaining_amount BETWEEN 0 AND amount) and the conditional decrement below:
+ *    stock cannot go negative, so claims never exceed the amount;
+ *  - the decrement and the inserts commit together, so remaining_amount = amount - rows.
+ * The coupon row is locked FOR UPDATE first, so concurrent settlements of one coupon queue
+ * in PostgreSQL even when a Redlock lease has expired.
+ */
+@Injectable()
+export class ClaimsRepository {
+  private readonly logger = new Logger(ClaimsRepository.name);
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Settles claimants of one coupon in one transaction: first come, first served. */
+  async settle(couponName: string, claimants: Claimant[]): Promise<Settlement> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    let committing = false;
+    let settlement: Settlement | undefined;
+    try {
+      await runner.startTransaction('READ COMMITTED');
+      settlement = await this.decide(runner, couponName, claimants);
+      committing = true;
+      await runner.commitTransaction();
+      return settlement;
+    } catch (error) {
+      if (runner.isTransactionActive && !committing) await runner.rollbackTransaction().catch(() => undefined);
+      if (committing && settlement && isDatabaseUnavailable(error)) {
+        // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.
+        return this.confirmCommit(couponName, claimants, settlement, error as Error);
+      }
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async decide(runner: QueryRunner, couponName: string, claimants: Claimant[]): Promise<Settlement> {
+    const coupons: { id: string; remaining_amount: number }[] = await runner.query(
+      'SELECT id, remaining_amount FROM coupons WHERE name = $1 FOR UPDATE',
+      [couponName],
+    );
+    if (coupons.length === 0) {
+      return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0 };
+    }
+    const [{ id: couponId, remaining_amount: remaining }] = coupons;
+
+    const userIds = claimants.map((c) => c.userId);
+    const holders: { user_id: string }[] = await runner.query(
+      'SELECT user_id FROM user_claims WHERE coupon_id = $1 AND user_id = ANY($2::bigint[])',
+      [couponId, userIds],
+    );
+    const held = new Set(holders.map((h) => h.user_id));
+
+    // Arrival order decides; a user asking twice in one batch is "already claimed" the second time.
+    const grantees: string[] = [];
+    const plan = claimants.map((claimant): 'grant' | 'already_claimed' | 'sold_out' => {
+      if (held.has(claimant.userId)) return 'already_claimed';
+      if (grantees.length >= remaining) return 'sold_out';
+      held.add(claimant.userId);
+      grantees.push(claimant.userId);
+      return 'grant';
+    });
+
+    const claimedAt = new Map<string, Date>();
+    if (grantees.length > 0) {
+      const inserted: { user_id: string; claimed_at: Date }[] = await runner.query(
+        `WITH decremented AS (
+           UPDATE coupons SET remaining_amount = remaining_amount - $3, updated_at = now()
+            WHERE id = $2 AND remaining_amount >= $3
+            RETURNING id)
+         INSERT INTO user_claims (user_id, coupon_id)
+         SELECT g.user_id, decremented.id
+           FROM decremented, unnest($1::bigint[]) WITH ORDINALITY AS g(user_id, arrival)
+          ORDER BY g.arrival
+         RETURNING user_id, claimed_at`,
+        [grantees, couponId, grantees.length],
+      );
+      if (inserted.length !== grantees.length) {
+        // Only possible if the row changed under FOR UPDATE; refuse rather than guess.
+        throw new Error(`claim settlement of ${couponName} inserted ${inserted.length}/${grantees.length} rows`);
+      }
+      for (const row of inserted) claimedAt.set(String(row.user_id), row.claimed_at);
+    }
+
+    const outcomes = claimants.map((claimant, index): ClaimOutcome => {
+      const step = plan[index];
+      if (step === 'grant') return { kind: 'granted', claimedAt: claimedAt.get(claimant.userId)! };
+      return { kind: step };
+    });
+    return { outcomes, couponId, remainingAmount: remaining - grantees.length };
+  }
+
+  private async confirmCommit(
+    couponName: string,
+    claimants: Claimant[],
+    settlement: Settlement,
+    cause: Error,
+  ): Promise<Settlement> {
+    const granted = claimants.filter((_, i) => settlement.outcomes[i].kind === 'granted').map((c) => c.userId);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const rows: { user_id: string }[] = await this.dataSource.query(
+          'SELECT user_id FROM user_claims WHERE coupon_id = $1 AND user_id = ANY($2::bigint[])',
+          [settlement.couponId, granted],
+        );
+        if (rows.length === granted.length) {
+          this.logger.warn(`commit of ${couponName} reported "${cause.message}" but the claims are in; answering 200`);
+          return settlement;
+        }
+        if (rows.length === 0) throw cause;
+        // Partial cannot happen in one transaction; anything else is a bug worth shouting about.
+        throw new Error(`partial commit seen for ${couponName}: ${rows.length}/${granted.length}`);
+      } catch (error) {
+        if (error === cause || !isDatabaseUnavailable(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+      }
+    }
+    this.logger.error(`could not confirm the commit of a claim batch for ${couponName}: ${cause.message}`);
+    throw cause;
+  }
+
+  /** All holders of a coupon; used once a coupon is sold out, when the set can no longer grow. */
+  async holderIds(couponId: string): Promise<string[]> {
+    const rows: { user_id: string }[] = await this.dataSource.query(
+      'SELECT user_id FROM user_claims WHERE coupon_id = $1',
+      [couponId],
+    );
+    return rows.map((row) => String(row.user_id));
+  }
+}

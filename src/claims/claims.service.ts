@@ -1,0 +1,155 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { AuthenticatedUser } from '../auth/authenticated-user';
+import { isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
+import {
+  DomainError,
+  alreadyClaimed,
+  couponNotFound,
+  databaseUnavailable,
+  lockBusy,
+  lockUnavailable,
+  soldOut,
+} from '../common/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { LockBusyError, LockUnavailableError } from '../lock/lock.errors';
+import { LockService } from '../lock/lock.service';
+import { ClaimBatcher } from './claim-batcher';
+import { Claimant, ClaimOutcome, ClaimsRepository } from './claims.repository';
+
+export interface ClaimView {
+  coupon_name: string;
+  user_id: string;
+  claimed_at: string;
+}
+
+type SettledClaim = ClaimOutcome | { kind: 'failed'; error: unknown };
+
+/** What this process knows about a sold-out coupon: its holders can no longer change. */
+interface SoldOutCoupon {
+  couponId: string;
+  holders: Set<string> | null;
+}
+
+/** Above this many holders the sold-out answer goes through the database instead of memory. */
+const SOLD_OUT_MEMORY_LIMIT = 200_000;
+
+export const claimLockResource = (couponName: string) => `claim:coupon:${couponName}`;
+
+@Injectable()
+export class ClaimsService implements OnApplicationShutdown {
+  private readonly logger = new Logger(ClaimsService.name);
+  private readonly batcher: ClaimBatcher<Claimant, SettledClaim>;
+  private readonly soldOut = new Map<string, SoldOutCoupon>();
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly repository: ClaimsRepository,
+    private readonly lock: LockService,
+  ) {
+    this.batcher = new ClaimBatcher<Claimant, SettledClaim>(
+      (couponName, claimants) => this.settleBatch(couponName, claimants),
+      config.CLAIM_BATCH_SIZE,
+      config.CLAIM_BATCH_MAX_WAIT_MS,
+    );
+  }
+
+  async claim(user: AuthenticatedUser, couponName: string, requestedUsername?: string): Promise<ClaimView> {
+    if (requestedUsername !== undefined && requestedUsername !== user.username) {
+      throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
+    }
+    const known = this.soldOut.get(couponName);
+    if (known?.holders) {
+      // Sold out here means no holder can be added or removed: answer from memory, no lock.
+      throw known.holders.has(user.id) ? alreadyClaimed(couponName) : soldOut(couponName);
+    }
+    const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username });
+    switch (outcome.kind) {
+      case 'granted':
+        return { coupon_name: couponName, user_id: user.username, claimed_at: outcome.claimedAt.toISOString() };
+      case 'already_claimed':
+        throw alreadyClaimed(couponName);
+      case 'sold_out':
+        throw soldOut(couponName);
+      case 'not_found':
+        throw couponNotFound(couponName);
+      case 'failed':
+        throw outcome.error;
+    }
+  }
+
+  /** One lock, one transaction, one answer per claimant. */
+  private async settleBatch(couponName: string, claimants: Claimant[]): Promise<SettledClaim[]> {
+    try {
+      const { result } = await this.lock.withLock(claimLockResource(couponName), () =>
+        this.settleOrSplit(couponName, claimants),
+      );
+      return result;
+    } catch (error) {
+      throw this.toDomainError(error, couponName);
+    }
+  }
+
+  /**
+   * A constraint violation (possible only if someone wrote past the lock) aborts the whole
+   * batch; settle its members one by one so each gets the answer the database gives it.
+   */
+  private async settleOrSplit(couponName: string, claimants: Claimant[]): Promise<SettledClaim[]> {
+    try {
+      const settlement = await this.repository.settle(couponName, claimants);
+      if (settlement.couponId && settlement.remainingAmount === 0) this.rememberSoldOut(couponName, settlement.couponId);
+      return settlement.outcomes;
+    } catch (error) {
+      const fenced = isUniqueViolation(error) || isCheckViolation(error) || isForeignKeyViolation(error);
+      if (!fenced) throw error;
+      if (claimants.length === 1) return [this.fencedOutcome(error, couponName)];
+      this.logger.warn(`claim batch of ${couponName} hit the database fence; settling members one by one`);
+      const results: SettledClaim[] = [];
+      for (const claimant of claimants) {
+        results.push(...(await this.settleOrSplit(couponName, [claimant]).catch((e) => [{ kind: 'failed' as const, error: this.toDomainError(e, couponName) }])));
+      }
+      return results;
+    }
+  }
+
+  private fencedOutcome(error: unknown, couponName: string): SettledClaim {
+    if (isUniqueViolation(error)) return { kind: 'already_claimed' };
+    if (isCheckViolation(error)) return { kind: 'sold_out' };
+    // The token is valid but its user has been deleted since it was issued.
+    this.logger.warn(`claim of ${couponName} by a user that no longer exists`);
+    return { kind: 'failed', error: new DomainError('TOKEN_INVALID', 'The user of this token no longer exists') };
+  }
+
+  private toDomainError(error: unknown, couponName: string): unknown {
+    if (error instanceof DomainError) return error;
+    if (error instanceof LockBusyError) return lockBusy(couponName);
+    if (error instanceof LockUnavailableError) {
+      this.logger.warn(error.message);
+      return lockUnavailable();
+    }
+    if (isDatabaseUnavailable(error)) {
+      this.logger.warn(`claim of ${couponName} failed, database unavailable: ${(error as Error).message}`);
+      return databaseUnavailable();
+    }
+    return error;
+  }
+
+  private rememberSoldOut(couponName: string, couponId: string): void {
+    if (this.soldOut.has(couponName)) return;
+    const entry: SoldOutCoupon = { couponId, holders: null };
+    this.soldOut.set(couponName, entry);
+    this.repository
+      .holderIds(couponId)
+      .then((ids) => {
+        if (ids.length <= SOLD_OUT_MEMORY_LIMIT) entry.holders = new Set(ids);
+      })
+      .catch((error: Error) => {
+        this.soldOut.delete(couponName);
+        this.logger.warn(`could not load holders of sold-out ${couponName}: ${error.message}`);
+      });
+  }
+
+  /** Lets in-flight claims finish before the pools close. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.batcher.whenIdle();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Classifies errors thrown by pg/TypeORM. Connection-level failures mean "retry later"
+ * (503 DATABASE_UNAVAILABLE); constraint violations are the database fence speaking.
+ */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57014', // query_canceled (statement_timeout): the database is too slow to answer
+]);
+
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Connection is closed',
+  'terminating connection',
+  'Query read timeout',
+];
+
+function codeOf(error: unknown): string | undefined {
+  const candidate = error as { code?: unknown; driverError?: { code?: unknown } };
+  const code = candidate?.code ?? candidate?.driverError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = codeOf(error);
+  if (code && CONNECTION_ERROR_CODES.has(code)) return true;
+  if (error.name === 'CannotConnectAlreadyConnectedError') return false;
+  return CONNECTION_MESSAGES.some((text) => error.message.includes(text));
+}
+
+export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
+export const isCheckViolation = (error: unknown) => codeOf(error) === '23514';
+export const isForeignKeyViolation = (error: unknown) => codeOf(error) === '23503';

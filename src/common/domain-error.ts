@@ -1,0 +1,57 @@
+/**
+ * Every failure a client can see has a stable code. Services throw DomainError;
+ * DomainErrorFilter is the one place that turns a code into an HTTP status.
+ */
+export const ERROR_STATUS = {
+  VALIDATION_FAILED: 400,
+  UNAUTHORIZED: 401,
+  INVALID_CREDENTIALS: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  FORBIDDEN: 403,
+  USER_MISMATCH: 403,
+  NOT_FOUND: 404,
+  COUPON_NOT_FOUND: 404,
+  USERNAME_TAKEN: 409,
+  COUPON_EXISTS: 409,
+  ALREADY_CLAIMED: 409,
+  SOLD_OUT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL_ERROR: 500,
+  LOCK_BUSY: 503,
+  LOCK_UNAVAILABLE: 503,
+  DATABASE_UNAVAILABLE: 503,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds a client should wait before retrying (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = code;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const couponNotFound = (name: string) =>
+  new DomainError('COUPON_NOT_FOUND', `Coupon "${name}" does not exist`);
+export const alreadyClaimed = (name: string) =>
+  new DomainError('ALREADY_CLAIMED', `You already hold coupon "${name}"`);
+export const soldOut = (name: string) => new DomainError('SOLD_OUT', `Coupon "${name}" is sold out`);
+export const lockBusy = (name: string) =>
+  new DomainError('LOCK_BUSY', `Coupon "${name}" is busy; retry shortly`, 1);
+export const lockUnavailable = () =>
+  new DomainError('LOCK_UNAVAILABLE', 'The lock service (Redis) is unreachable; retry shortly', 1);
+export const databaseUnavailable = () =>
+  new DomainError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 1);

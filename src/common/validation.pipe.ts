@@ -1,0 +1,40 @@
+import { ArgumentMetadata, Injectable, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
+import { DomainError } from './domain-error';
+
+function flatten(errors: ValidationError[], parent = ''): { field: string; problems: string[] }[] {
+  return errors.flatMap((error) => {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    const own = error.constraints ? [{ field, problems: Object.values(error.constraints) }] : [];
+    return [...own, ...flatten(error.children ?? [], field)];
+  });
+}
+
+/**
+ * The contract's validation: unknown fields and wrong types are 400 VALIDATION_FAILED with
+ * per-field details; no implicit conversion, so "5" is not a number.
+ */
+@Injectable()
+export class RequestValidationPipe implements PipeTransform {
+  private readonly inner = new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    transformOptions: { enableImplicitConversion: false },
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => {
+      const details = flatten(errors);
+      const summary = details.map((d) => `${d.field}: ${d.problems.join(', ')}`).join('; ');
+      return new DomainError('VALIDATION_FAILED', summary || 'Invalid request', undefined, details);
+    },
+  });
+
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const isDto = metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object;
+    // A JSON array, string or number where an object belongs is a client error, not a crash.
+    if (isDto && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+      throw new DomainError('VALIDATION_FAILED', 'Request body must be a JSON object');
+    }
+    return this.inner.transform(value, metadata);
+  }
+}

@@ -1,0 +1,103 @@
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
+
+/**
+ * Every setting the service reads. Defaults live in env.example.json (the documented list);
+ * env.json overrides them and environment variables override both. See config.loader.ts.
+ */
+export class AppConfig {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test';
+
+  @IsString()
+  HOST: string;
+
+  @IsInt() @Min(0) @Max(65535)
+  PORT: number;
+
+  @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
+  BODY_LIMIT_BYTES: number;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'])
+  LOG_LEVEL: string;
+
+  @Matches(/^postgres(ql)?:\/\/.+\/[^/?]+/, { message: 'must be a postgres:// URL that names a database' })
+  DATABASE_URL: string;
+
+  @IsInt() @Min(1) @Max(500)
+  DATABASE_POOL_SIZE: number;
+
+  @IsInt() @Min(100) @Max(120000)
+  DATABASE_CONNECT_TIMEOUT_MS: number;
+
+  @IsInt() @Min(100) @Max(600000)
+  DATABASE_STATEMENT_TIMEOUT_MS: number;
+
+  @IsBoolean()
+  DATABASE_CREATE_IF_MISSING: boolean;
+
+  @IsBoolean()
+  MIGRATIONS_RUN: boolean;
+
+  /** Comma-separated, independent Redis nodes; Redlock needs a majority of them. */
+  @Matches(/^rediss?:\/\/[^,\s]+(,rediss?:\/\/[^,\s]+)*$/, {
+    message: 'must be a comma-separated list of redis:// URLs',
+  })
+  REDIS_URLS: string;
+
+  @Matches(/^[A-Za-z0-9:_.-]*$/, { message: 'may hold only letters, digits and : _ . -' })
+  REDIS_KEY_PREFIX: string;
+
+  @IsInt() @Min(50) @Max(60000)
+  REDIS_COMMAND_TIMEOUT_MS: number;
+
+  @IsString() @MinLength(16)
+  JWT_SECRET: string;
+
+  @IsInt() @Min(10) @Max(30 * 24 * 3600)
+  JWT_EXPIRES_IN: number;
+
+  @IsInt() @Min(4) @Max(15)
+  BCRYPT_COST: number;
+
+  @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'must be 3-64 characters of [A-Za-z0-9_.-]' })
+  ADMIN_USERNAME: string;
+
+  @IsString() @MaxLength(72)
+  ADMIN_PASSWORD: string;
+
+  @IsInt() @Min(100) @Max(600000)
+  LOCK_TTL_MS: number;
+
+  @IsInt() @Min(0) @Max(100)
+  LOCK_RETRY_COUNT: number;
+
+  @IsInt() @Min(0) @Max(60000)
+  LOCK_RETRY_DELAY_MS: number;
+
+  @IsInt() @Min(0) @Max(60000)
+  LOCK_RETRY_JITTER_MS: number;
+
+  @IsInt() @Min(1) @Max(5000)
+  CLAIM_BATCH_SIZE: number;
+
+  @IsInt() @Min(0) @Max(1000)
+  CLAIM_BATCH_MAX_WAIT_MS: number;
+
+  @IsInt() @Min(50) @Max(60000)
+  HEALTH_TIMEOUT_MS: number;
+}
+
+export type ConfigKey = keyof AppConfig;
+
+/** Nest injection token for the validated, frozen AppConfig. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

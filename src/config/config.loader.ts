@@ -1,0 +1,93 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AppConfig, ConfigKey } from './app-config';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type RawConfig = Record<string, unknown>;
+
+/** The project root: the nearest folder above this file that holds env.example.json. */
+export function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'env.example.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new ConfigError('env.example.json not found above ' + __dirname);
+    dir = parent;
+  }
+  return dir;
+}
+
+function readJson(path: string): RawConfig {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RawConfig;
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Environment values are strings; they take the type of the documented default. */
+function coerce(key: string, value: string, example: unknown): unknown {
+  if (typeof example === 'number') {
+    return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+  }
+  if (typeof example === 'boolean') {
+    if (/^(true|1|yes)$/i.test(value)) return true;
+    if (/^(false|0|no)$/i.test(value)) return false;
+    return value;
+  }
+  return value;
+}
+
+/**
+ * Builds the configuration once: env.example.json (defaults) < env.json < environment
+ * < explicit overrides (tests). Throws one ConfigError naming every bad key.
+ */
+export function loadConfig(
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AppConfig {
+  const root = projectRoot();
+  const defaults = readJson(join(root, 'env.example.json'));
+  const local = existsSync(join(root, 'env.json')) ? readJson(join(root, 'env.json')) : {};
+  const merged: RawConfig = { ...defaults, ...local };
+
+  const unknownKeys = Object.keys(local).filter((key) => !(key in defaults));
+  if (unknownKeys.length > 0) {
+    throw new ConfigError(`env.json has unknown keys: ${unknownKeys.join(', ')}`);
+  }
+  for (const key of Object.keys(defaults)) {
+    const fromEnv = env[key];
+    if (fromEnv !== undefined) merged[key] = coerce(key, fromEnv, defaults[key]);
+  }
+  Object.assign(merged, overrides);
+
+  const config = plainToInstance(AppConfig, merged);
+  const errors = validateSync(config, { forbidUnknownValues: true });
+  if (errors.length > 0) {
+    const lines = errors.map((error) => {
+      const shown = /SECRET|PASSWORD/.test(error.property) ? '<hidden>' : JSON.stringify(error.value);
+      return `  ${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  checkProductionSafety(config, defaults);
+  return Object.freeze(config);
+}
+
+function checkProductionSafety(config: AppConfig, defaults: RawConfig): void {
+  if (config.NODE_ENV !== 'production') return;
+  if (config.JWT_SECRET === defaults.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: the example secret must not be used in production');
+  }
+  if (Buffer.byteLength(config.JWT_SECRET) < 32) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes in production');
+  }
+}
+
+export function redisUrls(config: AppConfig): string[] {
+  return config.REDIS_URLS.split(',').map((url) => url.trim());
+}

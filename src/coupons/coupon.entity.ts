@@ -1,0 +1,24 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+@Entity({ name: 'coupons' })
+export class Coupon {
+  @PrimaryGeneratedColumn({ type: 'bigint' })
+  id: string;
+
+  /** Case-sensitive, stored and locked exactly as given. */
+  @Column({ type: 'varchar', length: 64, unique: true })
+  name: string;
+
+  @Column({ type: 'integer' })
+  amount: number;
+
+  /** Invariant: remaining_amount = amount - count(user_claims of this coupon). */
+  @Column({ name: 'remaining_amount', type: 'integer' })
+  remainingAmount: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

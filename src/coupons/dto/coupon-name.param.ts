@@ -1,0 +1,6 @@
+import { Matches } from 'class-validator';
+
+export class CouponNameParam {
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'name must be 1-64 characters of [A-Za-z0-9_-]' })
+  name: string;
+}

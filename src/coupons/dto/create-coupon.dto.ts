@@ -1,0 +1,12 @@
+import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
+
+export class CreateCouponDto {
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'name must be 1-64 characters of [A-Za-z0-9_-]' })
+  name: string;
+
+  @IsInt({ message: 'amount must be an integer' })
+  @Min(1)
+  @Max(1_000_000)
+  amount: number;
+}

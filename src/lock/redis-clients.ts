@@ -1,0 +1,26 @@
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { redisUrls } from '../config/config.loader';
+
+/**
+ * One client per independent Redis node. Commands fail fast instead of queueing while a
+ * node is down (enableOfflineQueue: false) or hanging when it is stopped (commandTimeout),
+ * so a dead node costs a claim one vote, not a stuck request.
+ */
+export function createRedisClients(config: AppConfig): Redis[] {
+  return redisUrls(config).map((url) => {
+    const client = new Redis(url, {
+      enableOfflineQueue: false,
+      commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeout: config.REDIS_COMMAND_TIMEOUT_MS * 2,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      lazyConnect: false,
+    });
+    // Connection errors surface as failed votes; the event itself must not crash the process.
+    client.on('error', () => undefined);
+    return client;
+  });
+}
+
+export const REDIS_CLIENTS = Symbol('REDIS_CLIENTS');

@@ -1,0 +1,16 @@
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { loadConfig } from './config/config.loader';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  const app = await createApp(config);
+  await app.listen(config.PORT, config.HOST);
+  new Logger('Bootstrap').log(`listening on ${await app.getUrl()}`);
+}
+
+bootstrap().catch((error: Error) => {
+  // Config errors already name every bad key; anything else is a start-up failure.
+  new Logger('Bootstrap').error(error.message);
+  process.exit(1);
+});

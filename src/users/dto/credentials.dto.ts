@@ -1,0 +1,24 @@
+import { IsString, Matches, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+
+/** bcrypt reads at most 72 bytes; a longer password is refused, never silently truncated. */
+@ValidatorConstraint({ name: 'passwordBytes' })
+class PasswordBytes implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    if (typeof value !== 'string') return false;
+    const bytes = Buffer.byteLength(value, 'utf8');
+    return bytes >= 8 && bytes <= 72 && !value.includes('\u0000');
+  }
+  defaultMessage(): string {
+    return 'password must be 8 to 72 bytes (UTF-8) with no NUL character';
+  }
+}
+
+export class CredentialsDto {
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'username must be 3-64 characters of [A-Za-z0-9_.-]' })
+  username: string;
+
+  @IsString()
+  @Validate(PasswordBytes)
+  password: string;
+}

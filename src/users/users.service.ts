@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { isUniqueViolation } from '../common/database-errors';
+import { DomainError } from '../common/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { PasswordHasher } from './password-hasher';
+import { Role, User } from './user.entity';
+
+export interface UserView {
+  id: number;
+  username: string;
+  role: Role;
+  created_at: string;
+}
+
+export const toUserView = (user: User): UserView => ({
+  id: Number(user.id),
+  username: user.username,
+  role: user.role,
+  created_at: user.createdAt.toISOString(),
+});
+
+@Injectable()
+export class UsersService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async register(username: string, password: string): Promise<UserView> {
+    // The configured admin name is reserved even while no admin password is set.
+    if (username === this.config.ADMIN_USERNAME) throw usernameTaken(username);
+    const passwordHash = await this.hasher.hash(password);
+    try {
+      const user = await this.users.save(this.users.create({ username, passwordHash, role: 'user' }));
+      return toUserView(user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw usernameTaken(username);
+      throw error;
+    }
+  }
+
+  /** The user with its password hash, for login only. */
+  findWithHash(username: string): Promise<User | null> {
+    return this.users
+      .createQueryBuilder('user')
+      .addSelect('user.passwordHash')
+      .where('user.username = :username', { username })
+      .getOne();
+  }
+
+  findById(id: string): Promise<User | null> {
+    return this.users.findOneBy({ id });
+  }
+
+  /** Creates the admin account or resets its password and role, from config, at every start. */
+  async onApplicationBootstrap(): Promise<void> {
+    const { ADMIN_USERNAME: username, ADMIN_PASSWORD: password } = this.config;
+    if (!password) {
+      this.logger.warn('ADMIN_PASSWORD is not set: no admin account exists, nobody can create coupons');
+      return;
+    }
+    const passwordHash = await this.hasher.hash(password);
+    await this.users.query(
+      `INSERT INTO users (username, password_hash, role) VALUES ($1, $2, 'admin')
+       ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'`,
+      [username, passwordHash],
+    );
+    this.logger.log(`admin account "${username}" is ready`);
+  }
+}
+
+const usernameTaken = (username: string) =>
+  new DomainError('USERNAME_TAKEN', `Username "${username}" is already taken`);
