@@ -1,0 +1,76 @@
+import { Pool } from 'undici';
+
+export interface HttpAnswer {
+  /** 0 when no HTTP answer came (timeout, refused, reset). */
+  status: number;
+  body: any;
+  retryAfter: string | null;
+  /** Why no answer came, when status is 0. */
+  failure?: string;
+}
+
+/** Keep-alive connection pools to one or more instances, used round-robin. */
+export class HttpPool {
+  private readonly pools: Pool[];
+  private next = 0;
+
+  constructor(
+    readonly urls: string[],
+    connectionsPerUrl: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.pools = urls.map(
+      (url) =>
+        new Pool(url, {
+          connections: connectionsPerUrl,
+          pipelining: 1,
+          keepAliveTimeout: 30_000,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        }),
+    );
+  }
+
+  async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<HttpAnswer> {
+    const pool = this.pools[this.next];
+    this.next = (this.next + 1) % this.pools.length;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    try {
+      const response = await pool.request({
+        method,
+        path,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        // a non-JSON answer is reported as text
+      }
+      const retryAfter = response.headers['retry-after'];
+      return { status: response.statusCode, body: parsed, retryAfter: typeof retryAfter === 'string' ? retryAfter : null };
+    } catch (error) {
+      return { status: 0, body: null, retryAfter: null, failure: (error as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.close().catch(() => undefined)));
+  }
+}
+
+/** Runs tasks with at most `limit` in flight; returns when all are done. */
+export async function runBounded<T>(items: T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  let cursor = 0;
+  const worker = async () => {
+    while (cursor < items.length) {
+      const index = cursor++;
+      await task(items[index], index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,112 @@
+/** Command-line options of `npm run stress`. */
+export interface StressOptions {
+  urls: string[] | null;
+  users: number;
+  stock: number;
+  concurrency: number;
+  doubleDip: number;
+  durationSeconds: number;
+  json: boolean;
+  seed: number;
+  adminUser: string;
+  adminPassword: string | null;
+  databaseUrl: string | null;
+  couponName: string | null;
+  retries: number;
+  retryDelayMs: number;
+  requestTimeoutMs: number;
+  /** Extra environment for the self-started service (bench uses it to set CLAIM_BATCH_SIZE). */
+  serviceEnv: Record<string, string>;
+  help: boolean;
+}
+
+export const HELP = `npm run stress -- [options]
+
+Runs a flash sale against the service and checks that it held: nothing oversold, nobody
+twice, every 200 committed. With no --url it starts the built service itself on a
+throwaway database and Redis key prefix, and stops it afterwards. Exits 0 only if every
+check passed; otherwise non-zero, naming the failed checks.
+
+  --url URL[,URL...]     target running instances (round-robin) instead of starting one
+  --admin-user NAME      admin account for --url (default: $STRESS_ADMIN_USER or "admin")
+  --admin-password PW    its password (default: $STRESS_ADMIN_PASSWORD)
+  --database-url URL     the deployment's PostgreSQL: enables fast user seeding and the
+                         database checks in --url mode (default: $STRESS_DATABASE_URL)
+  --users N              distinct users racing (default 10000)
+  --stock N              coupon amount (default 1000)
+  --concurrency N        requests in flight at once (default 256)
+  --double-dip K         one user fires K concurrent claims (default 20; 0 = off)
+  --duration S           cap on the claim phase in seconds (default 120)
+  --retries N            retries of a retryable 503 (LOCK_BUSY...) per claim (default 5)
+  --retry-delay MS       wait before such a retry (default 100)
+  --timeout MS           a request unanswered for this long counts as a hang (default 30000)
+  --coupon NAME          coupon name (default STRESS_<seed>_<time>)
+  --seed N               seed of the claim order shuffle (default 1)
+  --json                 print the machine-readable report on stdout (progress on stderr)
+  --help                 this text
+`;
+
+function positiveInt(name: string, value: string | undefined, min = 1): number {
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min) {
+    throw new Error(`${name} needs a whole number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): StressOptions {
+  const options: StressOptions = {
+    urls: null,
+    users: 10_000,
+    stock: 1_000,
+    concurrency: 256,
+    doubleDip: 20,
+    durationSeconds: 120,
+    json: false,
+    seed: 1,
+    adminUser: env.STRESS_ADMIN_USER ?? 'admin',
+    adminPassword: env.STRESS_ADMIN_PASSWORD ?? null,
+    databaseUrl: env.STRESS_DATABASE_URL ?? null,
+    couponName: null,
+    retries: 5,
+    retryDelayMs: 100,
+    requestTimeoutMs: 30_000,
+    serviceEnv: {},
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--url': options.urls = value().split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean); break;
+      case '--admin-user': options.adminUser = value(); break;
+      case '--admin-password': options.adminPassword = value(); break;
+      case '--database-url': options.databaseUrl = value(); break;
+      case '--users': options.users = positiveInt('--users', value()); break;
+      case '--stock': options.stock = positiveInt('--stock', value()); break;
+      case '--concurrency': options.concurrency = positiveInt('--concurrency', value()); break;
+      case '--double-dip': options.doubleDip = positiveInt('--double-dip', value(), 0); break;
+      case '--duration': options.durationSeconds = positiveInt('--duration', value()); break;
+      case '--retries': options.retries = positiveInt('--retries', value(), 0); break;
+      case '--retry-delay': options.retryDelayMs = positiveInt('--retry-delay', value(), 0); break;
+      case '--timeout': options.requestTimeoutMs = positiveInt('--timeout', value()); break;
+      case '--coupon': options.couponName = value(); break;
+      case '--seed': options.seed = positiveInt('--seed', value(), 0); break;
+      case '--service-env': {
+        const [key, ...rest] = value().split('=');
+        options.serviceEnv[key] = rest.join('=');
+        break;
+      }
+      case '--json': options.json = true; break;
+      case '--help': case '-h': options.help = true; break;
+      default: throw new Error(`unknown option ${arg} (see --help)`);
+    }
+  }
+  if (options.couponName !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(options.couponName)) {
+    throw new Error('--coupon must be 1-64 characters of [A-Za-z0-9_-]');
+  }
+  if (options.urls && !options.adminPassword) {
+    throw new Error('--url needs the admin password (--admin-password or STRESS_ADMIN_PASSWORD)');
+  }
+  return options;
+}
