@@ -35,7 +35,11 @@ export class DomainError extends Error {
     readonly retryAfterSeconds?: number,
     readonly details?: unknown,
   ) {
+    // Expected outcomes need no stack: capturing one cost ~9% of CPU on the sold-out path.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = code;
   }
 

@@ -1,0 +1,311 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { loadConfig, projectRoot } from '../src/config/config.loader';
+import { createDataSource } from '../src/database/data-source';
+import { ensureDatabaseExists, runMigrations } from '../src/database/database-setup';
+import { runSale } from '../stress-test/claim-runner';
+import { HttpPool, runBounded } from '../stress-test/http-pool';
+import { checkSale } from '../stress-test/sale-checks';
+import { startSelfHostedService } from '../stress-test/self-hosted-service';
+import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
+
+/**
+ * `npm run bench`: rows A (batch size 1), B (as shipped), C (pgbench, the bare claim
+ * transaction on one hot row) and D (a constant NestJS + Fastify endpoint), measured in one
+ * run on this machine under the same load tool. Ratios, not absolute numbers, are the result.
+ */
+const USERS = Number(process.env.BENCH_USERS ?? 10_000);
+const STOCKS = [1_000, 10_000].map((s) => Math.min(s, USERS));
+const CONCURRENCY = [64, 256];
+/** PostgreSQL here allows 100 connections; pgbench gets at most this many clients. */
+const PGBENCH_MAX_CLIENTS = 90;
+const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 8);
+const D_REQUESTS = Number(process.env.BENCH_D_REQUESTS ?? 20_000);
+
+interface ServiceRow {
+  grantsPerSecond: number;
+  p99Ms: number;
+  p50Ms: number;
+  lockBusyWhileStock: number;
+  soldOutAnswersPerSecond: number | null;
+  checksPassed: boolean;
+  failedChecks: string[];
+}
+
+type Variant = 'A' | 'B';
+const VARIANT_ENV: Record<Variant, Record<string, string>> = {
+  A: { CLAIM_BATCH_SIZE: '1' },
+  B: {},
+};
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+interface PreparedService {
+  variant: Variant;
+  http: HttpPool;
+  admin: string;
+  users: SaleUser[];
+  databaseUrl: string;
+  stop: () => Promise<void>;
+}
+
+/** Starts one variant of the service and gives it its users (bulk insert + real logins). */
+async function prepareService(variant: Variant): Promise<PreparedService> {
+  const service = await startSelfHostedService(VARIANT_ENV[variant]);
+  const http = new HttpPool([service.url], Math.max(...CONCURRENCY), 60_000);
+  const admin = await login(http, service.adminUser, service.adminPassword);
+  const { users } = await seedUsers({
+    http, databaseUrl: service.databaseUrl, prefix: `bench${variant}_`, count: USERS, password: 'bench-password-1', concurrency: 64,
+  });
+  // Warm the connections and the claim path's code before anything is measured.
+  await http.request('POST', '/api/coupons', { name: `WARMUP_${variant}`, amount: 100 }, admin);
+  await runBounded(users.slice(0, 2000), Math.max(...CONCURRENCY), async (user) => {
+    await http.request('POST', '/api/coupons/claim', { coupon_name: `WARMUP_${variant}` }, user.token);
+  });
+  return {
+    variant, http, admin, users, databaseUrl: service.databaseUrl,
+    stop: async () => {
+      await http.close();
+      await service.stop();
+    },
+  };
+}
+
+async function measureVariant(service: PreparedService, stock: number, concurrency: number, withSoldOutPass: boolean): Promise<ServiceRow> {
+  const coupon = `BENCH_${service.variant}_${stock}_${concurrency}`;
+  await service.http.request('POST', '/api/coupons', { name: coupon, amount: stock }, service.admin);
+  const row = await measureSale(service.http, coupon, service.users, stock, concurrency, service.databaseUrl, withSoldOutPass);
+  log(`${service.variant} stock ${stock} concurrency ${concurrency}: ${JSON.stringify(row)}`);
+  return row;
+}
+
+async function measureSale(
+  http: HttpPool, coupon: string, users: SaleUser[], stock: number, concurrency: number, databaseUrl: string, withSoldOutPass: boolean,
+): Promise<ServiceRow> {
+  const sale = { http, couponName: coupon, users, stock, concurrency, seed: 7, durationSeconds: 300, retries: 5, retryDelayMs: 100 };
+  const run = await runSale({ ...sale, doubleDip: 0 });
+  const soldOut = run.soldOutAtMs ?? run.durationMs;
+  const granted = run.records.filter((r) => r.status === 200).length;
+  const busyFinal = run.records.filter((r) => r.code === 'LOCK_BUSY' && r.answeredAtMs <= soldOut).length;
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const { rows } = await db.query(
+    `SELECT c.amount, c.remaining_amount, (SELECT count(*)::int FROM user_claims WHERE coupon_id = c.id) AS rows,
+            (SELECT count(DISTINCT user_id)::int FROM user_claims WHERE coupon_id = c.id) AS distinct_users
+       FROM coupons c WHERE name = $1`,
+    [coupon],
+  );
+  await db.end();
+  const couponView = await http.request('GET', `/api/coupons/${coupon}`, undefined, users[0].token);
+  const checks = checkSale({
+    records: run.records, stock, userCount: users.length, doubleDip: 0, dipper: users[0].username,
+    coupon: couponView.status === 200 ? couponView.body : null, database: rows[0] ?? null,
+  });
+  const row: ServiceRow = {
+    grantsPerSecond: round(granted / (soldOut / 1000)),
+    p50Ms: round(run.latency.getValueAtPercentile(50) / 1000),
+    p99Ms: round(run.latency.getValueAtPercentile(99) / 1000),
+    lockBusyWhileStock: busyFinal + (run.retryableSeen.LOCK_BUSY ?? 0),
+    soldOutAnswersPerSecond: null,
+    checksPassed: checks.every((c) => c.passed),
+    failedChecks: checks.filter((c) => !c.passed).map((c) => c.name),
+  };
+  run.latency.destroy();
+  if (withSoldOutPass && stock < users.length) {
+    // Everyone asks again after the sell-out: SOLD_OUT or ALREADY_CLAIMED, the cheap answers.
+    const again = await runSale({ ...sale, doubleDip: 0, seed: 8 });
+    const cheap = again.records.filter((r) => r.code === 'SOLD_OUT' || r.code === 'ALREADY_CLAIMED').length;
+    row.soldOutAnswersPerSecond = round(cheap / (again.durationMs / 1000));
+    if (cheap !== again.records.length) row.failedChecks.push('sold-out pass answered something other than SOLD_OUT/ALREADY_CLAIMED');
+    again.latency.destroy();
+  }
+  return row;
+}
+
+/** Row C: pgbench running the bare claim transaction on one hot coupon row. */
+async function measurePgbench(): Promise<Map<number, number>> {
+  const base = loadConfig();
+  const url = new URL(base.DATABASE_URL);
+  url.pathname = `/coupons_bench_${Date.now().toString(36)}`;
+  const config = loadConfig({ DATABASE_URL: url.toString() }, {});
+  await ensureDatabaseExists(config);
+  const dataSource = createDataSource(config);
+  await dataSource.initialize();
+  const results = new Map<number, number>();
+  try {
+    await runMigrations(dataSource);
+    await dataSource.query(`INSERT INTO users (username, password_hash) SELECT 'pgb' || i, 'x' FROM generate_series(1, 400000) i`);
+    await dataSource.query(`INSERT INTO coupons (name, amount, remaining_amount) VALUES ('HOT', 1000000, 1000000)`);
+    await dataSource.query(`CREATE SEQUENCE bench_claimant START 1`);
+    const [{ id }] = await dataSource.query(`SELECT id FROM coupons WHERE name = 'HOT'`);
+    const dir = mkdtempSync(join(tmpdir(), 'pgbench-'));
+    const script = join(dir, 'claim.sql');
+    writeFileSync(
+      script,
+      [
+        'BEGIN;',
+        `UPDATE coupons SET remaining_amount = remaining_amount - 1 WHERE id = ${id} AND remaining_amount > 0;`,
+        `INSERT INTO user_claims (user_id, coupon_id) VALUES (nextval('bench_claimant'), ${id});`,
+        'COMMIT;',
+        '',
+      ].join('\n'),
+    );
+    for (const concurrency of CONCURRENCY) {
+      const clients = Math.min(concurrency, PGBENCH_MAX_CLIENTS);
+      const output = execFileSync(
+        'pgbench',
+        ['-n', '-c', String(clients), '-j', '2', '-T', String(PGBENCH_SECONDS), '-f', script, url.toString()],
+        { encoding: 'utf8' },
+      );
+      const tps = Number(/tps = ([\d.]+)/.exec(output)?.[1]);
+      results.set(concurrency, round(tps));
+      log(`C concurrency ${concurrency} (${clients} clients): ${tps} tps`);
+    }
+  } finally {
+    await dataSource.destroy();
+    const admin = new Client({ connectionString: base.DATABASE_URL.replace(/\/[^/]+$/, '/postgres') });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
+    await admin.end();
+  }
+  return results;
+}
+
+/** Row D: a constant endpoint of the same framework and adapter, under the same load tool. */
+async function startConstantEndpoint(): Promise<{ measure: (concurrency: number) => Promise<number>; stop: () => void }> {
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      const match = /listening (\d+)/.exec(String(chunk));
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`constant endpoint exited ${code}`)));
+  });
+  const http = new HttpPool([`http://127.0.0.1:${port}`], Math.max(...CONCURRENCY), 30_000);
+  const send = async () => {
+    const answer = await http.request('POST', '/api/bench/constant', { coupon_name: 'X' }, 'token');
+    return answer.status === 200;
+  };
+  const requests = Array.from({ length: D_REQUESTS }, (_, i) => i);
+  await runBounded(requests.slice(0, 2000), Math.max(...CONCURRENCY), async () => void (await send()));
+  return {
+    measure: async (concurrency) => {
+      const started = performance.now();
+      let ok = 0;
+      await runBounded(requests, concurrency, async () => void ((await send()) && ok++));
+      const perSecond = round(ok / ((performance.now() - started) / 1000));
+      log(`D concurrency ${concurrency}: ${perSecond} req/s`);
+      return perSecond;
+    },
+    stop: () => {
+      void http.close();
+      child.kill('SIGTERM');
+    },
+  };
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const load = loadavg()[0].toFixed(2);
+  log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
+  // A, B and D stay up together and are measured turn by turn, so that a slow moment on
+  // this shared machine hits both sides of a ratio alike.
+  const services = { A: await prepareService('A'), B: await prepareService('B') };
+  const constant = await startConstantEndpoint();
+  const a = new Map<string, ServiceRow>();
+  const b = new Map<string, ServiceRow>();
+  const d = new Map<string, number>();
+  try {
+    for (const stock of STOCKS) {
+      for (const concurrency of CONCURRENCY) {
+        const key = `${stock}/${concurrency}`;
+        a.set(key, await measureVariant(services.A, stock, concurrency, false));
+        b.set(key, await measureVariant(services.B, stock, concurrency, true));
+        d.set(key, await constant.measure(concurrency));
+      }
+    }
+  } finally {
+    constant.stop();
+    await services.A.stop();
+    await services.B.stop();
+  }
+  const c = await measurePgbench();
+
+  const header = ['stock', 'conc', 'A grants/s', 'B grants/s', 'C tps', 'B/A', 'B/C', 'A p99 ms', 'B p99 ms', 'B LOCK_BUSY', 'D req/s', 'B sold-out ans/s', 'sold-out/D', 'checks A/B'];
+  const rows: string[][] = [];
+  const targets: { name: string; passed: boolean; detail: string }[] = [];
+  for (const stock of STOCKS) {
+    for (const concurrency of CONCURRENCY) {
+      const key = `${stock}/${concurrency}`;
+      const ra = a.get(key)!;
+      const rb = b.get(key)!;
+      const rc = c.get(concurrency)!;
+      const rd = d.get(key)!;
+      rows.push([
+        String(stock), String(concurrency), String(ra.grantsPerSecond), String(rb.grantsPerSecond), String(rc),
+        ratio(rb.grantsPerSecond, ra.grantsPerSecond), ratio(rb.grantsPerSecond, rc), String(ra.p99Ms), String(rb.p99Ms),
+        String(rb.lockBusyWhileStock), String(rd), String(rb.soldOutAnswersPerSecond ?? '-'), ratio(rb.soldOutAnswersPerSecond, rd),
+        `${ra.failedChecks.length === 0 ? 'pass' : 'FAIL'}/${rb.failedChecks.length === 0 ? 'pass' : 'FAIL'}`,
+      ]);
+      const at = `stock ${stock}, concurrency ${concurrency}`;
+      targets.push({ name: `B >= 3 x A (${at})`, passed: rb.grantsPerSecond >= 3 * ra.grantsPerSecond, detail: ratio(rb.grantsPerSecond, ra.grantsPerSecond) });
+      targets.push({ name: `B >= C (${at})`, passed: rb.grantsPerSecond >= rc, detail: ratio(rb.grantsPerSecond, rc) });
+      targets.push({ name: `B p99 < A p99 (${at})`, passed: rb.p99Ms < ra.p99Ms, detail: `${rb.p99Ms} vs ${ra.p99Ms} ms` });
+      if (concurrency === 256) targets.push({ name: `B: no LOCK_BUSY while stock remains (${at})`, passed: rb.lockBusyWhileStock === 0, detail: String(rb.lockBusyWhileStock) });
+      if (rb.soldOutAnswersPerSecond !== null) {
+        targets.push({ name: `sold-out answers >= 50% of D (${at})`, passed: rb.soldOutAnswersPerSecond >= 0.5 * rd, detail: ratio(rb.soldOutAnswersPerSecond, rd) });
+      }
+      targets.push({ name: `zero oversell / double claims, A and B (${at})`, passed: ra.failedChecks.length === 0 && rb.failedChecks.length === 0, detail: [...ra.failedChecks, ...rb.failedChecks].join('; ') || 'all stress checks passed' });
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
+  const table = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  const targetLines = targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n');
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`;
+  process.stdout.write(`${table}\n\n${targetLines}\n`);
+
+  const markdown = `# Benchmarks
+
+Reproduce with \`npm run bench\` (about 3 minutes; writes this file). Last run: ${started.toISOString()},
+${machine}. ${USERS} users per sale; the load tool is the stress tool's (keep-alive, bounded
+concurrency) in the same run for every row.
+
+- **A**: the service with \`CLAIM_BATCH_SIZE=1\`: one claim per lock and per transaction.
+- **B**: the service as shipped (\`CLAIM_BATCH_SIZE=200\`, sold-out answers from memory).
+- **C**: \`pgbench\` running the bare claim transaction (conditional decrement + insert) on one
+  hot coupon row, at the same concurrency capped at ${PGBENCH_MAX_CLIENTS} clients (this
+  PostgreSQL allows 100 connections): the database-serial ceiling.
+- **D**: a constant POST endpoint on the same NestJS + Fastify set-up (\`bench/constant-endpoint.ts\`)
+  under the same load: the HTTP ceiling of this machine.
+
+"grants/s" counts 200s per second until the stock was gone (the whole run when stock = users).
+"sold-out ans/s" is a second pass in which every user claims the sold-out coupon again
+(\`SOLD_OUT\` or \`ALREADY_CLAIMED\`). "LOCK_BUSY" counts LOCK_BUSY answers and retries seen
+before the sell-out. Every A and B row also ran the stress tool's checks (no oversell, no
+double claim, API and database agree with the 200s).
+
+${table}
+
+## Targets
+
+${targetLines}
+
+All processes (load tool, API, PostgreSQL, Redis) share the same 2 cores, so absolute numbers
+move with whatever else runs; the ratios measured in one run are the result.
+`;
+  writeFileSync(join(projectRoot(), 'documentation', 'benchmarks.md'), markdown);
+  log('wrote documentation/benchmarks.md');
+  process.exit(targets.every((t) => t.passed) ? 0 : 1);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench: ${(error as Error).stack}\n`);
+  process.exit(2);
+});
