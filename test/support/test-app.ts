@@ -59,7 +59,19 @@ export interface TestApp {
 
 /** Boots the real service (real PostgreSQL, real Redis) on a free loopback port. */
 export async function startTestApp(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
-  const config = testConfig(overrides);
+  return boot(testConfig(overrides), true);
+}
+
+/**
+ * A second API process of the same deployment: it shares `first`'s database and Redis key
+ * prefix and leaves both in place when it closes (the first app drops them). Close it first.
+ */
+export async function startSiblingApp(first: TestApp, overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
+  const shared = { DATABASE_URL: first.config.DATABASE_URL, REDIS_KEY_PREFIX: first.config.REDIS_KEY_PREFIX };
+  return boot(testConfig({ ...shared, ...overrides }), false);
+}
+
+async function boot(config: AppConfig, ownsStorage: boolean): Promise<TestApp> {
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
@@ -80,6 +92,7 @@ export async function startTestApp(overrides: Partial<Record<ConfigKey, unknown>
     close: async () => {
       await db.end().catch(() => undefined);
       await app.close();
+      if (!ownsStorage) return;
       await dropDatabase(config.DATABASE_URL);
       await deleteKeys(config.REDIS_URLS.split(','), config.REDIS_KEY_PREFIX);
     },
