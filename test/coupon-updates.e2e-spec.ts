@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { ClaimsService } from '../src/claims/claims.service';
 import { TestApp, couponInvariants, makeUsers, startSiblingApp, startTestApp } from './support/test-app';
 
@@ -114,6 +115,31 @@ describe('coupon updates: PATCH and close', () => {
     expect((await t.api.claim(user, 'CANCEL')).body.code).toBe('SALE_ENDED');
     // The amount can still be fixed afterwards.
     expect((await patch('CANCEL', { amount: 6 })).body).toMatchObject({ amount: 6, remaining_amount: 6 });
+  });
+
+  it('updates take the claims\' lock: while it is held elsewhere, PATCH and close are 503 LOCK_BUSY and change nothing', async () => {
+    await t.api.createCoupon(admin, 'LOCKED', 5);
+    const key = `${t.config.REDIS_KEY_PREFIX}claim:coupon:LOCKED`;
+    const redis = new Redis(t.config.REDIS_URLS);
+    try {
+      await redis.set(key, 'a-claim-batch-elsewhere', 'PX', 30000);
+      const [patched, closed, claimed] = await Promise.all([
+        patch('LOCKED', { amount: 9 }),
+        close('LOCKED'),
+        t.api.claim(user, 'LOCKED'),
+      ]);
+      for (const res of [patched, closed, claimed]) {
+        expect(res.status).toBe(503);
+        expect(res.body.code).toBe('LOCK_BUSY');
+        expect(res.headers.get('retry-after')).toBe('1');
+      }
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
+    const [row] = await t.sql(`SELECT amount, ends_at, stock_version FROM coupons WHERE name = 'LOCKED'`);
+    expect(row).toEqual({ amount: 5, ends_at: null, stock_version: 0 });
+    expect((await patch('LOCKED', { amount: 9 })).status).toBe(200);
   });
 
   it('100 claims racing a PATCH that lowers the amount: the final state is exact, never below claimed', async () => {
