@@ -1,8 +1,6 @@
 import Redis from 'ioredis';
 import { ClaimsService } from '../src/claims/claims.service';
-import { TestApp, couponInvariants, makeUsers, startSiblingApp, startTestApp } from './support/test-app';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { TestApp, couponInvariants, makeUsers, startSiblingApp, sleep, startTestApp } from './support/test-app';
 
 const FULL_COUPON_KEYS = ['amount', 'created_at', 'ends_at', 'name', 'remaining_amount', 'starts_at', 'updated_at'];
 

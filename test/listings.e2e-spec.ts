@@ -22,7 +22,7 @@ describe('listings: coupons (admin), my profile, my claims', () => {
     const pages: any[] = [];
     let after: string | null = null;
     do {
-      const res = await t.api.get(`${path}?limit=${limit}${after ? `&after=${after}` : ''}`, { token });
+      const res: { status: number; body: any } = await t.api.get(`${path}?limit=${limit}${after ? `&after=${after}` : ''}`, { token });
       expect(res.status).toBe(200);
       pages.push(res.body);
       after = res.body.next_cursor;

@@ -1,12 +1,10 @@
-import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
+import { TestApp, couponInvariants, makeUsers, sleep, startTestApp } from './support/test-app';
 
 /** An ISO instant `ms` from the database's clock (the clock claims are judged by). */
 async function dbTimeIn(t: TestApp, ms: number): Promise<string> {
   const [row] = await t.sql<{ at: Date }>(`SELECT clock_timestamp() + make_interval(secs => $1::float8 / 1000) AS at`, [ms]);
   return row.at.toISOString();
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('sale windows', () => {
   let t: TestApp;

@@ -10,6 +10,8 @@ export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 let counter = 0;
 
 /** A database and a Redis key prefix that belong to one test suite alone. */
