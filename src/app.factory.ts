@@ -1,10 +1,11 @@
-import { LogLevel } from '@nestjs/common';
+import { LogLevel, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { DomainErrorFilter } from './common/domain-error.filter';
 import { RequestValidationPipe } from './common/validation.pipe';
 import { AppConfig } from './config/app-config';
+import { PROBE_ROUTES } from './health/health.controller';
 
 const LOG_LEVELS: Record<string, LogLevel[]> = {
   silent: [],
@@ -26,7 +27,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // JSON only: no form-body parser, so any other content type is refused.
     bodyParser: false,
   });
-  app.setGlobalPrefix('api');
+  app.setGlobalPrefix('api', {
+    exclude: Object.values(PROBE_ROUTES).map((path) => ({ path, method: RequestMethod.GET })),
+  });
   app.useGlobalPipes(new RequestValidationPipe());
   // Nest routes Fastify's own errors (bad JSON, wrong content type, too large) here as well.
   app.useGlobalFilters(new DomainErrorFilter());

@@ -2,10 +2,12 @@ import { Module } from '@nestjs/common';
 import { ClaimsController } from './claims.controller';
 import { ClaimsRepository } from './claims.repository';
 import { ClaimsService } from './claims.service';
+import { UserClaimsController } from './user-claims.controller';
+import { UserClaimsService } from './user-claims.service';
 
 @Module({
-  controllers: [ClaimsController],
-  providers: [ClaimsService, ClaimsRepository],
+  controllers: [ClaimsController, UserClaimsController],
+  providers: [ClaimsService, ClaimsRepository, UserClaimsService],
   exports: [ClaimsService],
 })
 export class ClaimsModule {}

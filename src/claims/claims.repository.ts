@@ -7,9 +7,12 @@ export interface Claimant {
   username: string;
 }
 
+export type SaleWindow = { kind: 'open' } | { kind: 'not_started'; secondsUntilStart: number } | { kind: 'ended' };
+
 export type ClaimOutcome =
   | { kind: 'granted'; claimedAt: Date }
   | { kind: 'already_claimed' }
+  | Exclude<SaleWindow, { kind: 'open' }>
   | { kind: 'sold_out' }
   | { kind: 'not_found' };
 
@@ -18,7 +21,32 @@ export interface Settlement {
   outcomes: ClaimOutcome[];
   couponId: string | null;
   remainingAmount: number;
+  stockVersion: number;
 }
+
+/** What a remembered sold-out answer is checked against: one read, no lock, no transaction. */
+export interface StockState {
+  stockVersion: number;
+  window: SaleWindow;
+}
+
+/**
+ * The sale window judged by the database's clock (one clock for every API process), read
+ * once as `t.now` so both bounds see the same instant. Needs `coupons c` and `t(now)`.
+ */
+const SALE_WINDOW_COLUMNS = `
+  CASE WHEN c.starts_at > t.now THEN 'not_started' WHEN c.ends_at <= t.now THEN 'ended' ELSE 'open' END AS sale_window,
+  GREATEST(1, ceil(extract(epoch FROM c.starts_at - t.now)))::int AS seconds_until_start`;
+
+interface SaleWindowRow {
+  sale_window: SaleWindow['kind'];
+  seconds_until_start: number | null;
+}
+
+const toSaleWindow = (row: SaleWindowRow): SaleWindow =>
+  row.sale_window === 'not_started'
+    ? { kind: 'not_started', secondsUntilStart: row.seconds_until_start ?? 1 }
+    : { kind: row.sale_window };
 
 /**
  * The hot path's SQL, all of it. Invariants it relies on (created by the migrations):
@@ -27,7 +55,9 @@ export interface Settlement {
  *    stock cannot go negative, so claims never exceed the amount;
  *  - the decrement and the inserts commit together, so remaining_amount = amount - rows.
  * The coupon row is locked FOR UPDATE first, so concurrent settlements of one coupon queue
- * in PostgreSQL even when a Redlock lease has expired.
+ * in PostgreSQL even when a Redlock lease has expired, and so do admin updates (which lock it
+ * too): the window and stock a batch judges cannot change before it commits.
+ * Checks, in order: the coupon exists, the claimant holds it already, sale window, stock.
  */
 @Injectable()
 export class ClaimsRepository {
@@ -60,26 +90,33 @@ export class ClaimsRepository {
   }
 
   private async decide(runner: QueryRunner, couponName: string, claimants: Claimant[]): Promise<Settlement> {
-    const coupons: { id: string; remaining_amount: number }[] = await runner.query(
-      'SELECT id, remaining_amount FROM coupons WHERE name = $1 FOR UPDATE',
+    const coupons: { id: string; remaining_amount: number; stock_version: number }[] = await runner.query(
+      'SELECT id, remaining_amount, stock_version FROM coupons WHERE name = $1 FOR UPDATE',
       [couponName],
     );
     if (coupons.length === 0) {
-      return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0 };
+      return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0, stockVersion: 0 };
     }
-    const [{ id: couponId, remaining_amount: remaining }] = coupons;
+    const [{ id: couponId, remaining_amount: remaining, stock_version: stockVersion }] = coupons;
 
-    const userIds = claimants.map((c) => c.userId);
-    const holders: { user_id: string }[] = await runner.query(
-      'SELECT user_id FROM user_claims WHERE coupon_id = $1 AND user_id = ANY($2::bigint[])',
-      [couponId, userIds],
+    // The clock is read after the row lock is held: a batch that waited behind an update judges
+    // the window as it is when it may act, never as it was when it started waiting.
+    const [judged]: (SaleWindowRow & { holders: string[] })[] = await runner.query(
+      `SELECT ${SALE_WINDOW_COLUMNS},
+              ARRAY(SELECT uc.user_id::text FROM user_claims uc
+                     WHERE uc.coupon_id = c.id AND uc.user_id = ANY($2::bigint[])) AS holders
+         FROM coupons c, (SELECT clock_timestamp() AS now) t
+        WHERE c.id = $1`,
+      [couponId, claimants.map((c) => c.userId)],
     );
-    const held = new Set(holders.map((h) => h.user_id));
+    const window = toSaleWindow(judged);
+    const held = new Set(judged.holders);
 
     // Arrival order decides; a user asking twice in one batch is "already claimed" the second time.
     const grantees: string[] = [];
-    const plan = claimants.map((claimant): 'grant' | 'already_claimed' | 'sold_out' => {
+    const plan = claimants.map((claimant): 'grant' | 'already_claimed' | 'window_closed' | 'sold_out' => {
       if (held.has(claimant.userId)) return 'already_claimed';
+      if (window.kind !== 'open') return 'window_closed';
       if (grantees.length >= remaining) return 'sold_out';
       held.add(claimant.userId);
       grantees.push(claimant.userId);
@@ -110,9 +147,10 @@ export class ClaimsRepository {
     const outcomes = claimants.map((claimant, index): ClaimOutcome => {
       const step = plan[index];
       if (step === 'grant') return { kind: 'granted', claimedAt: claimedAt.get(claimant.userId)! };
+      if (step === 'window_closed') return window as Exclude<SaleWindow, { kind: 'open' }>;
       return { kind: step };
     });
-    return { outcomes, couponId, remainingAmount: remaining - grantees.length };
+    return { outcomes, couponId, remainingAmount: remaining - grantees.length, stockVersion };
   }
 
   private async confirmCommit(
@@ -144,7 +182,18 @@ export class ClaimsRepository {
     throw cause;
   }
 
-  /** All holders of a coupon; used once a coupon is sold out, when the set can no longer grow. */
+  /** The stock version and the sale window now; null when the coupon does not exist. */
+  async stockState(couponName: string): Promise<StockState | null> {
+    const rows: (SaleWindowRow & { stock_version: number })[] = await this.dataSource.query(
+      `SELECT c.stock_version, ${SALE_WINDOW_COLUMNS}
+         FROM coupons c, (SELECT clock_timestamp() AS now) t
+        WHERE c.name = $1`,
+      [couponName],
+    );
+    return rows.length === 0 ? null : { stockVersion: rows[0].stock_version, window: toSaleWindow(rows[0]) };
+  }
+
+  /** All holders of a coupon; read once it is sold out, when the set cannot grow without a stock update. */
   async holderIds(couponId: string): Promise<string[]> {
     const rows: { user_id: string }[] = await this.dataSource.query(
       'SELECT user_id FROM user_claims WHERE coupon_id = $1',

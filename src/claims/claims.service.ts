@@ -6,12 +6,13 @@ import {
   alreadyClaimed,
   couponNotFound,
   databaseUnavailable,
-  lockBusy,
-  lockUnavailable,
+  saleEnded,
+  saleNotStarted,
   soldOut,
 } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { LockBusyError, LockUnavailableError } from '../lock/lock.errors';
+import { LockUnavailableError } from '../lock/lock.errors';
+import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
 import { ClaimBatcher } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository } from './claims.repository';
@@ -24,16 +25,19 @@ export interface ClaimView {
 
 type SettledClaim = ClaimOutcome | { kind: 'failed'; error: unknown };
 
-/** What this process knows about a sold-out coupon: its holders can no longer change. */
+/**
+ * What this process knows about a sold-out coupon: while its stock_version stays the same,
+ * the stock stays at zero and its holders cannot change. Holders never lose a claim, so a
+ * remembered holder is ALREADY_CLAIMED at any version.
+ */
 interface SoldOutCoupon {
   couponId: string;
+  stockVersion: number;
   holders: Set<string> | null;
 }
 
 /** Above this many holders the sold-out answer goes through the database instead of memory. */
 const SOLD_OUT_MEMORY_LIMIT = 200_000;
-
-export const claimLockResource = (couponName: string) => `claim:coupon:${couponName}`;
 
 @Injectable()
 export class ClaimsService implements OnApplicationShutdown {
@@ -57,17 +61,18 @@ export class ClaimsService implements OnApplicationShutdown {
     if (requestedUsername !== undefined && requestedUsername !== user.username) {
       throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
     }
-    const known = this.soldOut.get(couponName);
-    if (known?.holders) {
-      // Sold out here means no holder can be added or removed: answer from memory, no lock.
-      throw known.holders.has(user.id) ? alreadyClaimed(couponName) : soldOut(couponName);
-    }
+    const remembered = await this.answerFromMemory(couponName, user.id);
+    if (remembered) throw remembered;
     const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username });
     switch (outcome.kind) {
       case 'granted':
         return { coupon_name: couponName, user_id: user.username, claimed_at: outcome.claimedAt.toISOString() };
       case 'already_claimed':
         throw alreadyClaimed(couponName);
+      case 'not_started':
+        throw saleNotStarted(couponName, outcome.secondsUntilStart);
+      case 'ended':
+        throw saleEnded(couponName);
       case 'sold_out':
         throw soldOut(couponName);
       case 'not_found':
@@ -77,10 +82,32 @@ export class ClaimsService implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * The refusal for a coupon this process saw sell out, without a lock or a transaction; null
+   * when the claim must go through the batch. Same order as the settlement: holder first,
+   * then the window (database clock), then stock, trusted only while no update bumped the
+   * stock version, whichever process made the update.
+   */
+  private async answerFromMemory(couponName: string, userId: string): Promise<DomainError | null> {
+    const known = this.soldOut.get(couponName);
+    if (!known?.holders) return null;
+    if (known.holders.has(userId)) return alreadyClaimed(couponName);
+    const state = await this.repository.stockState(couponName).catch((error) => {
+      throw this.toDomainError(error, couponName);
+    });
+    if (!state || state.stockVersion !== known.stockVersion) {
+      if (this.soldOut.get(couponName) === known) this.soldOut.delete(couponName);
+      return null;
+    }
+    if (state.window.kind === 'not_started') return saleNotStarted(couponName, state.window.secondsUntilStart);
+    if (state.window.kind === 'ended') return saleEnded(couponName);
+    return soldOut(couponName);
+  }
+
   /** One lock, one transaction, one answer per claimant. */
   private async settleBatch(couponName: string, claimants: Claimant[]): Promise<SettledClaim[]> {
     try {
-      const { result } = await this.lock.withLock(claimLockResource(couponName), () =>
+      const { result } = await this.lock.withLock(couponLockResource(couponName), () =>
         this.settleOrSplit(couponName, claimants),
       );
       return result;
@@ -96,7 +123,9 @@ export class ClaimsService implements OnApplicationShutdown {
   private async settleOrSplit(couponName: string, claimants: Claimant[]): Promise<SettledClaim[]> {
     try {
       const settlement = await this.repository.settle(couponName, claimants);
-      if (settlement.couponId && settlement.remainingAmount === 0) this.rememberSoldOut(couponName, settlement.couponId);
+      if (settlement.couponId && settlement.remainingAmount === 0) {
+        this.rememberSoldOut(couponName, settlement.couponId, settlement.stockVersion);
+      }
       return settlement.outcomes;
     } catch (error) {
       const fenced = isUniqueViolation(error) || isCheckViolation(error) || isForeignKeyViolation(error);
@@ -121,11 +150,9 @@ export class ClaimsService implements OnApplicationShutdown {
 
   private toDomainError(error: unknown, couponName: string): unknown {
     if (error instanceof DomainError) return error;
-    if (error instanceof LockBusyError) return lockBusy(couponName);
-    if (error instanceof LockUnavailableError) {
-      this.logger.warn(error.message);
-      return lockUnavailable();
-    }
+    if (error instanceof LockUnavailableError) this.logger.warn(error.message);
+    const lockError = couponLockError(error, couponName);
+    if (lockError) return lockError;
     if (isDatabaseUnavailable(error)) {
       this.logger.warn(`claim of ${couponName} failed, database unavailable: ${(error as Error).message}`);
       return databaseUnavailable();
@@ -133,9 +160,10 @@ export class ClaimsService implements OnApplicationShutdown {
     return error;
   }
 
-  private rememberSoldOut(couponName: string, couponId: string): void {
-    if (this.soldOut.has(couponName)) return;
-    const entry: SoldOutCoupon = { couponId, holders: null };
+  private rememberSoldOut(couponName: string, couponId: string, stockVersion: number): void {
+    const known = this.soldOut.get(couponName);
+    if (known && known.couponId === couponId && known.stockVersion >= stockVersion) return;
+    const entry: SoldOutCoupon = { couponId, stockVersion, holders: null };
     this.soldOut.set(couponName, entry);
     this.repository
       .holderIds(couponId)
@@ -143,7 +171,7 @@ export class ClaimsService implements OnApplicationShutdown {
         if (ids.length <= SOLD_OUT_MEMORY_LIMIT) entry.holders = new Set(ids);
       })
       .catch((error: Error) => {
-        this.soldOut.delete(couponName);
+        if (this.soldOut.get(couponName) === entry) this.soldOut.delete(couponName);
         this.logger.warn(`could not load holders of sold-out ${couponName}: ${error.message}`);
       });
   }

@@ -16,6 +16,9 @@ export const ERROR_STATUS = {
   COUPON_EXISTS: 409,
   ALREADY_CLAIMED: 409,
   SOLD_OUT: 409,
+  SALE_NOT_STARTED: 409,
+  SALE_ENDED: 409,
+  AMOUNT_BELOW_CLAIMED: 409,
   PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
@@ -53,6 +56,9 @@ export const couponNotFound = (name: string) =>
 export const alreadyClaimed = (name: string) =>
   new DomainError('ALREADY_CLAIMED', `You already hold coupon "${name}"`);
 export const soldOut = (name: string) => new DomainError('SOLD_OUT', `Coupon "${name}" is sold out`);
+export const saleNotStarted = (name: string, secondsUntilStart: number) =>
+  new DomainError('SALE_NOT_STARTED', `The sale of coupon "${name}" has not started yet`, secondsUntilStart);
+export const saleEnded = (name: string) => new DomainError('SALE_ENDED', `The sale of coupon "${name}" has ended`);
 export const lockBusy = (name: string) =>
   new DomainError('LOCK_BUSY', `Coupon "${name}" is busy; retry shortly`, 1);
 export const lockUnavailable = () =>

@@ -16,6 +16,17 @@ export class Coupon {
   @Column({ name: 'remaining_amount', type: 'integer' })
   remainingAmount: number;
 
+  /** Sale window; NULL bounds mean "no bound", judged by the database clock at claim time. */
+  @Column({ name: 'starts_at', type: 'timestamptz', nullable: true })
+  startsAt: Date | null;
+
+  @Column({ name: 'ends_at', type: 'timestamptz', nullable: true })
+  endsAt: Date | null;
+
+  /** Bumped by every admin update, so remembered "sold out" answers can be checked cheaply. */
+  @Column({ name: 'stock_version', type: 'integer', default: 0 })
+  stockVersion: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -2,12 +2,22 @@ import { Controller, Get, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { HealthService } from './health.service';
 
-@Controller('healthcheck')
+/**
+ * Probe routes, written in full because one of them (seed 001's `/healthcheck`) lives outside
+ * the `/api` prefix; app.factory.ts keeps the global prefix off all of them.
+ */
+export const PROBE_ROUTES = {
+  readiness: 'api/healthcheck',
+  seedReadiness: 'healthcheck',
+  liveness: 'api/healthcheck/live',
+} as const;
+
+@Controller()
 export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   /** 200 when PostgreSQL and a Redis quorum answer; 503 naming what does not. */
-  @Get()
+  @Get([PROBE_ROUTES.readiness, PROBE_ROUTES.seedReadiness])
   async readiness(@Res({ passthrough: true }) reply: FastifyReply) {
     const report = await this.health.check();
     if (report.healthy) return { status: 'ok', checks: report.checks };
@@ -19,5 +29,11 @@ export class HealthController {
       status: 'unavailable',
       checks: report.checks,
     };
+  }
+
+  /** Liveness: the process runs and serves HTTP. No dependency checks, so a database outage never restarts it. */
+  @Get(PROBE_ROUTES.liveness)
+  liveness() {
+    return { status: 'ok' };
   }
 }

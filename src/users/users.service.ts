@@ -57,6 +57,13 @@ export class UsersService implements OnApplicationBootstrap {
     return this.users.findOneBy({ id });
   }
 
+  /** The caller's own profile; a token that outlived its user is no longer valid. */
+  async profile(id: string): Promise<UserView> {
+    const user = await this.findById(id);
+    if (!user) throw new DomainError('TOKEN_INVALID', 'The user of this token no longer exists');
+    return toUserView(user);
+  }
+
   /** Creates the admin account or resets its password and role, from config, at every start. */
   async onApplicationBootstrap(): Promise<void> {
     const { ADMIN_USERNAME: username, ADMIN_PASSWORD: password } = this.config;

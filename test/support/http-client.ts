@@ -46,6 +46,10 @@ export class ApiClient {
     return this.request<T>('POST', path, { ...options, body });
   }
 
+  patch<T = any>(path: string, body?: unknown, options: RequestOptions = {}) {
+    return this.request<T>('PATCH', path, { ...options, body });
+  }
+
   async register(username: string, password = 'password123'): Promise<ApiResponse> {
     return this.post('/api/users/register', { username, password });
   }

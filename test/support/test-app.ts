@@ -10,6 +10,8 @@ export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN = { username: 'admin', password: 'admin-password-for-tests' };
 
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 let counter = 0;
 
 /** A database and a Redis key prefix that belong to one test suite alone. */
@@ -59,7 +61,19 @@ export interface TestApp {
 
 /** Boots the real service (real PostgreSQL, real Redis) on a free loopback port. */
 export async function startTestApp(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
-  const config = testConfig(overrides);
+  return boot(testConfig(overrides), true);
+}
+
+/**
+ * A second API process of the same deployment: it shares `first`'s database and Redis key
+ * prefix and leaves both in place when it closes (the first app drops them). Close it first.
+ */
+export async function startSiblingApp(first: TestApp, overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
+  const shared = { DATABASE_URL: first.config.DATABASE_URL, REDIS_KEY_PREFIX: first.config.REDIS_KEY_PREFIX };
+  return boot(testConfig({ ...shared, ...overrides }), false);
+}
+
+async function boot(config: AppConfig, ownsStorage: boolean): Promise<TestApp> {
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
@@ -80,6 +94,7 @@ export async function startTestApp(overrides: Partial<Record<ConfigKey, unknown>
     close: async () => {
       await db.end().catch(() => undefined);
       await app.close();
+      if (!ownsStorage) return;
       await dropDatabase(config.DATABASE_URL);
       await deleteKeys(config.REDIS_URLS.split(','), config.REDIS_KEY_PREFIX);
     },

@@ -1,4 +1,5 @@
-import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsOffsetDateTime } from './sale-time.validator';
 
 export class CreateCouponDto {
   @IsString()
@@ -9,4 +10,13 @@ export class CreateCouponDto {
   @Min(1)
   @Max(1_000_000)
   amount: number;
+
+  /** Optional sale window; without it the coupon is always open. */
+  @IsOptional()
+  @IsOffsetDateTime()
+  starts_at?: string;
+
+  @IsOptional()
+  @IsOffsetDateTime()
+  ends_at?: string;
 }

@@ -1,0 +1,15 @@
+import { DomainError, lockBusy, lockUnavailable } from '../common/domain-error';
+import { LockBusyError, LockUnavailableError } from './lock.errors';
+
+/**
+ * Claims of a coupon and admin updates of it take this one key, so an update never
+ * interleaves with a batch of claims.
+ */
+export const couponLockResource = (couponName: string) => `claim:coupon:${couponName}`;
+
+/** The client's answer to a failed lock on a coupon (503, retry later), or null for other errors. */
+export function couponLockError(error: unknown, couponName: string): DomainError | null {
+  if (error instanceof LockBusyError) return lockBusy(couponName);
+  if (error instanceof LockUnavailableError) return lockUnavailable();
+  return null;
+}
