@@ -15,7 +15,7 @@ import { LockUnavailableError } from '../lock/lock.errors';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
 import { ClaimBatcher } from './claim-batcher';
-import { Claimant, ClaimOutcome, ClaimsRepository } from './claims.repository';
+import { Claimant, ClaimOutcome, ClaimsRepository, StockState } from './claims.repository';
 
 export interface ClaimView {
   coupon_name: string;
@@ -34,6 +34,8 @@ interface SoldOutCoupon {
   couponId: string;
   stockVersion: number;
   holders: Set<string> | null;
+  /** The latest stock-state read, shared by every refusal for SOLD_OUT_RECHECK_MS. */
+  checked?: { at: number; state: Promise<StockState | null> };
 }
 
 /** Above this many holders the sold-out answer goes through the database instead of memory. */
@@ -44,6 +46,7 @@ export class ClaimsService implements OnApplicationShutdown {
   private readonly logger = new Logger(ClaimsService.name);
   private readonly batcher: ClaimBatcher<Claimant, SettledClaim>;
   private readonly soldOut = new Map<string, SoldOutCoupon>();
+  private readonly recheckMs: number;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -55,6 +58,7 @@ export class ClaimsService implements OnApplicationShutdown {
       config.CLAIM_BATCH_SIZE,
       config.CLAIM_BATCH_MAX_WAIT_MS,
     );
+    this.recheckMs = config.SOLD_OUT_RECHECK_MS;
   }
 
   async claim(user: AuthenticatedUser, couponName: string, requestedUsername?: string): Promise<ClaimView> {
@@ -92,7 +96,7 @@ export class ClaimsService implements OnApplicationShutdown {
     const known = this.soldOut.get(couponName);
     if (!known?.holders) return null;
     if (known.holders.has(userId)) return alreadyClaimed(couponName);
-    const state = await this.repository.stockState(couponName).catch((error) => {
+    const state = await this.recentStockState(couponName, known).catch((error) => {
       throw this.toDomainError(error, couponName);
     });
     if (!state || state.stockVersion !== known.stockVersion) {
@@ -102,6 +106,22 @@ export class ClaimsService implements OnApplicationShutdown {
     if (state.window.kind === 'not_started') return saleNotStarted(couponName, state.window.secondsUntilStart);
     if (state.window.kind === 'ended') return saleEnded(couponName);
     return soldOut(couponName);
+  }
+
+  /**
+   * One stock-state read per coupon per SOLD_OUT_RECHECK_MS, shared by every concurrent
+   * refusal: a crowd hammering a sold-out coupon costs a few reads a second, not one each.
+   * An update made through another process is therefore seen within that interval.
+   */
+  private recentStockState(couponName: string, known: SoldOutCoupon): Promise<StockState | null> {
+    const now = Date.now();
+    if (known.checked && now - known.checked.at < this.recheckMs) return known.checked.state;
+    const state = this.repository.stockState(couponName);
+    known.checked = { at: now, state };
+    state.catch(() => {
+      if (known.checked?.state === state) known.checked = undefined;
+    });
+    return state;
   }
 
   /** One lock, one transaction, one answer per claimant. */

@@ -93,6 +93,10 @@ export class AppConfig {
   @IsInt() @Min(0) @Max(1000)
   CLAIM_BATCH_MAX_WAIT_MS: number;
 
+  /** How stale a process's "sold out" may be after a restock made through another process. */
+  @IsInt() @Min(0) @Max(10000)
+  SOLD_OUT_RECHECK_MS: number;
+
   @IsInt() @Min(50) @Max(60000)
   HEALTH_TIMEOUT_MS: number;
 }
