@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.factory';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
@@ -58,9 +59,12 @@ export interface TestApp {
 }
 
 /** Boots the real service (real PostgreSQL, real Redis) on a free loopback port. */
-export async function startTestApp(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+  options: { logDestination?: DestinationStream } = {},
+): Promise<TestApp> {
   const config = testConfig(overrides);
-  const app = await createApp(config);
+  const app = await createApp(config, options.logDestination);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;
