@@ -8,6 +8,7 @@ import { DomainErrorFilter } from './common/domain-error.filter';
 import { setupOpenApi } from './common/openapi';
 import { RequestValidationPipe } from './common/validation.pipe';
 import { AppConfig } from './config/app-config';
+import { requestIdOf } from './logging/request-logging';
 
 const LOG_LEVELS: Record<string, LogLevel[]> = {
   silent: [],
@@ -22,7 +23,7 @@ const LOG_LEVELS: Record<string, LogLevel[]> = {
 /** Builds the configured application (not yet listening); shared by main.ts and the tests. */
 export async function createApp(config: AppConfig, logDestination?: DestinationStream): Promise<NestFastifyApplication> {
   // Fastify measured ~17k req/s against Express's ~5k on this machine for a constant route.
-  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
+  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false, genReqId: requestIdOf });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, logDestination), adapter, {
     logger: LOG_LEVELS[config.LOG_LEVEL],
     // Start-up lines wait for pino (JSON) rather than going to Nest's console logger.

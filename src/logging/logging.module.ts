@@ -6,14 +6,18 @@ import type { DestinationStream } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { ROUTE_PATTERN, loggerParams } from './request-logging';
 
-/** Marks each request with its route pattern so the request line can name the route, not the URL. */
+/**
+ * Echoes the request id (X-Request-Id) and marks each request with its route pattern so the
+ * request line can name the route, not the URL.
+ */
 @Injectable()
-export class RoutePatternHook implements OnModuleInit {
+export class RequestContextHook implements OnModuleInit {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', (request, _reply, done) => {
+    fastify.addHook('onRequest', (request, reply, done) => {
+      void reply.header('X-Request-Id', request.id);
       (request.raw as { [ROUTE_PATTERN]?: string })[ROUTE_PATTERN] = request.routeOptions.url;
       done();
     });
@@ -26,7 +30,7 @@ export class LoggingModule {
     return {
       module: LoggingModule,
       imports: [LoggerModule.forRoot(loggerParams(config, destination))],
-      providers: [RoutePatternHook],
+      providers: [RequestContextHook],
     };
   }
 }

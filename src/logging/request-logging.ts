@@ -23,11 +23,10 @@ export const ROUTE_PATTERN = Symbol('routePattern');
 
 type LoggedRequest = IncomingMessage & { id?: string | number; [ROUTE_PATTERN]?: string };
 
-export function requestIdOf(req: IncomingMessage, res: ServerResponse): string {
+/** Fastify's genReqId: the caller's X-Request-Id when it is plain, else a fresh UUID. */
+export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
-  res.setHeader('X-Request-Id', id);
-  return id;
+  return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 function requestLine(req: LoggedRequest, res: ServerResponse, responseTime: number) {
@@ -50,6 +49,7 @@ export function loggerParams(config: AppConfig, destination?: DestinationStream)
   const pretty = config.NODE_ENV === 'development' && !destination && prettyTransportAvailable();
   const options = {
     level: PINO_LEVEL[config.LOG_LEVEL],
+    // Fastify assigns the id (see app.factory.ts) and the middleware reuses it as req.id.
     genReqId: requestIdOf,
     quietReqLogger: true,
     quietResLogger: true,
