@@ -53,6 +53,20 @@ describe('structured logs', () => {
     expect(after[1]).toMatchObject({ request_id: madeId, route: '/api/healthcheck', status: 200 });
   });
 
+  it('logs every request exactly once, outside the /api prefix and unknown URLs included', async () => {
+    const before = requestLines().length;
+    const paths = ['/metrics', '/api/docs-json', '/nope', '/api/nope?x=1'];
+    const ids = [];
+    for (const path of paths) ids.push((await t.api.get(path)).headers.get('x-request-id'));
+    const after = requestLines().slice(before);
+    expect(after.map((entry) => [entry.request_id, entry.path, entry.route])).toEqual([
+      [ids[0], '/metrics', '/metrics'],
+      [ids[1], '/api/docs-json', '/api/docs-json'],
+      [ids[2], '/nope', 'unmatched'],
+      [ids[3], '/api/nope', 'unmatched'],
+    ]);
+  });
+
   it('a claim adds coupon, outcome and lock wait to its request line', async () => {
     const admin = await t.adminToken();
     await t.api.createCoupon(admin, 'LOGGED', 1);
