@@ -1,4 +1,6 @@
 import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { RedisNode } from './support/redis-node';
 import { SHARED_REDIS_URL, TestApp, makeUsers, startTestApp } from './support/test-app';
 
 type Samples = Map<string, number>;
@@ -57,6 +59,20 @@ describe('Prometheus /metrics', () => {
     expect(inUse).toBeLessThanOrEqual(7);
   });
 
+  it('db_pool_connections_in_use counts connections checked out of the pool', async () => {
+    const before = await scrape();
+    const runners = Array.from({ length: 3 }, () => t.app.get(DataSource).createQueryRunner());
+    await Promise.all(runners.map((runner) => runner.connect()));
+    try {
+      const held = await scrape();
+      expect(delta(before, held, 'db_pool_connections_in_use')).toBe(3);
+    } finally {
+      await Promise.all(runners.map((runner) => runner.release()));
+    }
+    const released = await scrape();
+    expect(delta(before, released, 'db_pool_connections_in_use')).toBe(0);
+  });
+
   it('claims move the outcome counters, sold-out gauge and HTTP histogram by exactly what happened', async () => {
     const admin = await t.adminToken();
     await t.api.createCoupon(admin, 'PAIR', 2);
@@ -112,6 +128,27 @@ describe('Prometheus /metrics', () => {
     expect(delta(before, after, 'claim_lock_failures_total{reason="unavailable"}')).toBe(0);
     expect(delta(before, after, 'coupon_claims_total{outcome="LOCK_BUSY"}')).toBe(1);
     expect(delta(before, after, 'claim_lock_wait_seconds_count')).toBe(0);
+  });
+
+  it('a lost Redis quorum counts an unavailable failure and a LOCK_UNAVAILABLE outcome', async () => {
+    const node = await RedisNode.start();
+    const lonely = await startTestApp({ REDIS_URLS: node.url, REDIS_COMMAND_TIMEOUT_MS: 300, LOCK_RETRY_COUNT: 1, LOCK_RETRY_DELAY_MS: 50 });
+    try {
+      await lonely.api.createCoupon(await lonely.adminToken(), 'NOQUORUM', 5);
+      const token = await lonely.api.newUser('metrics_lonely');
+      const read = async () => parse((await lonely.api.get('/metrics')).text);
+      const before = await read();
+      await node.kill();
+      const res = await lonely.api.claim(token, 'NOQUORUM');
+      expect(res.body.code).toBe('LOCK_UNAVAILABLE');
+      const after = await read();
+      expect(delta(before, after, 'claim_lock_failures_total{reason="unavailable"}')).toBe(1);
+      expect(delta(before, after, 'claim_lock_failures_total{reason="busy"}')).toBe(0);
+      expect(delta(before, after, 'coupon_claims_total{outcome="LOCK_UNAVAILABLE"}')).toBe(1);
+    } finally {
+      await lonely.close();
+      await node.kill();
+    }
   });
 
   it('several apps in one process keep separate registries', async () => {

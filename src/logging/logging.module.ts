@@ -36,7 +36,9 @@ export class RequestLogHook implements OnModuleInit {
         status: reply.statusCode,
         duration_ms: Math.round(reply.elapsedTime),
       };
-      if (reply.statusCode >= 500) log.error(line, 'request failed');
+      // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are bugs.
+      if (reply.statusCode === 503) log.warn(line, 'request failed');
+      else if (reply.statusCode >= 500) log.error(line, 'request failed');
       else log.info(line, 'request completed');
       done();
     });
