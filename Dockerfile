@@ -1,23 +1,29 @@
 # syntax=docker/dockerfile:1
-# Build stage: full dependencies, compile TypeScript.
+# Not built on the development machines (no Docker engine there): kept correct by reading and
+# by test/containers.e2e-spec.ts, which checks this file against the repository.
+
+# Build stage: every dependency, compile TypeScript, then drop the dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json nest-cli.json env.example.json ./
+# bcrypt ships prebuilt linux-x64/arm64 binaries for glibc, so no compiler is needed here.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json env.example.json ./
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev
 
-# Runtime stage: production dependencies and compiled code only, as a non-root user.
-FROM node:20-bookworm-slim
+# Runtime stage: production dependencies and compiled code only, as the unprivileged node user.
+FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# env.example.json holds the documented defaults; the config loader finds it beside package.json.
 COPY --chown=node:node package.json env.example.json ./
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/api/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# node as PID 1 receives SIGTERM directly; the app drains in-flight claims before it exits.
 CMD ["node", "dist/src/main.js"]

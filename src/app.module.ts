@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module';
 import { ClaimsModule } from './claims/claims.module';
 import { AppConfig } from './config/app-config';
@@ -7,15 +8,19 @@ import { CouponsModule } from './coupons/coupons.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LockModule } from './lock/lock.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
 export class AppModule {
-  static forConfig(config: AppConfig): DynamicModule {
+  /** `logDestination` lets tests capture the JSON log lines; by default they go to stdout. */
+  static forConfig(config: AppConfig, logDestination?: DestinationStream): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule.forConfig(config, logDestination),
         DatabaseModule,
         LockModule,
         UsersModule,
@@ -23,6 +28,7 @@ export class AppModule {
         CouponsModule,
         ClaimsModule,
         HealthModule,
+        MetricsModule,
       ],
     };
   }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
 import { ClaimsController } from './claims.controller';
 import { ClaimsRepository } from './claims.repository';
 import { ClaimsService } from './claims.service';
@@ -6,6 +7,7 @@ import { UserClaimsController } from './user-claims.controller';
 import { UserClaimsService } from './user-claims.service';
 
 @Module({
+  imports: [MetricsModule],
   controllers: [ClaimsController, UserClaimsController],
   providers: [ClaimsService, ClaimsRepository, UserClaimsService],
   exports: [ClaimsService],

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
 import {
@@ -11,9 +12,10 @@ import {
   soldOut,
 } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { LockUnavailableError } from '../lock/lock.errors';
+import { LockBusyError, LockUnavailableError } from '../lock/lock.errors';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { ClaimBatcher } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository, StockState } from './claims.repository';
 
@@ -23,7 +25,7 @@ export interface ClaimView {
   claimed_at: string;
 }
 
-type SettledClaim = ClaimOutcome | { kind: 'failed'; error: unknown };
+type SettledClaim = (ClaimOutcome | { kind: 'failed'; error: unknown }) & { lockWaitMs?: number };
 
 /**
  * What this process knows about a sold-out coupon: while its stock_version stays the same,
@@ -52,22 +54,46 @@ export class ClaimsService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly repository: ClaimsRepository,
     private readonly lock: LockService,
+    private readonly metrics: MetricsService,
+    private readonly requestLog: PinoLogger,
   ) {
     this.batcher = new ClaimBatcher<Claimant, SettledClaim>(
       (couponName, claimants) => this.settleBatch(couponName, claimants),
       config.CLAIM_BATCH_SIZE,
       config.CLAIM_BATCH_MAX_WAIT_MS,
+      (_couponName, size) => this.metrics.observeBatch(size),
     );
     this.recheckMs = config.SOLD_OUT_RECHECK_MS;
   }
 
+  /** Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to the request's log line. */
   async claim(user: AuthenticatedUser, couponName: string, requestedUsername?: string): Promise<ClaimView> {
+    const report = { lockWaitMs: undefined as number | undefined };
+    let outcome = 'GRANTED';
+    try {
+      return await this.decide(user, couponName, requestedUsername, report);
+    } catch (error) {
+      outcome = error instanceof DomainError ? error.code : 'INTERNAL_ERROR';
+      throw error;
+    } finally {
+      this.metrics.countClaim(outcome);
+      this.annotateRequestLog({ coupon: couponName, outcome, lock_wait_ms: report.lockWaitMs ?? null });
+    }
+  }
+
+  private async decide(
+    user: AuthenticatedUser,
+    couponName: string,
+    requestedUsername: string | undefined,
+    report: { lockWaitMs?: number },
+  ): Promise<ClaimView> {
     if (requestedUsername !== undefined && requestedUsername !== user.username) {
       throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
     }
     const remembered = await this.answerFromMemory(couponName, user.id);
     if (remembered) throw remembered;
     const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username });
+    report.lockWaitMs = outcome.lockWaitMs;
     switch (outcome.kind) {
       case 'granted':
         return { coupon_name: couponName, user_id: user.username, claimed_at: outcome.claimedAt.toISOString() };
@@ -127,12 +153,24 @@ export class ClaimsService implements OnApplicationShutdown {
   /** One lock, one transaction, one answer per claimant. */
   private async settleBatch(couponName: string, claimants: Claimant[]): Promise<SettledClaim[]> {
     try {
-      const { result } = await this.lock.withLock(couponLockResource(couponName), () =>
+      const { result, waitedMs } = await this.lock.withLock(couponLockResource(couponName), () =>
         this.settleOrSplit(couponName, claimants),
       );
-      return result;
+      this.metrics.observeLockWait(waitedMs);
+      this.logger.debug(`settled ${claimants.length} claims of ${couponName}; lock wait ${waitedMs} ms`);
+      return result.map((settled) => ({ ...settled, lockWaitMs: waitedMs }));
     } catch (error) {
+      if (error instanceof LockBusyError) this.metrics.countLockFailure('busy');
+      if (error instanceof LockUnavailableError) this.metrics.countLockFailure('unavailable');
       throw this.toDomainError(error, couponName);
+    }
+  }
+
+  private annotateRequestLog(fields: Record<string, unknown>): void {
+    try {
+      this.requestLog.assign(fields);
+    } catch {
+      // Called outside an HTTP request (no request log line to annotate): nothing to add to.
     }
   }
 

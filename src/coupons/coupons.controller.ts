@@ -1,12 +1,19 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { Roles } from '../auth/roles.decorator';
 import { Page, PageQueryDto } from '../common/pagination';
-import { CouponDetailView, CouponsService, CouponView, CreatedCouponView } from './coupons.service';
+import { ClaimsPage, CouponDetailView, CouponsService, CouponView, CreatedCouponView } from './coupons.service';
+import { ClaimsPageQuery, DEFAULT_CLAIMS_PAGE } from './dto/claims-page.query';
+import { ClaimsPageResponse } from './dto/claims-page.response';
 import { CouponNameParam } from './dto/coupon-name.param';
+import { CouponResponse, CreatedCouponResponse } from './dto/coupon.response';
 import { CreateCouponDto } from './dto/create-coupon.dto';
 import { UpdateCouponDto } from './dto/update-coupon.dto';
 
+@ApiTags('coupons')
+@ApiBearerAuth()
 @Controller('coupons')
 @UseGuards(JwtAuthGuard)
 export class CouponsController {
@@ -15,6 +22,9 @@ export class CouponsController {
   @Post()
   @HttpCode(201)
   @Roles('admin')
+  @ApiOperation({ summary: 'Create a coupon (admin only)' })
+  @ApiCreatedResponse({ type: CreatedCouponResponse })
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_EXISTS', 'PAYLOAD_TOO_LARGE')
   create(@Body() body: CreateCouponDto): Promise<CreatedCouponView> {
     return this.coupons.create(body.name, body.amount, body.starts_at, body.ends_at);
   }
@@ -26,6 +36,14 @@ export class CouponsController {
   }
 
   @Get(':name')
+  @ApiOperation({
+    summary: 'A coupon with every holder',
+    description:
+      '`claimed_by` lists all holders in claim order. Past about 10,000 holders the answer grows beyond ' +
+      'a few hundred kilobytes; use `GET /api/coupons/{name}/claims` to page through them instead.',
+  })
+  @ApiOkResponse({ type: CouponResponse })
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'COUPON_NOT_FOUND')
   get(@Param() params: CouponNameParam): Promise<CouponView> {
     return this.coupons.get(params.name);
   }
@@ -41,5 +59,17 @@ export class CouponsController {
   @Roles('admin')
   close(@Param() params: CouponNameParam): Promise<CouponDetailView> {
     return this.coupons.close(params.name);
+  }
+
+  @Get(':name/claims')
+  @ApiOperation({
+    summary: 'Holders of a coupon, one page at a time, in claim order',
+    description: 'Follow `next_cursor` (as `after`) until it is null. Claims made meanwhile appear on later pages.',
+  })
+  @ApiOkResponse({ type: ClaimsPageResponse })
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'COUPON_NOT_FOUND')
+  claims(@Param() params: CouponNameParam, @Query() query: ClaimsPageQuery): Promise<ClaimsPage> {
+    const limit = query.limit === undefined ? DEFAULT_CLAIMS_PAGE : Number(query.limit);
+    return this.coupons.claimsPage(params.name, limit, query.after);
   }
 }

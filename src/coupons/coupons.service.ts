@@ -71,6 +71,29 @@ const windowInvalid = () =>
 const windowIsValid = (startsAt: Date | null, endsAt: Date | null) =>
   startsAt === null || endsAt === null || endsAt.getTime() > startsAt.getTime();
 
+export interface HolderView {
+  user_id: string;
+  claimed_at: string;
+}
+
+export interface ClaimsPage {
+  coupon_name: string;
+  claims: HolderView[];
+  next_cursor: string | null;
+}
+
+/** Cursors are opaque to clients: base64url of the last user_claims id (the claim order). */
+const encodeCursor = (claimId: string) => Buffer.from(claimId, 'utf8').toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  const claimId = Buffer.from(cursor, 'base64url').toString('utf8');
+  // At most 18 digits: always inside bigint, so a forged cursor is a 400, not a database error.
+  if (!/^[1-9][0-9]{0,17}$/.test(claimId)) {
+    throw new DomainError('VALIDATION_FAILED', 'after must be a cursor returned by this endpoint');
+  }
+  return claimId;
+}
+
 @Injectable()
 export class CouponsService {
   constructor(
@@ -212,5 +235,30 @@ export class CouponsService {
       if (isCheckViolation(error)) throw windowInvalid();
       throw couponLockError(error, name) ?? error;
     }
+  }
+
+  /** One page of holders in claim order, after the cursor; for coupons too large for `get`. */
+  async claimsPage(name: string, limit: number, after?: string): Promise<ClaimsPage> {
+    const afterId = after === undefined ? '0' : decodeCursor(after);
+    // One statement: the coupon row tells "unknown coupon" from "no claims past the cursor".
+    const rows: { claim_id: string | null; username: string | null; claimed_at: Date | null }[] = await this.coupons.query(
+      `SELECT page.id AS claim_id, u.username, page.claimed_at
+         FROM coupons c
+         LEFT JOIN LATERAL (SELECT uc.id, uc.user_id, uc.claimed_at FROM user_claims uc
+                             WHERE uc.coupon_id = c.id AND uc.id > $2
+                             ORDER BY uc.id LIMIT $3) page ON true
+         LEFT JOIN users u ON u.id = page.user_id
+        WHERE c.name = $1
+        ORDER BY page.id`,
+      [name, afterId, limit + 1],
+    );
+    if (rows.length === 0) throw couponNotFound(name);
+    const found = rows.filter((row) => row.claim_id !== null);
+    const page = found.slice(0, limit);
+    return {
+      coupon_name: name,
+      claims: page.map((row) => ({ user_id: row.username!, claimed_at: row.claimed_at!.toISOString() })),
+      next_cursor: found.length > limit ? encodeCursor(String(page[page.length - 1].claim_id)) : null,
+    };
   }
 }

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.factory';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
@@ -60,8 +61,11 @@ export interface TestApp {
 }
 
 /** Boots the real service (real PostgreSQL, real Redis) on a free loopback port. */
-export async function startTestApp(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
-  return boot(testConfig(overrides), true);
+export async function startTestApp(
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+  options: { logDestination?: DestinationStream } = {},
+): Promise<TestApp> {
+  return boot(testConfig(overrides), true, options.logDestination);
 }
 
 /**
@@ -73,8 +77,8 @@ export async function startSiblingApp(first: TestApp, overrides: Partial<Record<
   return boot(testConfig({ ...shared, ...overrides }), false);
 }
 
-async function boot(config: AppConfig, ownsStorage: boolean): Promise<TestApp> {
-  const app = await createApp(config);
+async function boot(config: AppConfig, ownsStorage: boolean, logDestination?: DestinationStream): Promise<TestApp> {
+  const app = await createApp(config, logDestination);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${address.port}`;

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Matches, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
 
 /** bcrypt reads at most 72 bytes; a longer password is refused, never silently truncated. */
@@ -14,10 +15,12 @@ class PasswordBytes implements ValidatorConstraintInterface {
 }
 
 export class CredentialsDto {
+  @ApiProperty({ pattern: '^[A-Za-z0-9_.-]{3,64}$', example: 'alice' })
   @IsString()
   @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'username must be 3-64 characters of [A-Za-z0-9_.-]' })
   username: string;
 
+  @ApiProperty({ description: '8 to 72 bytes of UTF-8, no NUL', minLength: 8, example: 'password123' })
   @IsString()
   @Validate(PasswordBytes)
   password: string;

@@ -1,0 +1,70 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiResponse } from '@nestjs/swagger';
+import { ERROR_STATUS, ErrorCode } from './domain-error';
+
+/** The contract's error body, as OpenAPI shows it. */
+export class ErrorResponse {
+  @ApiProperty({ example: 409 })
+  statusCode: number;
+
+  @ApiProperty({ enum: Object.keys(ERROR_STATUS), example: 'SOLD_OUT' })
+  code: ErrorCode;
+
+  @ApiProperty({ example: 'Coupon "FLASH50" is sold out' })
+  message: string;
+
+  @ApiPropertyOptional({
+    description: 'Per-field problems of a VALIDATION_FAILED answer',
+    type: 'array',
+    items: {
+      type: 'object',
+      properties: { field: { type: 'string' }, problems: { type: 'array', items: { type: 'string' } } },
+      required: ['field', 'problems'],
+    },
+  })
+  details?: { field: string; problems: string[] }[];
+}
+
+const EXAMPLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
+  VALIDATION_FAILED: 'coupon_name: coupon_name must be 1-64 characters of [A-Za-z0-9_-]',
+  UNAUTHORIZED: 'A bearer token is required',
+  INVALID_CREDENTIALS: 'Invalid username or password',
+  TOKEN_INVALID: 'The access token is invalid',
+  TOKEN_EXPIRED: 'The access token has expired',
+  FORBIDDEN: 'Forbidden',
+  USER_MISMATCH: 'user_id must be the username of the token holder',
+  COUPON_NOT_FOUND: 'Coupon "FLASH50" does not exist',
+  USERNAME_TAKEN: 'Username "alice" is already taken',
+  COUPON_EXISTS: 'Coupon "FLASH50" already exists',
+  ALREADY_CLAIMED: 'You already hold coupon "FLASH50"',
+  SOLD_OUT: 'Coupon "FLASH50" is sold out',
+  PAYLOAD_TOO_LARGE: 'Request body is too large',
+  LOCK_BUSY: 'Coupon "FLASH50" is busy; retry shortly',
+  LOCK_UNAVAILABLE: 'The lock service (Redis) is unreachable; retry shortly',
+  DATABASE_UNAVAILABLE: 'The database is unreachable; retry shortly',
+};
+
+const RETRYABLE = 'Retryable: the answer carries `Retry-After` (seconds) and nothing was written.';
+
+/** Errors a route that needs a bearer token can answer before its handler runs. */
+export const TOKEN_ERRORS: ErrorCode[] = ['UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'];
+
+/** One documented response per status, with an example body for every code it can carry. */
+export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorator {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+  const responses = [...byStatus].map(([status, group]) =>
+    ApiResponse({
+      status,
+      type: ErrorResponse,
+      description: group.join(' or ') + (status === 503 ? `. ${RETRYABLE}` : ''),
+      examples: Object.fromEntries(
+        group.map((code) => [
+          code,
+          { summary: code, value: { statusCode: status, code, message: EXAMPLE_MESSAGE[code] ?? code } },
+        ]),
+      ),
+    }),
+  );
+  return applyDecorators(...responses);
+}

@@ -1,0 +1,18 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, Matches } from 'class-validator';
+
+export const MAX_CLAIMS_PAGE = 1000;
+export const DEFAULT_CLAIMS_PAGE = 100;
+
+/** Query strings arrive as text: parsed strictly here, never coerced ("1e2", "01", "-1" are refused). */
+export class ClaimsPageQuery {
+  @ApiPropertyOptional({ description: `Claims per page, 1-${MAX_CLAIMS_PAGE}`, default: DEFAULT_CLAIMS_PAGE, example: '100' })
+  @IsOptional()
+  @Matches(/^([1-9][0-9]{0,2}|1000)$/, { message: `limit must be an integer from 1 to ${MAX_CLAIMS_PAGE}` })
+  limit?: string;
+
+  @ApiPropertyOptional({ description: '`next_cursor` of the previous page; omit for the first page', example: 'MTIz' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'after must be a cursor returned by this endpoint' })
+  after?: string;
+}

@@ -1,0 +1,119 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DataSource } from 'typeorm';
+
+/** pg's pool, as far as the gauges need it. */
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+/**
+ * Prometheus metrics of one app instance, in its own registry (never prom-client's global
+ * one, so several apps in one process do not collide). Recording is a counter or histogram
+ * update, cheap enough for the claim path; the database gauges are read only at scrape time.
+ */
+@Injectable()
+export class MetricsService {
+  private readonly logger = new Logger(MetricsService.name);
+  readonly registry = new Registry();
+
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  private readonly claims = new Counter({
+    name: 'coupon_claims_total',
+    help: 'Claim requests by outcome: GRANTED or the error code answered',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly lockWait = new Histogram({
+    name: 'claim_lock_wait_seconds',
+    help: 'Time to acquire the Redlock lock of a claim batch (successful acquisitions)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+
+  private readonly lockFailures = new Counter({
+    name: 'claim_lock_failures_total',
+    help: 'Claim batches that could not get the lock: busy (held through every retry) or unavailable (no Redis quorum)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly batchSize = new Histogram({
+    name: 'claim_batch_size',
+    help: 'Claims settled together under one lock and one transaction',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+    registers: [this.registry],
+  });
+
+  constructor(private readonly dataSource: DataSource) {
+    for (const reason of ['busy', 'unavailable']) this.lockFailures.inc({ reason }, 0);
+    const pool = () => (this.dataSource.driver as unknown as { master?: PgPool }).master;
+    new Gauge({
+      name: 'db_pool_connections_in_use',
+      help: 'PostgreSQL connections of this instance checked out of its pool',
+      registers: [this.registry],
+      collect() {
+        const p = pool();
+        this.set(p ? p.totalCount - p.idleCount : 0);
+      },
+    });
+    new Gauge({
+      name: 'db_pool_waiting_requests',
+      help: 'Queries of this instance waiting for a free pool connection',
+      registers: [this.registry],
+      collect() {
+        this.set(pool()?.waitingCount ?? 0);
+      },
+    });
+    const logger = this.logger;
+    new Gauge({
+      name: 'coupons_sold_out',
+      help: 'Coupons whose remaining amount is 0 (read from the database at scrape time)',
+      registers: [this.registry],
+      async collect() {
+        try {
+          const [row] = await dataSource.query('SELECT count(*)::int AS n FROM coupons WHERE remaining_amount = 0');
+          this.set(row.n);
+        } catch (error) {
+          // A scrape during a database outage keeps the last value rather than failing the scrape.
+          logger.warn(`coupons_sold_out not refreshed: ${(error as Error).message}`);
+        }
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status_code: statusCode }, seconds);
+  }
+
+  countClaim(outcome: string): void {
+    this.claims.inc({ outcome });
+  }
+
+  observeLockWait(ms: number): void {
+    this.lockWait.observe(ms / 1000);
+  }
+
+  countLockFailure(reason: 'busy' | 'unavailable'): void {
+    this.lockFailures.inc({ reason });
+  }
+
+  observeBatch(size: number): void {
+    this.batchSize.observe(size);
+  }
+
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
