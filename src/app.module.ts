@@ -7,6 +7,7 @@ import { CouponsModule } from './coupons/coupons.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LockModule } from './lock/lock.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -18,6 +19,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule,
         LockModule,
+        RateLimitModule,
         UsersModule,
         AuthModule,
         CouponsModule,

@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { RateLimitGuard, RateLimited } from '../rate-limit/rate-limit.guard';
 import { CredentialsDto } from '../users/dto/credentials.dto';
 import { AccessToken, AuthService } from './auth.service';
 
@@ -8,6 +9,8 @@ export class AuthController {
 
   @Post('login')
   @HttpCode(200)
+  @UseGuards(RateLimitGuard)
+  @RateLimited('login')
   login(@Body() body: CredentialsDto): Promise<AccessToken> {
     return this.auth.login(body.username, body.password);
   }

@@ -13,9 +13,13 @@ class PasswordBytes implements ValidatorConstraintInterface {
   }
 }
 
+/** ASCII letters, digits and _ . - only: no look-alike or invisible characters in names. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
+export const USERNAME_MESSAGE = 'username must be 3-64 characters of [A-Za-z0-9_.-]';
+
 export class CredentialsDto {
   @IsString()
-  @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'username must be 3-64 characters of [A-Za-z0-9_.-]' })
+  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username: string;
 
   @IsString()
