@@ -142,7 +142,14 @@ describe('rate limits (Redis-backed, shared by every process)', () => {
       REDIS_COMMAND_TIMEOUT_MS: 300,
       LOGIN_RATE_LIMIT_PER_USERNAME: 2,
       CLAIM_RATE_LIMIT_PER_USER: 1,
+      LOG_LEVEL: 'warn',
     });
+    const logged: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      logged.push(String(chunk));
+      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof process.stdout.write;
     try {
       const admin = await t.adminToken();
       await t.api.createCoupon(admin, 'DARK', 5);
@@ -158,7 +165,10 @@ describe('rate limits (Redis-backed, shared by every process)', () => {
         expect(claim.body.code).toBe('LOCK_UNAVAILABLE');
       }
       expect(await couponInvariants(t, 'DARK')).toMatchObject({ remaining_amount: 5, rows: 0 });
+      // One warning, not one per request.
+      expect(logged.filter((line) => line.includes('rate limits are not enforced'))).toHaveLength(1);
     } finally {
+      process.stdout.write = write;
       await t.close();
       await node.kill();
     }
