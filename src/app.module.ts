@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { LockModule } from './lock/lock.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -23,6 +24,7 @@ export class AppModule {
         LoggingModule.forConfig(config, logDestination),
         DatabaseModule,
         LockModule,
+        RateLimitModule,
         UsersModule,
         AuthModule,
         CouponsModule,

@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { JsonWebTokenError, TokenExpiredError } from 'jsonwebtoken';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DeletedUsersRegistry } from '../users/deleted-users.registry';
 import { PasswordHasher } from '../users/password-hasher';
 import { UsersService } from '../users/users.service';
 import { AuthenticatedUser, TokenPayload } from './authenticated-user';
@@ -20,6 +21,7 @@ export class AuthService {
     private readonly jwt: JwtService,
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
+    private readonly deletedUsers: DeletedUsersRegistry,
   ) {}
 
   async login(username: string, password: string): Promise<AccessToken> {
@@ -37,7 +39,7 @@ export class AuthService {
     };
   }
 
-  /** Verifies a bearer token (HS256 only) and returns its user. */
+  /** Verifies a bearer token (HS256 only) and returns its user, unless that user has been deleted. */
   verify(token: string): AuthenticatedUser {
     let payload: TokenPayload;
     try {
@@ -53,6 +55,10 @@ export class AuthService {
     }
     if (typeof payload.sub !== 'string' || typeof payload.username !== 'string') {
       throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
+    }
+    // An in-memory set, not a query: every claim passes through here.
+    if (this.deletedUsers.has(payload.sub)) {
+      throw new DomainError('TOKEN_INVALID', 'The user of this token no longer exists');
     }
     return { id: payload.sub, username: payload.username, role: payload.role === 'admin' ? 'admin' : 'user' };
   }

@@ -9,6 +9,21 @@ function flatten(errors: ValidationError[], parent = ''): { field: string; probl
   });
 }
 
+/** No DTO nests deeper than this; deeper bodies would only feed the recursive transformers. */
+export const MAX_BODY_DEPTH = 32;
+
+/** Whether a parsed JSON value nests deeper than `limit`, measured without recursion. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
  * The contract's validation: unknown fields and wrong types are 400 VALIDATION_FAILED with
  * per-field details; no implicit conversion, so "5" is not a number.
@@ -34,6 +49,10 @@ export class RequestValidationPipe implements PipeTransform {
     // A JSON array, string or number where an object belongs is a client error, not a crash.
     if (isDto && (value === null || typeof value !== 'object' || Array.isArray(value))) {
       throw new DomainError('VALIDATION_FAILED', 'Request body must be a JSON object');
+    }
+    // Nest's and class-transformer's walks are recursive: a 5,000-deep array overflowed the stack (500).
+    if (isDto && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
+      throw new DomainError('VALIDATION_FAILED', `Request body nests deeper than ${MAX_BODY_DEPTH} levels`);
     }
     return this.inner.transform(value, metadata);
   }

@@ -27,6 +27,18 @@ export class AppConfig {
   @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES: number;
 
+  /** Whose X-Forwarded-For to believe: "" (nobody), "true" (any hop), a hop count, or addresses/CIDRs. */
+  @Matches(/^(|true|false|\d{1,2}|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/, {
+    message: 'must be empty, true, false, a hop count or comma-separated addresses/CIDRs',
+  })
+  TRUST_PROXY: string;
+
+  /** Comma-separated origins allowed by CORS; empty: no CORS headers at all. */
+  @Matches(/^(|https?:\/\/[^,\s/]+(,https?:\/\/[^,\s/]+)*)$/, {
+    message: 'must be empty or a comma-separated list of http(s)://host[:port] origins',
+  })
+  CORS_ORIGINS: string;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'])
   LOG_LEVEL: string;
 
@@ -68,6 +80,26 @@ export class AppConfig {
 
   @IsInt() @Min(4) @Max(15)
   BCRYPT_COST: number;
+
+  /** How often each process reloads the list of deleted users whose tokens it must refuse. */
+  @IsInt() @Min(100) @Max(60000)
+  USER_REVOCATION_POLL_MS: number;
+
+  /** Rate limits: at most LIMIT requests per WINDOW per key, counted in Redis; 0 turns a limit off. */
+  @IsInt() @Min(0) @Max(1_000_000)
+  LOGIN_RATE_LIMIT_PER_USERNAME: number;
+
+  @IsInt() @Min(0) @Max(1_000_000)
+  LOGIN_RATE_LIMIT_PER_ADDRESS: number;
+
+  @IsInt() @Min(100) @Max(24 * 3600 * 1000)
+  LOGIN_RATE_LIMIT_WINDOW_MS: number;
+
+  @IsInt() @Min(0) @Max(1_000_000)
+  CLAIM_RATE_LIMIT_PER_USER: number;
+
+  @IsInt() @Min(100) @Max(24 * 3600 * 1000)
+  CLAIM_RATE_LIMIT_WINDOW_MS: number;
 
   @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'must be 3-64 characters of [A-Za-z0-9_.-]' })
   ADMIN_USERNAME: string;

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.loader';
+import { ConfigError, corsOrigins, loadConfig, trustProxySetting } from './config.loader';
 
 describe('loadConfig', () => {
   it('takes every default from env.example.json', () => {
@@ -41,5 +41,28 @@ describe('loadConfig', () => {
 
   it('rejects a malformed REDIS_URLS list', () => {
     expect(() => loadConfig({}, { REDIS_URLS: 'redis://a:1,,redis://b' })).toThrow(/REDIS_URLS/);
+  });
+
+  it('reads TRUST_PROXY as off, every hop, a hop count or trusted addresses; refuses anything else', () => {
+    expect(trustProxySetting(loadConfig({}, {}))).toBe(false);
+    expect(trustProxySetting(loadConfig({}, { TRUST_PROXY: 'true' }))).toBe(true);
+    expect(trustProxySetting(loadConfig({}, { TRUST_PROXY: '2' }))).toBe(2);
+    expect(trustProxySetting(loadConfig({}, { TRUST_PROXY: '127.0.0.1,10.0.0.0/8' }))).toEqual(['127.0.0.1', '10.0.0.0/8']);
+    expect(() => loadConfig({}, { TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
+  });
+
+  it('reads CORS_ORIGINS as a list of origins, empty by default; refuses paths and wildcards', () => {
+    expect(corsOrigins(loadConfig({}, {}))).toEqual([]);
+    expect(corsOrigins(loadConfig({}, { CORS_ORIGINS: 'https://a.example,http://localhost:8080' }))).toEqual([
+      'https://a.example',
+      'http://localhost:8080',
+    ]);
+    expect(() => loadConfig({}, { CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+    expect(() => loadConfig({}, { CORS_ORIGINS: 'https://a.example/path' })).toThrow(/CORS_ORIGINS/);
+  });
+
+  it('rate limits may be turned off with 0 but not made negative', () => {
+    expect(loadConfig({}, { CLAIM_RATE_LIMIT_PER_USER: '0' }).CLAIM_RATE_LIMIT_PER_USER).toBe(0);
+    expect(() => loadConfig({}, { LOGIN_RATE_LIMIT_PER_ADDRESS: '-1' })).toThrow(/LOGIN_RATE_LIMIT_PER_ADDRESS/);
   });
 });

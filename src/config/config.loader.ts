@@ -91,3 +91,16 @@ function checkProductionSafety(config: AppConfig, defaults: RawConfig): void {
 export function redisUrls(config: AppConfig): string[] {
   return config.REDIS_URLS.split(',').map((url) => url.trim());
 }
+
+/** Fastify's trustProxy from TRUST_PROXY: off, every hop, a hop count, or trusted addresses. */
+export function trustProxySetting(config: AppConfig): boolean | number | string[] {
+  const value = config.TRUST_PROXY.trim();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((address) => address.trim());
+}
+
+export function corsOrigins(config: AppConfig): string[] {
+  return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+}

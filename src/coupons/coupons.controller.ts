@@ -8,7 +8,7 @@ import { ClaimsPage, CouponDetailView, CouponsService, CouponView, CreatedCoupon
 import { ClaimsPageQuery, DEFAULT_CLAIMS_PAGE } from './dto/claims-page.query';
 import { ClaimsPageResponse } from './dto/claims-page.response';
 import { CouponNameParam } from './dto/coupon-name.param';
-import { CouponResponse, CreatedCouponResponse } from './dto/coupon.response';
+import { CouponDetailResponse, CouponPageResponse, CouponResponse, CreatedCouponResponse } from './dto/coupon.response';
 import { CreateCouponDto } from './dto/create-coupon.dto';
 import { UpdateCouponDto } from './dto/update-coupon.dto';
 
@@ -31,6 +31,9 @@ export class CouponsController {
 
   @Get()
   @Roles('admin')
+  @ApiOperation({ summary: 'Every coupon, newest first, one page at a time (admin only)' })
+  @ApiOkResponse({ type: CouponPageResponse })
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN')
   list(@Query() query: PageQueryDto): Promise<Page<CouponDetailView>> {
     return this.coupons.list(query);
   }
@@ -50,6 +53,12 @@ export class CouponsController {
 
   @Patch(':name')
   @Roles('admin')
+  @ApiOperation({ summary: 'Change amount and/or sale window (admin only), under the claim lock' })
+  @ApiOkResponse({ type: CouponDetailResponse })
+  @ApiErrors(
+    'VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_NOT_FOUND', 'AMOUNT_BELOW_CLAIMED',
+    'PAYLOAD_TOO_LARGE', 'LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE',
+  )
   update(@Param() params: CouponNameParam, @Body() body: UpdateCouponDto): Promise<CouponDetailView> {
     return this.coupons.update(params.name, body);
   }
@@ -57,6 +66,9 @@ export class CouponsController {
   @Post(':name/close')
   @HttpCode(200)
   @Roles('admin')
+  @ApiOperation({ summary: 'End the sale now (admin only), by the database clock' })
+  @ApiOkResponse({ type: CouponDetailResponse })
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_NOT_FOUND', 'LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE')
   close(@Param() params: CouponNameParam): Promise<CouponDetailView> {
     return this.coupons.close(params.name);
   }

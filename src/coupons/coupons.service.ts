@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { isCheckViolation, isUniqueViolation } from '../common/database-errors';
 import { DomainError, couponNotFound } from '../common/domain-error';
-import { Page, PageQueryDto, pageParams, toPage } from '../common/pagination';
+import { Page, PageQueryDto, decodeCursor, encodeCursor, pageParams, toPage } from '../common/pagination';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
 import { Coupon } from './coupon.entity';
@@ -82,17 +82,6 @@ export interface ClaimsPage {
   next_cursor: string | null;
 }
 
-/** Cursors are opaque to clients: base64url of the last user_claims id (the claim order). */
-const encodeCursor = (claimId: string) => Buffer.from(claimId, 'utf8').toString('base64url');
-
-function decodeCursor(cursor: string): string {
-  const claimId = Buffer.from(cursor, 'base64url').toString('utf8');
-  // At most 18 digits: always inside bigint, so a forged cursor is a 400, not a database error.
-  if (!/^[1-9][0-9]{0,17}$/.test(claimId)) {
-    throw new DomainError('VALIDATION_FAILED', 'after must be a cursor returned by this endpoint');
-  }
-  return claimId;
-}
 
 @Injectable()
 export class CouponsService {

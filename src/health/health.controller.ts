@@ -20,11 +20,24 @@ export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   /** 200 when PostgreSQL and a Redis quorum answer; 503 naming what does not. */
-  @Get([PROBE_ROUTES.readiness, PROBE_ROUTES.seedReadiness])
+  @Get(PROBE_ROUTES.readiness)
   @ApiOperation({ summary: 'Readiness: PostgreSQL and a Redis quorum answer' })
   @ApiOkResponse({ type: HealthResponse })
   @ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' })
-  async readiness(@Res({ passthrough: true }) reply: FastifyReply) {
+  readiness(@Res({ passthrough: true }) reply: FastifyReply) {
+    return this.report(reply);
+  }
+
+  /** Seed 001's probe path: the same answer as the readiness route. */
+  @Get(PROBE_ROUTES.seedReadiness)
+  @ApiOperation({ summary: 'Readiness at the seed path (same answer as /api/healthcheck)' })
+  @ApiOkResponse({ type: HealthResponse })
+  @ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' })
+  seedReadiness(@Res({ passthrough: true }) reply: FastifyReply) {
+    return this.report(reply);
+  }
+
+  private async report(reply: FastifyReply) {
     const report = await this.health.check();
     if (report.healthy) return { status: 'ok', checks: report.checks };
     void reply.status(503);
@@ -39,6 +52,8 @@ export class HealthController {
 
   /** Liveness: the process runs and serves HTTP. No dependency checks, so a database outage never restarts it. */
   @Get(PROBE_ROUTES.liveness)
+  @ApiOperation({ summary: 'Liveness: the process runs (no dependency checks)' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', example: 'ok' } }, required: ['status'] } })
   liveness() {
     return { status: 'ok' };
   }

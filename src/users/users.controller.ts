@@ -1,11 +1,13 @@
-import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
-import { ApiErrors } from '../common/api-docs';
+import { Roles } from '../auth/roles.decorator';
+import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
 import { CredentialsDto } from './dto/credentials.dto';
 import { UserResponse } from './dto/user.response';
+import { UsernameParam } from './dto/username.param';
 import { UsersService, UserView } from './users.service';
 
 @ApiTags('users')
@@ -24,7 +26,23 @@ export class UsersController {
 
   @Get('me')
   @UseGuards(JwtAuthGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'The caller\'s profile' })
+  @ApiOkResponse({ type: UserResponse })
+  @ApiErrors(...TOKEN_ERRORS)
   me(@CurrentUser() user: AuthenticatedUser): Promise<UserView> {
     return this.users.profile(user.id);
+  }
+
+  @Delete(':username')
+  @HttpCode(204)
+  @UseGuards(JwtAuthGuard)
+  @Roles('admin')
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Delete a user (admin only); their tokens stop working' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'CANNOT_DELETE_SELF', 'USER_NOT_FOUND', 'USER_HAS_CLAIMS')
+  async delete(@CurrentUser() admin: AuthenticatedUser, @Param() params: UsernameParam): Promise<void> {
+    await this.users.delete(params.username, admin.username);
   }
 }

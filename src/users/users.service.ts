@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { isUniqueViolation } from '../common/database-errors';
+import { isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DeletedUsersRegistry } from './deleted-users.registry';
 import { PasswordHasher } from './password-hasher';
 import { Role, User } from './user.entity';
 
@@ -29,6 +30,7 @@ export class UsersService implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
+    private readonly deletedUsers: DeletedUsersRegistry,
   ) {}
 
   async register(username: string, password: string): Promise<UserView> {
@@ -42,6 +44,35 @@ export class UsersService implements OnApplicationBootstrap {
       if (isUniqueViolation(error)) throw usernameTaken(username);
       throw error;
     }
+  }
+
+  /**
+   * Deletes a user and records the deletion, atomically, so every process refuses the
+   * user's tokens (see DeletedUsersRegistry). A user who holds coupons is refused by the
+   * foreign key (RESTRICT): their claims keep remaining_amount = amount - claims true.
+   */
+  async delete(username: string, requestedBy: string): Promise<void> {
+    if (username === requestedBy) {
+      throw new DomainError('CANNOT_DELETE_SELF', 'An admin cannot delete its own account');
+    }
+    let deleted: { user_id: string }[];
+    try {
+      // One statement: the user goes and the deletion is recorded, or neither happens.
+      deleted = await this.users.query(
+        `WITH gone AS (DELETE FROM users WHERE username = $1 RETURNING id)
+         INSERT INTO deleted_users (user_id) SELECT id FROM gone RETURNING user_id`,
+        [username],
+      );
+    } catch (error) {
+      if (isForeignKeyViolation(error)) {
+        throw new DomainError('USER_HAS_CLAIMS', `User "${username}" holds coupons and cannot be deleted`);
+      }
+      throw error;
+    }
+    const deletedId = deleted[0]?.user_id;
+    if (deletedId === undefined) throw new DomainError('USER_NOT_FOUND', `User "${username}" does not exist`);
+    this.deletedUsers.add(deletedId);
+    this.logger.log(`user "${username}" deleted by "${requestedBy}"`);
   }
 
   /** The user with its password hash, for login only. */

@@ -43,6 +43,10 @@ export function testConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}):
       ADMIN_USERNAME: ADMIN.username,
       ADMIN_PASSWORD: ADMIN.password,
       JWT_SECRET: 'test-secret-that-is-long-enough-0123456789',
+      // Suites log in and claim far faster than people; the rate-limit suite turns these on.
+      LOGIN_RATE_LIMIT_PER_USERNAME: 0,
+      LOGIN_RATE_LIMIT_PER_ADDRESS: 0,
+      CLAIM_RATE_LIMIT_PER_USER: 0,
       ...overrides,
     },
     {},
@@ -103,6 +107,20 @@ async function boot(config: AppConfig, ownsStorage: boolean, logDestination?: De
       await deleteKeys(config.REDIS_URLS.split(','), config.REDIS_KEY_PREFIX);
     },
   };
+}
+
+/**
+ * A second process of the same deployment: same database, same Redis nodes and key prefix.
+ * Close it before the first one (which drops the database).
+ */
+export async function startSecondInstance(
+  first: TestApp,
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+): Promise<{ api: ApiClient; close(): Promise<void> }> {
+  const app = await createApp(loadConfig({ ...first.config, ...overrides }, {}));
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  return { api: new ApiClient(`http://127.0.0.1:${address.port}`), close: () => app.close() };
 }
 
 export async function dropDatabase(url: string): Promise<void> {

@@ -14,10 +14,14 @@ class PasswordBytes implements ValidatorConstraintInterface {
   }
 }
 
+/** ASCII letters, digits and _ . - only: no look-alike or invisible characters in names. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
+export const USERNAME_MESSAGE = 'username must be 3-64 characters of [A-Za-z0-9_.-]';
+
 export class CredentialsDto {
   @ApiProperty({ pattern: '^[A-Za-z0-9_.-]{3,64}$', example: 'alice' })
   @IsString()
-  @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'username must be 3-64 characters of [A-Za-z0-9_.-]' })
+  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username: string;
 
   @ApiProperty({ description: '8 to 72 bytes of UTF-8, no NUL', minLength: 8, example: 'password123' })
