@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { logSink } from './support/log-sink';
 import { TestApp, startTestApp } from './support/test-app';
 
 /**
@@ -7,13 +7,7 @@ import { TestApp, startTestApp } from './support/test-app';
  */
 describe('structured logs', () => {
   let t: TestApp;
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { stream: sink, lines } = logSink();
   const parsed = () => lines.map((line) => JSON.parse(line) as Record<string, any>);
   const requestLines = () => parsed().filter((entry) => entry.msg === 'request completed' || entry.msg === 'request failed');
 

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import { ERROR_STATUS } from '../src/common/domain-error';
 import { ApiResponse } from './support/http-client';
 import { TestApp, startTestApp } from './support/test-app';
+import { PROBE_ROUTES } from '../src/health/health.controller';
 
 type Schema = Record<string, any>;
 
@@ -21,8 +22,9 @@ function servedRoutes(t: TestApp): { method: string; path: string }[] {
         const method = Reflect.getMetadata(METHOD_METADATA, handler);
         const sub: string | undefined = Reflect.getMetadata(PATH_METADATA, handler);
         if (method === undefined || sub === undefined) continue;
-        // The global prefix excludes /metrics only (see app.factory.ts).
-        const prefix = base === 'metrics' ? '' : 'api';
+        // The global prefix excludes /metrics and the probe routes, which spell out their path (app.factory.ts).
+        const excluded = base === 'metrics' || (Object.values(PROBE_ROUTES) as string[]).includes(sub);
+        const prefix = excluded ? '' : 'api';
         const path = '/' + [prefix, base, sub].filter((p) => p && p !== '/').join('/').replace(/\/+/g, '/');
         routes.push({ method: RequestMethod[method].toLowerCase(), path: path.replace(/:(\w+)/g, '{$1}') });
       }
@@ -109,7 +111,7 @@ describe('OpenAPI document', () => {
         });
         const secured = (operation.security ?? []).length > 0;
         if (secured) expect({ route: `${method} ${path}`, has401: statuses.includes('401') }).toEqual({ route: `${method} ${path}`, has401: true });
-        for (const status of statuses.filter((s) => Number(s) >= 400 && path !== '/api/healthcheck')) {
+        for (const status of statuses.filter((s) => Number(s) >= 400 && !['/api/healthcheck', '/healthcheck'].includes(path))) {
           const examples = operation.responses[status].content['application/json'].examples;
           expect(Object.keys(examples).length).toBeGreaterThan(0);
           for (const [code, example] of Object.entries<Schema>(examples)) {

@@ -12,7 +12,13 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config);
+  // The probe routes spell out their full path and are excluded from the global prefix;
+  // @nestjs/swagger 11 still puts the prefix in front of them. Undo that one doubling.
+  document.paths = Object.fromEntries(
+    Object.entries(document.paths).map(([path, item]) => [path.replace(/^\/api\/api\//, '/api/'), item]),
+  );
+  return document;
 }
 
 /** Swagger UI at /api/docs, the JSON document at /api/docs-json. */
