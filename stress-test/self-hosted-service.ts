@@ -77,7 +77,7 @@ export async function startSelfHostedService(extraEnv: Record<string, string> = 
     stop: async () => {
       await stopChild(child);
       await dropDatabase(base.DATABASE_URL, dbUrl.toString());
-      await deletePrefix(redisUrls(base), prefix);
+      await deleteKeysWithPrefix(redisUrls(base), prefix);
     },
   };
 }
@@ -120,7 +120,9 @@ async function dropDatabase(baseUrl: string, url: string): Promise<void> {
   }
 }
 
-async function deletePrefix(urls: string[], prefix: string): Promise<void> {
+/** Removes the keys under one prefix only (never a flush: the Redis may be shared). */
+export async function deleteKeysWithPrefix(urls: string[], prefix: string): Promise<void> {
+  if (!prefix) return;
   for (const url of urls) {
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
     redis.on('error', () => undefined);

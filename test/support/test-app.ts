@@ -1,10 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.factory';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
+import { deleteKeysWithPrefix } from '../../stress-test/self-hosted-service';
 import { ApiClient } from './http-client';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -104,7 +104,7 @@ async function boot(config: AppConfig, ownsStorage: boolean, logDestination?: De
       await app.close();
       if (!ownsStorage) return;
       await dropDatabase(config.DATABASE_URL);
-      await deleteKeys(config.REDIS_URLS.split(','), config.REDIS_KEY_PREFIX);
+      await deleteKeysWithPrefix(config.REDIS_URLS.split(','), config.REDIS_KEY_PREFIX);
     },
   };
 }
@@ -131,27 +131,6 @@ export async function dropDatabase(url: string): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   } finally {
     await admin.end();
-  }
-}
-
-/** Removes this suite's keys only; the shared Redis is never flushed. */
-export async function deleteKeys(urls: string[], prefix: string): Promise<void> {
-  if (!prefix) return;
-  for (const url of urls) {
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 500 });
-    try {
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        if (keys.length) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } catch {
-      // a node the test killed on purpose has nothing left to clean
-    } finally {
-      redis.disconnect();
-    }
   }
 }
 
