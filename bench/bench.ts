@@ -1,3 +1,4 @@
+import { ConsoleLogger, LogLevel, Logger } from '@nestjs/common';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -201,6 +202,13 @@ async function startConstantEndpoint(): Promise<{ measure: (concurrency: number)
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
+/** stdout carries only the table or the --json object; Nest's logs (database set-up for C) go to stderr. */
+class StderrLogger extends ConsoleLogger {
+  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+    super.printMessages(messages, context, logLevel, 'stderr', errorStack);
+  }
+}
+
 /** `--json` prints the result object instead of the table; `--report PATH.html` also writes it as a page of charts. */
 function parseBenchArgs(argv: string[]): { json: boolean; reportPath: string | null } {
   const args = { json: false, reportPath: null as string | null };
@@ -215,6 +223,7 @@ function parseBenchArgs(argv: string[]): { json: boolean; reportPath: string | n
 
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
+  Logger.overrideLogger(new StderrLogger());
   const started = new Date();
   const load = loadavg()[0].toFixed(2);
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
@@ -270,8 +279,9 @@ async function main(): Promise<void> {
 
 Reproduce with \`npm run bench\` (about 3 minutes; writes this file). \`npm run bench -- --json\`
 prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
-them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars; see
-[bench-report.png](bench-report.png) and [stress.md](stress.md#html-report)). Last run: ${started.toISOString()},
+them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars; an example
+from a small run, \`BENCH_USERS=2000\`: [bench-report.png](bench-report.png); more in
+[stress.md](stress.md#html-report)). Last run: ${started.toISOString()},
 ${machine}. ${USERS} users per sale; the load tool is the stress tool's (keep-alive, bounded
 concurrency) in the same run for every row.
 

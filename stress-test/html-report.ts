@@ -221,47 +221,30 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
       ctx.restore();
     },
   };
-  const headroom = { y: { beginAtZero: true, grace: '18%' } };
-  chart('bench-throughput', 'Claims granted per second: A (batch 1), B (as shipped), C (pgbench ceiling); D: HTTP ceiling', {
-    type: 'bar',
-    data: {
-      labels,
-      datasets: [
-        { label: 'A grants/s', backgroundColor: colors.soldOut, data: rows.map((row) => row.a.grantsPerSecond) },
-        { label: 'B grants/s', backgroundColor: colors.granted, data: rows.map((row) => row.b.grantsPerSecond),
-          ratios: rows.map((row) => `B/A ${times(row.b.grantsPerSecond, row.a.grantsPerSecond)}\nB/C ${times(row.b.grantsPerSecond, row.cTps)}`) },
-        { label: 'C tps', backgroundColor: colors.already, data: rows.map((row) => row.cTps) },
-        { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
-      ],
-    },
-    options: { scales: { ...headroom, y: { ...headroom.y, ...axis('per second') } } },
-    plugins: [ratioLabels],
-  }, true);
-  chart('bench-latency', 'Claim latency p99 (ms): A vs B', {
-    type: 'bar',
-    data: {
-      labels,
-      datasets: [
-        { label: 'A p99 ms', backgroundColor: colors.soldOut, data: rows.map((row) => row.a.p99Ms) },
-        { label: 'B p99 ms', backgroundColor: colors.granted, data: rows.map((row) => row.b.p99Ms),
-          ratios: rows.map((row) => `A/B ${times(row.a.p99Ms, row.b.p99Ms)}`) },
-      ],
-    },
-    options: { scales: { ...headroom, y: { ...headroom.y, ...axis('ms') } } },
-    plugins: [ratioLabels],
-  });
-  chart('bench-sold-out', 'Answers per second after the sell-out: B vs D', {
-    type: 'bar',
-    data: {
-      labels,
-      datasets: [
-        { label: 'B sold-out answers/s', backgroundColor: colors.granted, data: rows.map((row) => row.b.soldOutAnswersPerSecond),
-          ratios: rows.map((row) => (row.b.soldOutAnswersPerSecond === null ? '' : `B/D ${times(row.b.soldOutAnswersPerSecond, row.dRequestsPerSecond)}`)) },
-        { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
-      ],
-    },
-    options: { scales: { ...headroom, y: { ...headroom.y, ...axis('per second') } } },
-    plugins: [ratioLabels],
-  });
+  // Grouped bars per stock/concurrency cell; headroom above the bars for the ratio text.
+  const bars = (id: string, title: string, unit: string, datasets: any[], wide = false) =>
+    chart(id, title, {
+      type: 'bar',
+      data: { labels, datasets },
+      options: { scales: { y: { beginAtZero: true, grace: '18%', ...axis(unit) } } },
+      plugins: [ratioLabels],
+    }, wide);
+  bars('bench-throughput', 'Claims granted per second: A (batch 1), B (as shipped), C (pgbench ceiling); D: HTTP ceiling', 'per second', [
+    { label: 'A grants/s', backgroundColor: colors.soldOut, data: rows.map((row) => row.a.grantsPerSecond) },
+    { label: 'B grants/s', backgroundColor: colors.granted, data: rows.map((row) => row.b.grantsPerSecond),
+      ratios: rows.map((row) => `B/A ${times(row.b.grantsPerSecond, row.a.grantsPerSecond)}\nB/C ${times(row.b.grantsPerSecond, row.cTps)}`) },
+    { label: 'C tps', backgroundColor: colors.already, data: rows.map((row) => row.cTps) },
+    { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
+  ], true);
+  bars('bench-latency', 'Claim latency p99 (ms): A vs B', 'ms', [
+    { label: 'A p99 ms', backgroundColor: colors.soldOut, data: rows.map((row) => row.a.p99Ms) },
+    { label: 'B p99 ms', backgroundColor: colors.granted, data: rows.map((row) => row.b.p99Ms),
+      ratios: rows.map((row) => `A/B ${times(row.a.p99Ms, row.b.p99Ms)}`) },
+  ]);
+  bars('bench-sold-out', 'Answers per second after the sell-out: B vs D (no such pass when stock = users)', 'per second', [
+    { label: 'B sold-out answers/s', backgroundColor: colors.granted, data: rows.map((row) => row.b.soldOutAnswersPerSecond),
+      ratios: rows.map((row) => (row.b.soldOutAnswersPerSecond === null ? '' : `B/D ${times(row.b.soldOutAnswersPerSecond, row.dRequestsPerSecond)}`)) },
+    { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
+  ]);
   checkList('Targets', data.targets);
 }

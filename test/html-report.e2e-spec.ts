@@ -112,6 +112,13 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     expect(failed).toEqual([expect.stringContaining('</script><img src=x onerror=alert(1)>')]);
   });
 
+  it('refuses --report without a path, before running anything', async () => {
+    const result = await stress(['--users', '10', '--report']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--report needs a file path');
+    expect(result.stderr).not.toContain('the sale starts');
+  });
+
   it('the URL scan would catch a page that loads something', () => {
     const clean = renderHtmlReport({ kind: 'bench', data: benchFixture() });
     expect(externalReferences(clean)).toEqual([]);
