@@ -1,3 +1,4 @@
+import { ConsoleLogger, LogLevel, Logger } from '@nestjs/common';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -10,7 +11,9 @@ import { runSale } from '../stress-test/claim-runner';
 import { HttpPool, runBounded } from '../stress-test/http-pool';
 import { checkSale } from '../stress-test/sale-checks';
 import { startSelfHostedService } from '../stress-test/self-hosted-service';
+import { renderHtmlReport } from '../stress-test/html-report';
 import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
+import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
 
 /**
  * `npm run bench`: rows A (batch size 1), B (as shipped), C (pgbench, the bare claim
@@ -24,16 +27,6 @@ const CONCURRENCY = [64, 256];
 const PGBENCH_MAX_CLIENTS = 90;
 const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 5);
 const D_REQUESTS = Number(process.env.BENCH_D_REQUESTS ?? 20_000);
-
-interface ServiceRow {
-  grantsPerSecond: number;
-  p99Ms: number;
-  p50Ms: number;
-  lockBusyWhileStock: number;
-  soldOutAnswersPerSecond: number | null;
-  checksPassed: boolean;
-  failedChecks: string[];
-}
 
 type Variant = 'A' | 'B';
 const VARIANT_ENV: Record<Variant, Record<string, string>> = {
@@ -213,9 +206,29 @@ async function startConstantEndpoint(): Promise<{ measure: (concurrency: number)
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
-const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
+
+/** stdout carries only the table or the --json object; Nest's logs (database set-up for C) go to stderr. */
+class StderrLogger extends ConsoleLogger {
+  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+    super.printMessages(messages, context, logLevel, 'stderr', errorStack);
+  }
+}
+
+/** `--json` prints the result object instead of the table; `--report PATH.html` also writes it as a page of charts. */
+function parseBenchArgs(argv: string[]): { json: boolean; reportPath: string | null } {
+  const args = { json: false, reportPath: null as string | null };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s);
+    if (flag === '--json') args.json = true;
+    else if (flag === '--report' && (inline ?? argv[i + 1])) args.reportPath = inline ?? argv[++i];
+    else throw new Error(`unknown option ${argv[i]} (bench knows --json and --report PATH.html)`);
+  }
+  return args;
+}
 
 async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  Logger.overrideLogger(new StderrLogger());
   const started = new Date();
   const load = loadavg()[0].toFixed(2);
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
@@ -245,43 +258,38 @@ async function main(): Promise<void> {
     await services.B.stop();
   }
 
-  const header = ['stock', 'conc', 'A grants/s', 'B grants/s', 'C tps', 'B/A', 'B/C', 'A p99 ms', 'B p99 ms', 'B LOCK_BUSY', 'D req/s', 'B sold-out ans/s', 'sold-out/D', 'checks A/B'];
-  const rows: string[][] = [];
-  const targets: { name: string; passed: boolean; detail: string }[] = [];
-  for (const stock of STOCKS) {
-    for (const concurrency of CONCURRENCY) {
+  const rows: BenchRow[] = STOCKS.flatMap((stock) =>
+    CONCURRENCY.map((concurrency) => {
       const key = `${stock}/${concurrency}`;
-      const ra = a.get(key)!;
-      const rb = b.get(key)!;
-      const rc = c.get(key)!.tps;
-      const rd = d.get(key)!;
-      rows.push([
-        String(stock), String(concurrency), String(ra.grantsPerSecond), String(rb.grantsPerSecond), String(rc),
-        ratio(rb.grantsPerSecond, ra.grantsPerSecond), ratio(rb.grantsPerSecond, rc), String(ra.p99Ms), String(rb.p99Ms),
-        String(rb.lockBusyWhileStock), String(rd), String(rb.soldOutAnswersPerSecond ?? '-'), ratio(rb.soldOutAnswersPerSecond, rd),
-        `${ra.failedChecks.length === 0 ? 'pass' : 'FAIL'}/${rb.failedChecks.length === 0 ? 'pass' : 'FAIL'}`,
-      ]);
-      const at = `stock ${stock}, concurrency ${concurrency}`;
-      targets.push({ name: `B >= 3 x A (${at})`, passed: rb.grantsPerSecond >= 3 * ra.grantsPerSecond, detail: ratio(rb.grantsPerSecond, ra.grantsPerSecond) });
-      targets.push({ name: `B >= C (${at})`, passed: rb.grantsPerSecond >= rc, detail: ratio(rb.grantsPerSecond, rc) });
-      targets.push({ name: `B p99 < A p99 (${at})`, passed: rb.p99Ms < ra.p99Ms, detail: `${rb.p99Ms} vs ${ra.p99Ms} ms` });
-      if (concurrency === 256) targets.push({ name: `B: no LOCK_BUSY while stock remains (${at})`, passed: rb.lockBusyWhileStock === 0, detail: String(rb.lockBusyWhileStock) });
-      if (rb.soldOutAnswersPerSecond !== null) {
-        targets.push({ name: `sold-out answers >= 50% of D (${at})`, passed: rb.soldOutAnswersPerSecond >= 0.5 * rd, detail: ratio(rb.soldOutAnswersPerSecond, rd) });
-      }
-      targets.push({ name: `zero oversell / double claims, A and B (${at})`, passed: ra.failedChecks.length === 0 && rb.failedChecks.length === 0, detail: [...ra.failedChecks, ...rb.failedChecks].join('; ') || 'all stress checks passed' });
-    }
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-  const table = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+      return { stock, concurrency, a: a.get(key)!, b: b.get(key)!, cTps: c.get(key)!.tps, dRequestsPerSecond: d.get(key)! };
+    }),
+  );
+  const targets = benchTargets(rows);
+  const result: BenchResult = {
+    startedAt: started.toISOString(),
+    machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
+    users: USERS,
+    pgbenchMaxClients: PGBENCH_MAX_CLIENTS,
+    rows,
+    targets,
+    passed: targets.every((t) => t.passed),
+  };
+  const table = benchTable(rows);
   const targetLines = targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n');
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`;
-  process.stdout.write(`${table}\n\n${targetLines}\n`);
+  const machine = result.machine;
+  process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : `${table}\n\n${targetLines}\n`);
+  if (args.reportPath) {
+    writeFileSync(args.reportPath, renderHtmlReport({ kind: 'bench', data: result }));
+    log(`wrote the HTML report to ${args.reportPath}`);
+  }
 
   const markdown = `# Benchmarks
 
-Reproduce with \`npm run bench\` (about 3 minutes; writes this file). Last run: ${started.toISOString()},
+Reproduce with \`npm run bench\` (about 4 minutes; writes this file). \`npm run bench -- --json\`
+prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
+them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars; an example
+from a small run, \`BENCH_USERS=2000\`: [bench-report.png](bench-report.png); more in
+[stress.md](stress.md#html-report)). Last run: ${started.toISOString()},
 ${machine}. ${USERS} users per sale; the load tool is the stress tool's (keep-alive, bounded
 concurrency) in the same run for every row.
 
@@ -312,7 +320,7 @@ costs and why the sold-out target is not met: [performance.md](performance.md).
 `;
   writeFileSync(join(projectRoot(), 'documentation', 'benchmarks.md'), markdown);
   log('wrote documentation/benchmarks.md');
-  process.exit(targets.every((t) => t.passed) ? 0 : 1);
+  process.exit(result.passed ? 0 : 1);
 }
 
 main().catch((error) => {

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { renderHtmlReport } from './html-report';
 import { HELP, parseOptions } from './options';
 import { renderReport } from './sale-report';
 import { runStress } from './stress';
@@ -24,6 +26,15 @@ async function main(): Promise<number> {
     return 2;
   }
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report) + '\n');
+  if (options.reportPath) {
+    try {
+      writeFileSync(options.reportPath, renderHtmlReport({ kind: 'stress', data: report }));
+      log(`wrote the HTML report to ${options.reportPath}`);
+    } catch (error) {
+      process.stderr.write(`stress: could not write the HTML report: ${(error as Error).message}\n`);
+      return 2;
+    }
+  }
   const failed = report.checks.filter((c) => !c.passed);
   if (failed.length > 0) {
     process.stderr.write(`stress: FAILED checks: ${failed.map((c) => c.name).join('; ')}\n`);

@@ -7,6 +7,8 @@ export interface StressOptions {
   doubleDip: number;
   durationSeconds: number;
   json: boolean;
+  /** Where to write the self-contained HTML page of charts, or null for none. */
+  reportPath: string | null;
   seed: number;
   adminUser: string;
   adminPassword: string | null;
@@ -43,6 +45,8 @@ check passed; otherwise non-zero, naming the failed checks.
   --coupon NAME          coupon name (default STRESS_<seed>_<time>)
   --seed N               seed of the claim order shuffle (default 1)
   --json                 print the machine-readable report on stdout (progress on stderr)
+  --report PATH.html     also write the report as one self-contained HTML page of charts
+                         (claims/s by outcome, stock left, latency; no network needed)
   --help                 this text
 `;
 
@@ -62,6 +66,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     doubleDip: 20,
     durationSeconds: 120,
     json: false,
+    reportPath: null,
     seed: 1,
     adminUser: env.STRESS_ADMIN_USER ?? 'admin',
     adminPassword: env.STRESS_ADMIN_PASSWORD ?? null,
@@ -98,6 +103,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         break;
       }
       case '--json': options.json = true; break;
+      case '--report': {
+        const path = value();
+        if (!path || path.startsWith('--')) throw new Error('--report needs a file path, e.g. --report stress.html');
+        options.reportPath = path;
+        break;
+      }
       case '--help': case '-h': options.help = true; break;
       default: throw new Error(`unknown option ${arg} (see --help)`);
     }

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchResult, ServiceRow } from '../bench/bench-result';
+import { benchTargets } from '../bench/bench-result';
+import { renderHtmlReport } from '../stress-test/html-report';
+import { externalReferences, renderInBrowser } from './support/report-browser';
+
+const CLI = join(__dirname, '..', 'dist', 'stress-test', 'cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'html-report-'));
+
+function stress(args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The JSON the page draws from, read back out of the page. */
+function embeddedData(html: string): unknown {
+  const match = /<script id="report-data" type="application\/json" data-kind="\w+">([\s\S]*?)<\/script>/.exec(html);
+  if (!match) throw new Error('no embedded report data');
+  return JSON.parse(match[1]);
+}
+
+/** Every http(s) URL in the file that is neither report data (e.g. the target's address) nor in a licence header of the inlined library. */
+function unexplainedUrls(html: string): string[] {
+  const data = /<script id="report-data"[^>]*>([\s\S]*?)<\/script>/.exec(html)![1];
+  const rest = html.replace(data, '').replace(/\/\*![\s\S]*?\*\//g, '');
+  return [...rest.matchAll(/https?:\/\/[^\s"'<>)]*/g)].map((m) => m[0]);
+}
+
+function expectNoNetwork(html: string, requests: string[]) {
+  expect(externalReferences(html)).toEqual([]);
+  expect(unexplainedUrls(html)).toEqual([]);
+  expect(requests.length).toBeGreaterThan(0); // the page itself, so the log did work
+  expect(requests.filter((url) => !/^(file|data):/.test(url))).toEqual([]);
+}
+
+const row = (grants: number, p99: number, soldOut: number | null, failed: string[] = []): ServiceRow => ({
+  grantsPerSecond: grants, p50Ms: p99 / 4, p99Ms: p99, lockBusyWhileStock: 0, soldOutAnswersPerSecond: soldOut, checksPassed: failed.length === 0, failedChecks: failed,
+});
+
+/** A fixed bench result (not measured): the shape `npm run bench -- --json` prints. */
+function benchFixture(): BenchResult {
+  const rows = [
+    { stock: 1000, concurrency: 64, a: row(410, 190, null), b: row(2300, 60, 5100), cTps: 1900, dRequestsPerSecond: 7400 },
+    { stock: 1000, concurrency: 256, a: row(380, 700, null), b: row(2500, 150, 5300), cTps: 2100, dRequestsPerSecond: 7600 },
+    { stock: 2000, concurrency: 64, a: row(400, 180, null), b: row(2400, 55, null, ['</script><img src=x onerror=alert(1)>']), cTps: 1900, dRequestsPerSecond: 7300 },
+  ];
+  const targets = benchTargets(rows);
+  return { startedAt: '2026-11-23T10:00:00.000Z', machine: '2 cores (fixture), Node v20', users: 2000, pgbenchMaxClients: 90, rows, targets, passed: targets.every((t) => t.passed) };
+}
+
+describe('HTML reports (rendered in headless Chromium)', () => {
+  it('npm run stress -- --report draws every chart from the same object --json prints, offline', async () => {
+    const htmlPath = join(dir, 'stress.html');
+    const result = await stress(['--users', '300', '--stock', '40', '--concurrency', '32', '--double-dip', '5', '--json', '--report', htmlPath]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`wrote the HTML report to ${htmlPath}`);
+    const report = JSON.parse(result.stdout);
+    const html = readFileSync(htmlPath, 'utf8');
+    expect(embeddedData(html)).toEqual(report);
+
+    const shot = join(dir, 'stress.png');
+    const page = await renderInBrowser(htmlPath, shot);
+    expect(page.pageErrors).toEqual([]);
+    expect(page.consoleErrors).toEqual([]);
+    expectNoNetwork(html, page.requests);
+    const byId = Object.fromEntries(page.charts.map((c) => [c.id, c]));
+    expect(Object.keys(byId).sort()).toEqual(['claims-per-second', 'latency-histogram', 'latency-over-time', 'stock-left']);
+    expect(byId['claims-per-second'].datasetLabels).toEqual(['granted', 'sold out', 'already claimed', 'lock busy', 'errors']);
+    expect(byId['stock-left'].datasetLabels).toEqual(['stock left', 'sell-out']);
+    expect(byId['latency-over-time'].datasetLabels).toEqual(['p50', 'p99']);
+    expect(byId['latency-histogram'].datasetLabels).toEqual(['requests']);
+    for (const chart of page.charts) {
+      expect(chart.pointCount).toBeGreaterThan(0);
+      expect(chart.width * chart.height).toBeGreaterThan(0);
+      expect(chart.inkedPixels).toBeGreaterThan(500);
+    }
+    expect(page.checks.map((c) => c.text)).toEqual(report.checks.map((c: { name: string; detail: string }) => `PASS${c.name}: ${c.detail}`));
+    expect(page.checks.every((c) => c.passed)).toBe(true);
+    expect(page.headline).toContain(`300 users, stock 40`);
+    expect(statSync(shot).size).toBeGreaterThan(10_000);
+  });
+
+  it('the bench page draws A/B/C/D side by side with the ratios on the bars, and shows hostile text as text', async () => {
+    const data = benchFixture();
+    const htmlPath = join(dir, 'bench.html');
+    const html = renderHtmlReport({ kind: 'bench', data });
+    writeFileSync(htmlPath, html);
+    expect(embeddedData(html)).toEqual(JSON.parse(JSON.stringify(data)));
+
+    const page = await renderInBrowser(htmlPath, join(dir, 'bench.png'));
+    expect(page.pageErrors).toEqual([]);
+    expect(page.consoleErrors).toEqual([]);
+    expectNoNetwork(html, page.requests);
+    const byId = Object.fromEntries(page.charts.map((c) => [c.id, c]));
+    expect(byId['bench-throughput'].datasetLabels).toEqual(['A grants/s', 'B grants/s', 'C tps', 'D req/s']);
+    expect(byId['bench-throughput'].ratios).toEqual([['B/A 5.61x\nB/C 1.21x', 'B/A 6.58x\nB/C 1.19x', 'B/A 6.00x\nB/C 1.26x']]);
+    expect(byId['bench-latency'].ratios).toEqual([['A/B 3.17x', 'A/B 4.67x', 'A/B 3.27x']]);
+    expect(byId['bench-sold-out'].datasetLabels).toEqual(['B sold-out answers/s', 'D req/s']);
+    expect(byId['bench-sold-out'].ratios).toEqual([['B/D 0.69x', 'B/D 0.70x', '']]);
+    for (const chart of page.charts) expect(chart.inkedPixels).toBeGreaterThan(500);
+    expect(page.checks).toHaveLength(data.targets.length);
+    const failed = page.checks.filter((c) => !c.passed).map((c) => c.text);
+    expect(failed).toEqual([expect.stringContaining('</script><img src=x onerror=alert(1)>')]);
+  });
+
+  it('refuses --report without a path, before running anything', async () => {
+    const result = await stress(['--users', '10', '--report']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--report needs a file path');
+    expect(result.stderr).not.toContain('the sale starts');
+  });
+
+  it('the URL scan would catch a page that loads something', () => {
+    const clean = renderHtmlReport({ kind: 'bench', data: benchFixture() });
+    expect(externalReferences(clean)).toEqual([]);
+    const tainted = [
+      clean.replace('<title>', '<script src="https://cdn.example/chart.js"></script><title>'),
+      clean.replace('<style>', '<link rel="stylesheet" href="//fonts.example/x.css"><style>'),
+      clean.replace('body {', 'body { background: url(https://img.example/a.png);'),
+      clean.replace('function drawReport', 'fetch("https://api.example/x"); function drawReport'),
+    ];
+    for (const html of tainted) expect(externalReferences(html)).toHaveLength(1);
+    expect(unexplainedUrls(tainted[0])).toEqual(['https://cdn.example/chart.js']);
+  });
+});
