@@ -14,15 +14,19 @@ function runPrimary(): void {
   const count = config.CLUSTER_WORKERS === 0 ? availableParallelism() : config.CLUSTER_WORKERS;
   let shuttingDown = false;
   let failedDrains = 0;
+  // Counted here: cluster.workers may still list a worker inside its own 'exit' event.
+  let running = 0;
   const fork = (): Worker => {
     const worker = cluster.fork();
+    running++;
     logger.log(`worker ${worker.process.pid} started`);
     return worker;
   };
   cluster.on('exit', (worker, code, signal) => {
+    running--;
     if (shuttingDown) {
       if (code !== 0) failedDrains++;
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failedDrains === 0 ? 0 : 1);
+      if (running === 0) process.exit(failedDrains === 0 ? 0 : 1);
       return;
     }
     logger.warn(`worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`);
@@ -31,7 +35,7 @@ function runPrimary(): void {
   const shutdown = (signal: NodeJS.Signals) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    logger.log(`${signal}: draining ${Object.keys(cluster.workers ?? {}).length} workers`);
+    logger.log(`${signal}: draining ${running} workers`);
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
     // Each worker bounds its own drain; this only guards against a worker that ignores SIGTERM.
     setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS + 5000).unref();
