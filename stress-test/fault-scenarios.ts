@@ -291,19 +291,26 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     // client saw 503, its retry learnt ALREADY_CLAIMED. Nothing is lost; the table counts it.
     rowWithout200Allowed: (record) => record?.code === 'ALREADY_CLAIMED' && record.retries > 0,
     fault: async (sale) => {
+      // The test holds the coupon row for 300 ms first, so the service's settles are waiting
+      // inside their transactions when their sessions are cut: a cut that only hit idle pooled
+      // connections would test nothing a client can see.
       let terminated = 0;
       await withDatabase(sale.group.databaseUrl, async (db) => {
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 3; i++) {
+          await db.query('BEGIN');
+          await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', [sale.couponName]);
+          await sleep(300);
           const { rows } = await db.query(
             `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
               WHERE datname = current_database() AND application_name = 'flash-sale-coupons' AND pid <> pg_backend_pid()`,
           );
+          await db.query('COMMIT');
           terminated += rows.filter((r: { done: boolean }) => r.done).length;
-          await sleep(100);
+          await sleep(200);
         }
       });
       sale.check('service sessions were terminated', terminated > 0, `${terminated} sessions terminated`);
-      sale.note(`${terminated} service sessions terminated in 8 rounds, 100 ms apart`);
+      sale.note(`3 rounds: the test holds the coupon row 300 ms, then terminates every service session (${terminated} in all)`);
     },
     after: async (sale, run) => {
       const db = await databaseSnapshot(sale.group.databaseUrl, sale.couponName);
