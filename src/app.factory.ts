@@ -37,6 +37,9 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
     trustProxy: trustProxySetting(config),
     // Fastify answers a malformed URL (bad percent-encoding) itself, before Nest's filter sees it.
     frameworkErrors: (error: Error, _request: FastifyRequest, reply: FastifyReply) => sendError(reply, error, frameworkLogger),
+    // While draining, a request already on a kept-alive socket is served (then the socket closes)
+    // rather than refused with Fastify's bare 503: a client must not lose a claim to a restart.
+    return503OnClosing: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, logDestination), adapter, {
     logger: LOG_LEVELS[config.LOG_LEVEL],
@@ -61,7 +64,6 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
   app.useGlobalPipes(new RequestValidationPipe());
   // Nest routes Fastify's own errors (bad JSON, wrong content type, too large) here as well.
   app.useGlobalFilters(new DomainErrorFilter());
-  app.enableShutdownHooks();
   setupOpenApi(app);
   return app;
 }

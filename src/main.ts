@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { loadConfig } from './config/config.loader';
+import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const app = await createApp(config);
+  installGracefulShutdown(app, config);
   await app.listen(config.PORT, config.HOST);
   new Logger('Bootstrap').log(`listening on ${await app.getUrl()}`);
 }

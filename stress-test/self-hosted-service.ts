@@ -1,11 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { loadConfig, projectRoot, redisUrls } from '../src/config/config.loader';
+import { freePort } from './redis-node';
 
 export interface SelfHostedService {
   url: string;
@@ -15,15 +15,23 @@ export interface SelfHostedService {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/** One API process of a self-hosted group, owned (and stopped) by its pid. */
+export interface ServiceProcess {
+  url: string;
+  pid: number;
+  /** The newest 50 kB it printed (pino JSON lines on stdout). */
+  output(): string;
+  /** How many lines of its output matched `pattern` (count it from start-up on). */
+  count(pattern: RegExp): number;
+  signal(name: NodeJS.Signals): void;
+  /** Resolves with the exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+/** Several API processes sharing one throwaway database and Redis key prefix. */
+export interface ServiceGroup extends SelfHostedService {
+  processes: ServiceProcess[];
+  urls: string[];
 }
 
 /**
@@ -32,20 +40,27 @@ async function freePort(): Promise<number> {
  * configuration. stop() ends it and removes the database and the keys.
  */
 export async function startSelfHostedService(extraEnv: Record<string, string> = {}): Promise<SelfHostedService> {
+  return startServiceGroup(1, extraEnv);
+}
+
+/**
+ * Starts `count` API processes like startSelfHostedService, all on one database and key
+ * prefix, as instances behind a load balancer would be. The first creates and migrates the
+ * database alone; the others start together. stop() ends every process still running.
+ */
+export async function startServiceGroup(count: number, extraEnv: Record<string, string> = {}): Promise<ServiceGroup> {
   const main = join(projectRoot(), 'dist', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
   const base = loadConfig();
-  const id = `${Date.now().toString(36)}_${process.pid}`;
+  const id = `${Date.now().toString(36)}_${process.pid}_${randomBytes(2).toString('hex')}`;
   const dbUrl = new URL(base.DATABASE_URL);
   dbUrl.pathname = `/coupons_stress_${id}`;
   const prefix = `stress:${id}:`;
-  const port = await freePort();
   const adminPassword = randomBytes(12).toString('hex');
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
-    PORT: String(port),
     LOG_LEVEL: 'warn',
     DATABASE_URL: dbUrl.toString(),
     REDIS_KEY_PREFIX: prefix,
@@ -55,31 +70,70 @@ export async function startSelfHostedService(extraEnv: Record<string, string> = 
     // Every stress user logs in from this one address: a per-address login limit would stop
     // the set-up, not test the sale. Per-username and per-user claim limits stay on.
     LOGIN_RATE_LIMIT_PER_ADDRESS: '0',
+    // No load balancer polls these processes' health: stop straight away on SIGTERM.
+    SHUTDOWN_GRACE_MS: '0',
     ...extraEnv,
   };
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
-  child.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitHealthy(url, child, () => output);
-  } catch (error) {
-    child.kill('SIGKILL');
+  const processes: ServiceProcess[] = [];
+  const stop = async () => {
+    await Promise.all(processes.map(stopProcess));
     await dropDatabase(base.DATABASE_URL, dbUrl.toString());
+    await deleteKeysWithPrefix(env.REDIS_URLS ? env.REDIS_URLS.split(',') : redisUrls(base), prefix);
+  };
+  try {
+    processes.push(await spawnService(main, env));
+    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => spawnService(main, env)))));
+  } catch (error) {
+    await stop();
     throw error;
   }
   return {
-    url,
+    url: processes[0].url,
+    urls: processes.map((p) => p.url),
+    processes,
     databaseUrl: dbUrl.toString(),
     adminUser: 'admin',
     adminPassword,
-    stop: async () => {
-      await stopChild(child);
-      await dropDatabase(base.DATABASE_URL, dbUrl.toString());
-      await deleteKeysWithPrefix(redisUrls(base), prefix);
-    },
+    stop,
   };
+}
+
+async function spawnService(main: string, env: Record<string, string>): Promise<ServiceProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let partial = '';
+  const counters = new Map<RegExp, number>();
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output = (output + text).slice(-50_000);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) for (const [pattern, n] of counters) if (pattern.test(line)) counters.set(pattern, n + 1);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const service: ServiceProcess = {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    output: () => output,
+    count: (pattern) => {
+      if (!counters.has(pattern)) counters.set(pattern, output.split('\n').filter((line) => pattern.test(line)).length);
+      return counters.get(pattern)!;
+    },
+    signal: (name) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    },
+    exited,
+  };
+  try {
+    await waitHealthy(service.url, child, () => output);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return service;
 }
 
 async function waitHealthy(url: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -97,12 +151,10 @@ async function waitHealthy(url: string, child: ChildProcess, output: () => strin
   throw new Error(`the service did not become healthy within 30 s:\n${output()}`);
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
+async function stopProcess(service: ServiceProcess): Promise<void> {
+  service.signal('SIGTERM');
+  const timer = setTimeout(() => service.signal('SIGKILL'), 10_000);
+  await service.exited;
   clearTimeout(timer);
 }
 

@@ -90,7 +90,7 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
   }
 }
 
-async function databaseSnapshot(url: string, couponName: string): Promise<DatabaseSnapshot | null> {
+export async function databaseSnapshot(url: string, couponName: string): Promise<DatabaseSnapshot | null> {
   const db = new Client({ connectionString: url });
   try {
     await db.connect();

@@ -131,6 +131,18 @@ export class AppConfig {
 
   @IsInt() @Min(50) @Max(60000)
   HEALTH_TIMEOUT_MS: number;
+
+  /** Worker processes `npm run start:cluster` forks; 0 means one per CPU core. */
+  @IsInt() @Min(0) @Max(256)
+  CLUSTER_WORKERS: number;
+
+  /** After SIGTERM: how long health answers 503 "draining" before the server stops accepting. */
+  @IsInt() @Min(0) @Max(60000)
+  SHUTDOWN_GRACE_MS: number;
+
+  /** After SIGTERM: the longest a drain may take before the process gives up and exits 1. */
+  @IsInt() @Min(100) @Max(600000)
+  SHUTDOWN_TIMEOUT_MS: number;
 }
 
 export type ConfigKey = keyof AppConfig;

@@ -1,0 +1,39 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { HealthService } from '../health/health.service';
+
+const logger = new Logger('GracefulShutdown');
+
+/**
+ * SIGTERM/SIGINT: health turns 503 "draining" for SHUTDOWN_GRACE_MS so load balancers stop
+ * routing here, then app.close() stops accepting, lets in-flight requests answer, waits for the
+ * claim batchers to go idle, releases locks and closes the pools. Exit 0 after a clean drain,
+ * 1 when it fails or outlasts SHUTDOWN_TIMEOUT_MS (a stuck drain must not keep a pod forever).
+ */
+export function installGracefulShutdown(app: INestApplication, config: AppConfig): void {
+  let shuttingDown = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.log(`${signal}: draining (grace ${config.SHUTDOWN_GRACE_MS} ms, bound ${config.SHUTDOWN_TIMEOUT_MS} ms)`);
+    app.get(HealthService).startDraining();
+    setTimeout(() => {
+      logger.error(`drain did not finish within ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting anyway`);
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS))
+      .then(() => app.close())
+      .then(
+        () => {
+          logger.log('drained; exiting');
+          process.exit(0);
+        },
+        (error: Error) => {
+          logger.error(`shutdown failed: ${error.message}`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
