@@ -87,6 +87,9 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
       // The scenarios test the lock and the database; a per-user claim limit would turn long
       // retry loops during an outage into 429s that say nothing about either.
       CLAIM_RATE_LIMIT_PER_USER: '0',
+      // Three processes share a PostgreSQL that allows 100 connections with whatever else runs
+      // (the rest of the test suite, in CI); a batch needs one connection at a time.
+      DATABASE_POOL_SIZE: '6',
       ...spec.env,
     });
     const concurrency = spec.concurrency ?? 60;

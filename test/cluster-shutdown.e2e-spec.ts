@@ -3,7 +3,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { startServiceGroup } from '../stress-test/self-hosted-service';
 import { freePort } from './support/redis-node';
-import { databaseUrl, deleteKeys, dropDatabase, isolatedNames, SHARED_REDIS_URL, sleep } from './support/test-app';
+import { deleteKeysWithPrefix } from '../stress-test/self-hosted-service';
+import { databaseUrl, dropDatabase, isolatedNames, SHARED_REDIS_URL, sleep } from './support/test-app';
 
 const CLUSTER = join(__dirname, '..', 'dist', 'src', 'cluster.js');
 
@@ -42,7 +43,7 @@ describe('npm run start:cluster (dist/src/cluster.js)', () => {
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await dropDatabase(databaseUrl(database));
-    await deleteKeys([SHARED_REDIS_URL], prefix);
+    await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
   });
 
   it('forks CLUSTER_WORKERS workers that all serve one port, replaces a killed one, drains on SIGTERM with exit 0', async () => {
