@@ -289,20 +289,29 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     },
   }),
   scenario(6, "PostgreSQL connections cut mid-sale (pg_terminate_backend of the service's sessions)", {
-    processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'every-200-is-a-row', faultAt: 0.1,
+    processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'every-200-is-a-row', faultAt: 0.05,
     // A session killed after COMMIT reached the server but before the answer came back: the
     // client saw 503, its retry learnt ALREADY_CLAIMED. Nothing is lost; the table counts it.
     rowWithout200Allowed: (record) => record?.code === 'ALREADY_CLAIMED' && record.retries > 0,
     fault: async (sale) => {
-      // The test holds the coupon row for 300 ms first, so the service's settles are waiting
-      // inside their transactions when their sessions are cut: a cut that only hit idle pooled
-      // connections would test nothing a client can see.
+      // The test holds the coupon row first, so the service's settles are waiting inside their
+      // transactions when their sessions are cut: a cut that only hit idle pooled connections
+      // would test nothing a client can see.
       let terminated = 0;
       await withDatabase(sale.group.databaseUrl, async (db) => {
         for (let i = 0; i < 3; i++) {
           await db.query('BEGIN');
           await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', [sale.couponName]);
-          await sleep(300);
+          // Cut only once a service transaction is queued behind our row lock (at most 2 s):
+          // a fixed pause could let a fast sale slip past, and then the cut tests nothing.
+          for (let waited = 0; waited < 2000; waited += 20) {
+            const { rows: waiting } = await db.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = 'flash-sale-coupons' AND wait_event_type = 'Lock'`,
+            );
+            if (waiting[0].n > 0) break;
+            await sleep(20);
+          }
           const { rows } = await db.query(
             `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
               WHERE datname = current_database() AND application_name = 'flash-sale-coupons' AND pid <> pg_backend_pid()`,
@@ -313,7 +322,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         }
       });
       sale.check('service sessions were terminated', terminated > 0, `${terminated} sessions terminated`);
-      sale.note(`3 rounds: the test holds the coupon row 300 ms, then terminates every service session (${terminated} in all)`);
+      sale.note(`3 rounds: the test holds the coupon row until a service transaction waits on it, then terminates every service session (${terminated} in all)`);
     },
     after: async (sale, run) => {
       const db = await databaseSnapshot(sale.group.databaseUrl, sale.couponName);
