@@ -3,14 +3,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { loadConfig, projectRoot } from '../src/config/config.loader';
 import { createDataSource } from '../src/database/data-source';
 import { ensureDatabaseExists, runMigrations } from '../src/database/database-setup';
 import { runSale } from '../stress-test/claim-runner';
 import { HttpPool, runBounded } from '../stress-test/http-pool';
 import { checkSale } from '../stress-test/sale-checks';
-import { startSelfHostedService } from '../stress-test/self-hosted-service';
+import { dropDatabase, startSelfHostedService } from '../stress-test/self-hosted-service';
+import { databaseSnapshot } from '../stress-test/stress';
 import { renderHtmlReport } from '../stress-test/html-report';
 import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
 import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
@@ -83,19 +83,11 @@ async function measureSale(
   const soldOut = run.soldOutAtMs ?? run.durationMs;
   const granted = run.records.filter((r) => r.status === 200).length;
   const busyFinal = run.records.filter((r) => r.code === 'LOCK_BUSY' && r.answeredAtMs <= soldOut).length;
-  const db = new Client({ connectionString: databaseUrl });
-  await db.connect();
-  const { rows } = await db.query(
-    `SELECT c.amount, c.remaining_amount, (SELECT count(*)::int FROM user_claims WHERE coupon_id = c.id) AS rows,
-            (SELECT count(DISTINCT user_id)::int FROM user_claims WHERE coupon_id = c.id) AS distinct_users
-       FROM coupons c WHERE name = $1`,
-    [coupon],
-  );
-  await db.end();
+  const database = await databaseSnapshot(databaseUrl, coupon);
   const couponView = await http.request('GET', `/api/coupons/${coupon}`, undefined, users[0].token);
   const checks = checkSale({
     records: run.records, stock, userCount: users.length, doubleDip: 0, dipper: users[0].username,
-    coupon: couponView.status === 200 ? couponView.body : null, database: rows[0] ?? null,
+    coupon: couponView.status === 200 ? couponView.body : null, database,
   });
   const row: ServiceRow = {
     grantsPerSecond: round(granted / (soldOut / 1000)),
@@ -164,10 +156,7 @@ async function preparePgbench(): Promise<{ measure: (concurrency: number) => Pro
     },
     drop: async () => {
       await dataSource.destroy();
-      const admin = new Client({ connectionString: base.DATABASE_URL.replace(/\/[^/]+$/, '/postgres') });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS "${url.pathname.slice(1)}" WITH (FORCE)`);
-      await admin.end();
+      await dropDatabase(base.DATABASE_URL, url.toString());
     },
   };
 }

@@ -158,7 +158,8 @@ async function stopProcess(service: ServiceProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function dropDatabase(baseUrl: string, url: string): Promise<void> {
+/** Drops the database `url` names, through the maintenance database of `baseUrl`'s server; best effort. */
+export async function dropDatabase(baseUrl: string, url: string): Promise<void> {
   const maintenance = new URL(baseUrl);
   maintenance.pathname = '/postgres';
   const client = new Client({ connectionString: maintenance.toString() });

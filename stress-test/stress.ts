@@ -90,17 +90,17 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
   }
 }
 
+/** A coupon's amount, stock, claim rows and distinct holders: what the three promises are judged on. */
+export const DATABASE_SNAPSHOT_SQL = `SELECT c.amount, c.remaining_amount,
+       (SELECT count(*)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS rows,
+       (SELECT count(DISTINCT user_id)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS distinct_users
+  FROM coupons c WHERE c.name = $1`;
+
 export async function databaseSnapshot(url: string, couponName: string): Promise<DatabaseSnapshot | null> {
   const db = new Client({ connectionString: url });
   try {
     await db.connect();
-    const { rows } = await db.query(
-      `SELECT c.amount, c.remaining_amount,
-              (SELECT count(*)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS rows,
-              (SELECT count(DISTINCT user_id)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS distinct_users
-         FROM coupons c WHERE c.name = $1`,
-      [couponName],
-    );
+    const { rows } = await db.query(DATABASE_SNAPSHOT_SQL, [couponName]);
     return rows[0] ?? null;
   } finally {
     await db.end().catch(() => undefined);
