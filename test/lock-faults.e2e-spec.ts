@@ -1,6 +1,8 @@
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ClaimsRepository } from '../src/claims/claims.repository';
+import { LockUnavailableError } from '../src/lock/lock.errors';
+import { LockService } from '../src/lock/lock.service';
 import { RedisNode } from './support/redis-node';
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
@@ -121,5 +123,89 @@ describe('claims when the lock misbehaves', () => {
     const [{ id: couponId }] = await t.sql("SELECT id FROM coupons WHERE name = 'RAW'");
     await t.sql('INSERT INTO user_claims (user_id, coupon_id) VALUES ($1, $2)', [userId, couponId]);
     await expect(t.sql('INSERT INTO user_claims (user_id, coupon_id) VALUES ($1, $2)', [userId, couponId])).rejects.toThrow(/unique/);
+  });
+});
+
+describe('the lock over three Redis nodes, one of them down (quorum 2 of the 2 left): a split vote', () => {
+  let nodes: RedisNode[];
+  let t: TestApp;
+  let admin: string;
+  let first: Redis;
+  let second: Redis;
+  beforeAll(async () => {
+    nodes = [await RedisNode.start(), await RedisNode.start(), await RedisNode.start()];
+    t = await startTestApp({ REDIS_URLS: nodes.map((n) => n.url).join(','), REDIS_COMMAND_TIMEOUT_MS: 300 });
+    admin = await t.adminToken();
+    await nodes[2].kill();
+    [first, second] = nodes.slice(0, 2).map((n) => new Redis(n.url));
+  });
+  afterAll(async () => {
+    first.disconnect();
+    second.disconnect();
+    await t.close();
+    for (const node of nodes) await node.kill();
+  });
+
+  const lockKey = (coupon: string) => `${t.config.REDIS_KEY_PREFIX}claim:coupon:${coupon}`;
+
+  it('a failed attempt gives back the node it did get at once, not after the whole retry window', async () => {
+    await t.api.createCoupon(admin, 'SPLIT', 5);
+    const token = await t.api.newUser('splitter');
+    // Another process holds the key on the second node for the whole window: every attempt
+    // wins the first node and loses the second (and the third is down).
+    await second.set(lockKey('SPLIT'), 'another-process', 'PX', 30_000);
+    try {
+      let samples = 0;
+      let heldByUs = 0;
+      let done = false;
+      const claim = t.api.claim(token, 'SPLIT').finally(() => (done = true));
+      while (!done) {
+        samples++;
+        if ((await first.get(lockKey('SPLIT'))) !== null) heldByUs++;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const res = await claim;
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe('LOCK_BUSY');
+      expect(samples).toBeGreaterThan(50);
+      // Kept between attempts (redlock's own retries), the first node's key is seen in nearly
+      // every sample, and it blocks every other claimant of the coupon for the whole window.
+      expect(heldByUs / samples).toBeLessThan(0.1);
+      expect(await first.get(lockKey('SPLIT'))).toBeNull();
+      expect(await couponInvariants(t, 'SPLIT')).toMatchObject({ remaining_amount: 5, rows: 0 });
+    } finally {
+      await second.del(lockKey('SPLIT'));
+    }
+  });
+
+  it('a claim whose first attempts split the vote gets the lock once the other hold lapses', async () => {
+    await t.api.createCoupon(admin, 'LAPSE', 5);
+    const token = await t.api.newUser('lapse');
+    // Held on one node for 700 ms: the attempts at 0 and ~500 ms split; the one at ~1 s finds
+    // both nodes free, unless the first attempt's own key were still sitting on the first node.
+    await second.set(lockKey('LAPSE'), 'another-process', 'PX', 700);
+    const res = await t.api.claim(token, 'LAPSE');
+    expect(res.status).toBe(200);
+    expect(await couponInvariants(t, 'LAPSE')).toMatchObject({ remaining_amount: 4, rows: 1 });
+  });
+
+  it('an attempt whose vote never settles is abandoned after 3 x REDIS_COMMAND_TIMEOUT_MS', async () => {
+    // Two clients (the service refuses an even REDIS_URLS): a 1-1 tie, which redlock itself
+    // would wait on forever. The bound turns it into LOCK_UNAVAILABLE.
+    const clients = nodes.slice(0, 2).map((n) => new Redis(n.url));
+    const lock = new LockService({ ...t.config, LOCK_RETRY_COUNT: 0, REDIS_COMMAND_TIMEOUT_MS: 300 }, clients);
+    await lock.onModuleInit();
+    await second.set(lock.key('claim:coupon:TIE'), 'another-process', 'PX', 30_000);
+    try {
+      let worked = false;
+      const started = Date.now();
+      await expect(lock.withLock('claim:coupon:TIE', async () => (worked = true))).rejects.toBeInstanceOf(LockUnavailableError);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(850);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(worked).toBe(false);
+    } finally {
+      await second.del(lock.key('claim:coupon:TIE'));
+      await lock.onApplicationShutdown();
+    }
   });
 });

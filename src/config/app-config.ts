@@ -60,9 +60,13 @@ export class AppConfig {
   @IsBoolean()
   MIGRATIONS_RUN: boolean;
 
-  /** Comma-separated, independent Redis nodes; Redlock needs a majority of them. */
-  @Matches(/^rediss?:\/\/[^,\s]+(,rediss?:\/\/[^,\s]+)*$/, {
-    message: 'must be a comma-separated list of redis:// URLs',
+  /**
+   * Comma-separated, independent Redis nodes; Redlock needs a majority of them. An odd count:
+   * an even one survives no more failures than one node fewer, and a tied vote (one "yes",
+   * one "no" of two) never settles in the redlock library, so a split would hang the claim.
+   */
+  @Matches(/^rediss?:\/\/[^,\s]+(,rediss?:\/\/[^,\s]+,rediss?:\/\/[^,\s]+)*$/, {
+    message: 'must be a comma-separated list of an odd number (1, 3, 5...) of redis:// URLs',
   })
   REDIS_URLS: string;
 

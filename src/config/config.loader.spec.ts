@@ -11,7 +11,7 @@ describe('loadConfig', () => {
   });
 
   it('environment variables override, typed like their defaults', () => {
-    const config = loadConfig({}, { PORT: '4000', MIGRATIONS_RUN: 'false', REDIS_URLS: 'redis://a:1,redis://b:2' });
+    const config = loadConfig({}, { PORT: '4000', MIGRATIONS_RUN: 'false', REDIS_URLS: 'redis://a:1,redis://b:2,redis://c:3' });
     expect(config.PORT).toBe(4000);
     expect(config.MIGRATIONS_RUN).toBe(false);
   });
@@ -41,6 +41,12 @@ describe('loadConfig', () => {
 
   it('rejects a malformed REDIS_URLS list', () => {
     expect(() => loadConfig({}, { REDIS_URLS: 'redis://a:1,,redis://b' })).toThrow(/REDIS_URLS/);
+  });
+
+  it('refuses an even number of Redis nodes (a tied Redlock vote never settles)', () => {
+    expect(() => loadConfig({}, { REDIS_URLS: 'redis://a:1,redis://b:2' })).toThrow(/REDIS_URLS.*odd number/);
+    expect(() => loadConfig({}, { REDIS_URLS: 'redis://a:1,redis://b:2,redis://c:3,redis://d:4' })).toThrow(/odd number/);
+    expect(loadConfig({}, { REDIS_URLS: 'redis://a:1,redis://b:2,redis://c:3,redis://d:4,redis://e:5' }).REDIS_URLS).toContain('e:5');
   });
 
   it('reads TRUST_PROXY as off, every hop, a hop count or trusted addresses; refuses anything else', () => {

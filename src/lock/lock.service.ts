@@ -27,9 +27,8 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     @Inject(REDIS_CLIENTS) private readonly clients: Redis[],
   ) {
     this.redlock = new Redlock(clients, {
-      retryCount: config.LOCK_RETRY_COUNT,
-      retryDelay: config.LOCK_RETRY_DELAY_MS,
-      retryJitter: config.LOCK_RETRY_JITTER_MS,
+      // One attempt per call; acquire() below does the retries (see why there).
+      retryCount: 0,
       // We never auto-extend: a batch is short and the database decides the outcome anyway.
       automaticExtensionThreshold: 0,
     });
@@ -77,19 +76,58 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     return { result, waitedMs, heldThroughout };
   }
 
+  /**
+   * Up to 1 + LOCK_RETRY_COUNT Redlock attempts, LOCK_RETRY_DELAY_MS (+- jitter) apart. The
+   * retries are ours, not redlock's: redlock keeps the keys a failed attempt did set on a
+   * minority of nodes until its whole retry window is over, so two processes that split the
+   * vote (one key each) block each other, and everyone else, for the whole window, again and
+   * again (measured: a 3-process sale with one of three Redis nodes dead answered LOCK_BUSY
+   * for 80 s). A single redlock attempt releases its partial keys before it throws, as the
+   * Redlock algorithm asks, so the next attempt of anyone starts from free nodes.
+   */
   private async acquire(resource: string): Promise<Lock> {
-    // A node whose connection is down cannot vote. Without a connected quorum every Redlock
-    // attempt is bound to fail, so answer LOCK_UNAVAILABLE now instead of after the retries
-    // (measured: quorum-lost claims took over 6 s under load waiting on doomed attempts).
-    const connected = this.clients.filter((client) => client.status === 'ready').length;
-    if (connected < this.quorum) {
-      throw new LockUnavailableError(`only ${connected} of ${this.clients.length} Redis nodes are connected`);
+    const key = this.key(resource);
+    for (let attempt = 0; ; attempt++) {
+      // A node whose connection is down cannot vote. Without a connected quorum every attempt
+      // is bound to fail, so answer LOCK_UNAVAILABLE now instead of after the retries
+      // (measured: quorum-lost claims took over 6 s under load waiting on doomed attempts).
+      const connected = this.clients.filter((client) => client.status === 'ready').length;
+      if (connected < this.quorum) {
+        throw new LockUnavailableError(`only ${connected} of ${this.clients.length} Redis nodes are connected`);
+      }
+      try {
+        return await this.attemptOnce(key);
+      } catch (error) {
+        if (attempt >= this.config.LOCK_RETRY_COUNT) throw await this.classify(error, resource, attempt + 1);
+      }
+      const jitter = Math.floor((Math.random() * 2 - 1) * this.config.LOCK_RETRY_JITTER_MS);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.config.LOCK_RETRY_DELAY_MS + jitter)));
     }
-    try {
-      return await this.redlock.acquire([this.key(resource)], this.config.LOCK_TTL_MS);
-    } catch (error) {
-      throw await this.classify(error, resource);
-    }
+  }
+
+  /**
+   * One redlock attempt, bounded. Every command has REDIS_COMMAND_TIMEOUT_MS, so an attempt
+   * (votes, then the release of a failed one) settles within two of those; the bound is a
+   * fence against a vote that never settles (redlock waits forever on a tie, which an odd
+   * node count rules out). A lock granted after the bound is given back at once.
+   */
+  private attemptOnce(key: string): Promise<Lock> {
+    const attempt = this.redlock.acquire([key], this.config.LOCK_TTL_MS, { retryCount: 0 });
+    return this.bounded(attempt, 'no quorum answer', () => {
+      attempt.then((late) => late.release().catch(() => undefined), () => undefined);
+    });
+  }
+
+  private bounded<T>(work: Promise<T>, what: string, onLate: () => void): Promise<T> {
+    const boundMs = this.config.REDIS_COMMAND_TIMEOUT_MS * 3;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onLate();
+        reject(new Error(`${what} within ${boundMs} ms`));
+      }, boundMs);
+    });
+    return Promise.race([work, bound]).finally(() => clearTimeout(timer));
   }
 
   /** Releases the lock; returns whether it was still valid when the work ended. */
@@ -99,15 +137,16 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`lock on ${resource} was lost (lease expired) before the work finished; the database fence decided`);
     }
     try {
-      await lock.release();
+      const release = lock.release();
+      await this.bounded(release, 'release not confirmed', () => release.catch(() => undefined));
     } catch (error) {
       this.logger.warn(`releasing lock on ${resource} failed (it will expire): ${(error as Error).message}`);
     }
     return stillValid;
   }
 
-  /** Busy when enough nodes answered "locked"; unavailable when too few answered at all. */
-  private async classify(error: unknown, resource: string): Promise<Error> {
+  /** Judged by the last attempt: busy when enough nodes answered "locked"; unavailable when too few answered at all. */
+  private async classify(error: unknown, resource: string, attempts: number): Promise<Error> {
     if (!(error instanceof ExecutionError) || error.attempts.length === 0) {
       return new LockUnavailableError(`lock on ${resource} failed: ${(error as Error)?.message}`);
     }
@@ -118,7 +157,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
         `only ${last.membershipSize - unreachable} of ${last.membershipSize} Redis nodes answered`,
       );
     }
-    return new LockBusyError(`lock on ${resource} still held after ${error.attempts.length} attempts`);
+    return new LockBusyError(`lock on ${resource} still held after ${attempts} attempts`);
   }
 
   async onApplicationShutdown(): Promise<void> {
