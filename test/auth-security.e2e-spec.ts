@@ -37,6 +37,7 @@ describe('authentication and authorisation', () => {
       ['valid signature but no subject', () => sign({ username: 'alice', role: 'user' }, secret(), { algorithm: 'HS256', expiresIn: 600 }), 'TOKEN_INVALID'],
       ['garbage', () => 'not-a-jwt', 'TOKEN_INVALID'],
       ['three empty parts', () => '..', 'TOKEN_INVALID'],
+      ['payload segment that is not JSON (was a 500)', () => `${alice.split('.')[0]}.${Buffer.from('{"sub":"1"').toString('base64url')}.sig`, 'TOKEN_INVALID'],
       ['JSON header that is not an object', () => `${Buffer.from('"x"').toString('base64url')}.${b64(claims())}.sig`, 'TOKEN_INVALID'],
     ];
 
@@ -67,6 +68,33 @@ describe('authentication and authorisation', () => {
 
     it('the genuine token works (the cases above fail for their reason, not by accident)', async () => {
       expect((await t.api.get('/api/coupons/AUTHZ', { token: alice })).status).toBe(200);
+    });
+  });
+
+  describe('tokens verified once are remembered (JWT_VERIFIED_CACHE_SIZE), never past their terms', () => {
+    it('an accepted token still expires on time', async () => {
+      const exp = now() + 2;
+      const token = sign({ ...claims(), exp }, secret(), { algorithm: 'HS256' });
+      expect((await t.api.get('/api/coupons/AUTHZ', { token })).status).toBe(200);
+      while (now() < exp) await new Promise((r) => setTimeout(r, 100));
+      const late = await t.api.get('/api/coupons/AUTHZ', { token });
+      expect(late.status).toBe(401);
+      expect(late.body.code).toBe('TOKEN_EXPIRED');
+    });
+
+    it('a remembered token changed in one byte is checked again, and refused', async () => {
+      expect((await t.api.get('/api/coupons/AUTHZ', { token: alice })).status).toBe(200);
+      const [header, payload, signature] = alice.split('.');
+      const flipped = (text: string, at: number) => text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1);
+      for (const token of [
+        `${header}.${payload}.${flipped(signature, 5)}`,
+        `${header}.${flipped(payload, 10)}.${signature}`,
+        `${header}.${b64({ ...claims(), role: 'admin', exp: now() + 600 })}.${signature}`,
+      ]) {
+        const res = await t.api.get('/api/coupons/AUTHZ', { token });
+        expect(res.status).toBe(401);
+        expect(res.body.code).toBe('TOKEN_INVALID');
+      }
     });
   });
 

@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { JsonWebTokenError, TokenExpiredError } from 'jsonwebtoken';
+import { TokenExpiredError } from 'jsonwebtoken';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DeletedUsersRegistry } from '../users/deleted-users.registry';
 import { PasswordHasher } from '../users/password-hasher';
 import { UsersService } from '../users/users.service';
 import { AuthenticatedUser, TokenPayload } from './authenticated-user';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 export interface AccessToken {
   access_token: string;
@@ -16,13 +17,17 @@ export interface AccessToken {
 
 @Injectable()
 export class AuthService {
+  private readonly verifiedTokens: VerifiedTokenCache;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly jwt: JwtService,
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     private readonly deletedUsers: DeletedUsersRegistry,
-  ) {}
+  ) {
+    this.verifiedTokens = new VerifiedTokenCache(config.JWT_VERIFIED_CACHE_SIZE);
+  }
 
   async login(username: string, password: string): Promise<AccessToken> {
     const user = await this.users.findWithHash(username);
@@ -41,17 +46,19 @@ export class AuthService {
 
   /** Verifies a bearer token (HS256 only) and returns its user, unless that user has been deleted. */
   verify(token: string): AuthenticatedUser {
-    let payload: TokenPayload;
+    let payload: TokenPayload | undefined = this.verifiedTokens.get(token);
     try {
-      payload = this.jwt.verify<TokenPayload>(token, { algorithms: ['HS256'] });
+      if (payload === undefined) {
+        payload = this.jwt.verify<TokenPayload>(token, { algorithms: ['HS256'] });
+        this.verifiedTokens.remember(token, payload);
+      }
     } catch (error) {
       if (error instanceof TokenExpiredError) {
         throw new DomainError('TOKEN_EXPIRED', 'The access token has expired');
       }
-      if (error instanceof JsonWebTokenError) {
-        throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
-      }
-      throw error;
+      // Not only JsonWebTokenError: a payload segment that decodes to broken JSON makes jws
+      // throw a bare SyntaxError (it was a 500). Verification is pure, so any failure is the token's.
+      throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
     }
     if (typeof payload.sub !== 'string' || typeof payload.username !== 'string') {
       throw new DomainError('TOKEN_INVALID', 'The access token is invalid');

@@ -11,4 +11,6 @@ export interface TokenPayload {
   sub: string;
   username: string;
   role: Role;
+  /** Expiry in seconds since the epoch, set by the signer (JWT_EXPIRES_IN). */
+  exp?: number;
 }

@@ -82,6 +82,10 @@ export class AppConfig {
   @IsInt() @Min(10) @Max(30 * 24 * 3600)
   JWT_EXPIRES_IN: number;
 
+  /** Verified tokens each process remembers until they expire (0 verifies every request). */
+  @IsInt() @Min(0) @Max(10_000_000)
+  JWT_VERIFIED_CACHE_SIZE: number;
+
   @IsInt() @Min(4) @Max(15)
   BCRYPT_COST: number;
 
