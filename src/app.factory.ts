@@ -1,13 +1,13 @@
 import { LogLevel, Logger, RequestMethod } from '@nestjs/common';
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { DomainErrorFilter, sendError } from './common/domain-error.filter';
 import { setupOpenApi } from './common/openapi';
+import { addSecurityHeaders } from './common/security-headers';
 import { RequestValidationPipe } from './common/validation.pipe';
 import { AppConfig } from './config/app-config';
 import { corsOrigins, trustProxySetting } from './config/config.loader';
@@ -50,8 +50,7 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
     bodyParser: false,
   });
   app.useLogger(app.get(PinoNestLogger));
-  // Helmet's default headers on every answer, errors and 404s included (an onRequest hook).
-  await app.register(helmet);
+  addSecurityHeaders(app.getHttpAdapter().getInstance() as FastifyInstance);
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });
   // Prometheus scrapes /metrics by convention; probes use their seed paths. Both stay outside /api.

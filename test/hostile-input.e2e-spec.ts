@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { ERROR_STATUS } from '../src/common/domain-error';
+import { helmetHeaders } from '../src/common/security-headers';
 import { ApiResponse, RequestOptions } from './support/http-client';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -188,6 +189,11 @@ describe('response headers', () => {
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('x-xss-protection')).toBe('0');
+    // Computed once at start-up: every header helmet would set per request is there, same value.
+    for (const [name, value] of Object.entries(helmetHeaders())) expect([name, res.headers.get(name)]).toEqual([name, value]);
     expect(res.headers.get('x-powered-by')).toBeNull();
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
