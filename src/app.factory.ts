@@ -2,7 +2,6 @@ import { LogLevel, Logger, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { DomainErrorFilter, sendError } from './common/domain-error.filter';
@@ -12,6 +11,7 @@ import { RequestValidationPipe } from './common/validation.pipe';
 import { AppConfig } from './config/app-config';
 import { corsOrigins, trustProxySetting } from './config/config.loader';
 import { PROBE_ROUTES } from './health/health.controller';
+import { PinoAppLogger } from './logging/app-logger';
 import { requestIdOf } from './logging/request-logging';
 
 const LOG_LEVELS: Record<string, LogLevel[]> = {
@@ -49,7 +49,7 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
     // JSON only: no form-body parser, so any other content type is refused.
     bodyParser: false,
   });
-  app.useLogger(app.get(PinoNestLogger));
+  app.useLogger(app.get(PinoAppLogger));
   addSecurityHeaders(app.getHttpAdapter().getInstance() as FastifyInstance);
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });

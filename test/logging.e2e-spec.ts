@@ -1,10 +1,7 @@
 import { logSink } from './support/log-sink';
 import { TestApp, startTestApp } from './support/test-app';
 
-/**
- * nestjs-pino keeps one root logger per process (per jest test file), so this file boots
- * exactly one app, with debug level and a stream that collects every JSON line.
- */
+/** One app with debug level and a stream that collects every JSON line it writes. */
 describe('structured logs', () => {
   let t: TestApp;
   const { stream: sink, lines } = logSink();

@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
+import { requestLogFields } from '../logging/request-logging';
 import { ClaimsService, ClaimView } from './claims.service';
 import { ClaimCouponDto } from './dto/claim-coupon.dto';
 import { ClaimResponse } from './dto/claim.response';
@@ -35,7 +36,7 @@ export class ClaimsController {
     'DATABASE_UNAVAILABLE',
     'TOO_MANY_REQUESTS',
   )
-  claim(@CurrentUser() user: AuthenticatedUser, @Body() body: ClaimCouponDto): Promise<ClaimView> {
-    return this.claims.claim(user, body.coupon_name, body.user_id);
+  claim(@CurrentUser() user: AuthenticatedUser, @Body() body: ClaimCouponDto, @Req() request: object): Promise<ClaimView> {
+    return this.claims.claim(user, body.coupon_name, body.user_id, requestLogFields(request));
   }
 }

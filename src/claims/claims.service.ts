@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
 import {
@@ -15,6 +14,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { LockBusyError, LockUnavailableError } from '../lock/lock.errors';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
+import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
 import { ClaimBatcher } from './claim-batcher';
@@ -57,7 +57,6 @@ export class ClaimsService implements OnApplicationShutdown {
     private readonly repository: ClaimsRepository,
     private readonly lock: LockService,
     private readonly metrics: MetricsService,
-    private readonly requestLog: PinoLogger,
   ) {
     this.batcher = new ClaimBatcher<Claimant, SettledClaim>(
       (couponName, claimants) => this.settleBatch(couponName, claimants),
@@ -68,8 +67,13 @@ export class ClaimsService implements OnApplicationShutdown {
     this.recheckMs = config.SOLD_OUT_RECHECK_MS;
   }
 
-  /** Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to the request's log line. */
-  async claim(user: AuthenticatedUser, couponName: string, requestedUsername?: string): Promise<ClaimView> {
+  /** Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to `logFields` (the request's line). */
+  async claim(
+    user: AuthenticatedUser,
+    couponName: string,
+    requestedUsername?: string,
+    logFields: RequestLogFields = {},
+  ): Promise<ClaimView> {
     const report = { lockWaitMs: undefined as number | undefined };
     let outcome = 'GRANTED';
     try {
@@ -79,7 +83,9 @@ export class ClaimsService implements OnApplicationShutdown {
       throw error;
     } finally {
       this.metrics.countClaim(outcome);
-      this.annotateRequestLog({ coupon: couponName, outcome, lock_wait_ms: report.lockWaitMs ?? null });
+      logFields.coupon = couponName;
+      logFields.outcome = outcome;
+      logFields.lock_wait_ms = report.lockWaitMs ?? null;
     }
   }
 
@@ -171,14 +177,6 @@ export class ClaimsService implements OnApplicationShutdown {
       if (error instanceof LockBusyError) this.metrics.countLockFailure('busy');
       if (error instanceof LockUnavailableError) this.metrics.countLockFailure('unavailable');
       throw this.toDomainError(error, couponName);
-    }
-  }
-
-  private annotateRequestLog(fields: Record<string, unknown>): void {
-    try {
-      this.requestLog.assign(fields);
-    } catch {
-      // Called outside an HTTP request (no request log line to annotate): nothing to add to.
     }
   }
 

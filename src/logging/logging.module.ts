@@ -1,24 +1,26 @@
-import { DynamicModule, Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { LoggerModule, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
-import { loggerParams } from './request-logging';
+import { PinoAppLogger } from './app-logger';
+import { addedLogFields, createRootLogger } from './request-logging';
 
-/** pino-http leaves its request-scoped loggers on the response; `assign` adds fields to the last. */
-type LoggedResponse = { allLogs?: Pino[] };
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 /**
  * Echoes the request id (X-Request-Id) and writes one line per request: id, method, route
- * pattern, path, status, duration, plus what the handler assigned (a claim adds coupon,
+ * pattern, path, status, duration, plus the fields the handler added (a claim adds coupon,
  * outcome and lock wait). Nothing from headers or bodies, so tokens and passwords cannot leak.
- * A Fastify hook rather than pino-http's own line: it sees every request exactly once,
- * unknown URLs and routes outside the /api prefix included.
+ * A Fastify hook sees every request exactly once, unknown URLs and routes outside the /api
+ * prefix included.
  */
 @Injectable()
 export class RequestLogHook implements OnModuleInit {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(ROOT_LOGGER) private readonly root: Pino,
+  ) {}
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
@@ -27,31 +29,40 @@ export class RequestLogHook implements OnModuleInit {
       done();
     });
     fastify.addHook('onResponse', (request, reply, done) => {
-      const log = (reply.raw as LoggedResponse).allLogs?.at(-1) ?? PinoLogger.root.child({ request_id: request.id });
-      const line = {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        // Without the query string: queries may carry cursors, never worth a log line.
-        path: request.url.split('?')[0],
-        status: reply.statusCode,
-        duration_ms: Math.round(reply.elapsedTime),
-      };
+      const status = reply.statusCode;
       // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are bugs.
-      if (reply.statusCode === 503) log.warn(line, 'request failed');
-      else if (reply.statusCode >= 500) log.error(line, 'request failed');
-      else log.info(line, 'request completed');
+      const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
+      if (this.root.isLevelEnabled(level)) {
+        const line = {
+          request_id: request.id,
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          // Without the query string: queries may carry cursors, never worth a log line.
+          path: request.url.split('?')[0],
+          status,
+          duration_ms: Math.round(reply.elapsedTime),
+          ...addedLogFields(request),
+        };
+        this.root[level](line, level === 'info' ? 'request completed' : 'request failed');
+      }
       done();
     });
   }
 }
 
+@Global()
 @Module({})
 export class LoggingModule {
   static forConfig(config: AppConfig, destination?: DestinationStream): DynamicModule {
+    const root = createRootLogger(config, destination);
     return {
       module: LoggingModule,
-      imports: [LoggerModule.forRoot(loggerParams(config, destination))],
-      providers: [RequestLogHook],
+      providers: [
+        { provide: ROOT_LOGGER, useValue: root },
+        { provide: PinoAppLogger, useValue: new PinoAppLogger(root) },
+        RequestLogHook,
+      ],
+      exports: [ROOT_LOGGER, PinoAppLogger],
     };
   }
 }

@@ -1,9 +1,6 @@
 import { Writable } from 'node:stream';
 
-/**
- * Collects the service's log lines. nestjs-pino keeps one root logger per process (per jest
- * test file), so a test that reads logs must boot the first app of its file with this sink.
- */
+/** Collects the service's log lines: pass `stream` as startTestApp's `logDestination`. */
 export function logSink(): { stream: Writable; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({

@@ -1,0 +1,53 @@
+import { LoggerService } from '@nestjs/common';
+import type { Logger as Pino } from 'pino';
+
+/**
+ * Nest's logger (`new Logger('Context').warn(...)`) written as pino JSON lines with a
+ * `context` field. Nest passes the context as the last string argument and, for errors, a
+ * stack before it.
+ */
+export class PinoAppLogger implements LoggerService {
+  constructor(private readonly pino: Pino) {}
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.write('info', message, rest);
+  }
+
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.write('fatal', message, rest);
+  }
+
+  error(message: unknown, ...rest: unknown[]): void {
+    this.write('error', message, rest);
+  }
+
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.write('warn', message, rest);
+  }
+
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.write('debug', message, rest);
+  }
+
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.write('trace', message, rest);
+  }
+
+  private write(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', message: unknown, rest: unknown[]): void {
+    if (!this.pino.isLevelEnabled(level)) return;
+    const fields: Record<string, unknown> = {};
+    const params = [...rest];
+    if (params.length > 0 && typeof params[params.length - 1] === 'string') fields.context = params.pop();
+    if (level === 'error' || level === 'fatal') {
+      const stack = params.find((p): p is string => typeof p === 'string');
+      if (stack) fields.stack = stack;
+    }
+    if (message instanceof Error) {
+      this.pino[level]({ ...fields, err: message }, message.message);
+    } else if (typeof message === 'object' && message !== null) {
+      this.pino[level]({ ...fields, ...message });
+    } else {
+      this.pino[level](fields, String(message));
+    }
+  }
+}
