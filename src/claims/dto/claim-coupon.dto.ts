@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches } from 'class-validator';
+import { ValidatedOncePerBody } from '../../common/validation.pipe';
 
+@ValidatedOncePerBody()
 export class ClaimCouponDto {
   @ApiProperty({ pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'FLASH50' })
   @IsString()
