@@ -26,7 +26,6 @@ const CONCURRENCY = [64, 256];
 /** PostgreSQL here allows 100 connections; pgbench gets at most this many clients. */
 const PGBENCH_MAX_CLIENTS = 90;
 const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 5);
-const D_REQUESTS = Number(process.env.BENCH_D_REQUESTS ?? 20_000);
 
 type Variant = 'A' | 'B';
 const VARIANT_ENV: Record<Variant, Record<string, string>> = {
@@ -161,8 +160,12 @@ async function preparePgbench(): Promise<{ measure: (concurrency: number) => Pro
   };
 }
 
-/** Row D: a constant endpoint of the same framework and adapter, under the same load tool. */
-async function startConstantEndpoint(): Promise<{ measure: (concurrency: number) => Promise<number>; stop: () => void }> {
+/**
+ * Row D: a constant endpoint of the same framework and adapter, on the claim route's path,
+ * driven by the very call that drives B's sold-out pass (runSale: same users and tokens, same
+ * bodies, same per-answer bookkeeping), so the load tool costs both sides of the ratio alike.
+ */
+async function startConstantEndpoint(users: SaleUser[]): Promise<{ measure: (concurrency: number) => Promise<number>; stop: () => void }> {
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
@@ -172,18 +175,18 @@ async function startConstantEndpoint(): Promise<{ measure: (concurrency: number)
     child.on('exit', (code) => reject(new Error(`constant endpoint exited ${code}`)));
   });
   const http = new HttpPool([`http://127.0.0.1:${port}`], Math.max(...CONCURRENCY), 30_000);
-  const send = async () => {
-    const answer = await http.request('POST', '/api/bench/constant', { coupon_name: 'X' }, 'token');
-    return answer.status === 200;
+  const pass = async (concurrency: number, passUsers: SaleUser[]) => {
+    const run = await runSale({
+      http, couponName: 'CONSTANT', users: passUsers, stock: passUsers.length, concurrency, doubleDip: 0, seed: 8,
+      durationSeconds: 300, retries: 0, retryDelayMs: 0,
+    });
+    run.latency.destroy();
+    return run.records.filter((r) => r.status === 200).length / (run.durationMs / 1000);
   };
-  const requests = Array.from({ length: D_REQUESTS }, (_, i) => i);
-  await runBounded(requests.slice(0, 2000), Math.max(...CONCURRENCY), async () => void (await send()));
+  await pass(Math.max(...CONCURRENCY), users.slice(0, 2000));
   return {
     measure: async (concurrency) => {
-      const started = performance.now();
-      let ok = 0;
-      await runBounded(requests, concurrency, async () => void ((await send()) && ok++));
-      const perSecond = round(ok / ((performance.now() - started) / 1000));
+      const perSecond = round(await pass(concurrency, users));
       log(`D concurrency ${concurrency}: ${perSecond} req/s`);
       return perSecond;
     },
@@ -224,7 +227,7 @@ async function main(): Promise<void> {
   // A, B and D stay up together and are measured turn by turn, so that a slow moment on
   // this shared machine hits both sides of a ratio alike.
   const services = { A: await prepareService('A'), B: await prepareService('B') };
-  const constant = await startConstantEndpoint();
+  const constant = await startConstantEndpoint(services.B.users);
   const pgbench = await preparePgbench();
   const c = new Map<string, { tps: number; clients: number }>();
   const a = new Map<string, ServiceRow>();
@@ -288,8 +291,9 @@ concurrency) in the same run for every row.
   hot coupon row, at the same concurrency capped at ${PGBENCH_MAX_CLIENTS} clients and at the
   connections left free (this PostgreSQL allows 100, shared with the services under test):
   the database-serial ceiling. Clients used per row: ${[...c.entries()].map(([k, v]) => `${k}: ${v.clients}`).join(', ')}.
-- **D**: a constant POST endpoint on the same NestJS + Fastify set-up (\`bench/constant-endpoint.ts\`)
-  under the same load: the HTTP ceiling of this machine.
+- **D**: a constant POST endpoint on the same NestJS + Fastify set-up and the claim route's path
+  (\`bench/constant-endpoint.ts\`), driven exactly like B's sold-out pass (same call, users,
+  tokens and bodies): the HTTP ceiling of this machine.
 
 "grants/s" counts 200s per second until the stock was gone (the whole run when stock = users).
 "sold-out ans/s" is a second pass in which every user claims the sold-out coupon again

@@ -6,9 +6,10 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
  * Benchmark row D: the HTTP ceiling of this machine for this framework and adapter. Same
  * NestJS + Fastify set-up as the service, one POST route that answers a constant.
  */
-@Controller('bench')
+@Controller('coupons')
 class ConstantController {
-  @Post('constant')
+  // The claim route's own path, so routing costs the same on both sides of the ratio.
+  @Post('claim')
   @HttpCode(200)
   constant(@Body() _body: unknown) {
     return { coupon_name: 'CONSTANT', status: 'ok' };
