@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { TokenExpiredError } from 'jsonwebtoken';
+import { JsonWebTokenError, TokenExpiredError } from 'jsonwebtoken';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DeletedUsersRegistry } from '../users/deleted-users.registry';
@@ -56,9 +56,12 @@ export class AuthService {
       if (error instanceof TokenExpiredError) {
         throw new DomainError('TOKEN_EXPIRED', 'The access token has expired');
       }
-      // Not only JsonWebTokenError: a payload segment that decodes to broken JSON makes jws
-      // throw a bare SyntaxError (it was a 500). Verification is pure, so any failure is the token's.
-      throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
+      // A payload segment that decodes to broken JSON makes jws throw a bare SyntaxError (it was
+      // a 500). Anything else (a misconfigured key, say) is the server's fault and stays a 500.
+      if (error instanceof JsonWebTokenError || error instanceof SyntaxError) {
+        throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
+      }
+      throw error;
     }
     if (typeof payload.sub !== 'string' || typeof payload.username !== 'string') {
       throw new DomainError('TOKEN_INVALID', 'The access token is invalid');

@@ -111,11 +111,18 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
    * fence against a vote that never settles (redlock waits forever on a tie, which an odd
    * node count rules out). A lock granted after the bound is given back at once.
    */
-  private attemptOnce(key: string): Promise<Lock> {
+  private async attemptOnce(key: string): Promise<Lock> {
     const attempt = this.redlock.acquire([key], this.config.LOCK_TTL_MS, { retryCount: 0 });
-    return this.bounded(attempt, 'no quorum answer', () => {
+    const lock = await this.bounded(attempt, 'no quorum answer', () => {
       attempt.then((late) => late.release().catch(() => undefined), () => undefined);
     });
+    // Redlock can grant a lease that is already spent (slow votes, or a TTL shorter than the
+    // command timeout): give it back and count the attempt as failed rather than work unlocked.
+    if (lock.expiration <= Date.now()) {
+      await lock.release().catch(() => undefined);
+      throw new Error('the lock was granted already expired');
+    }
+    return lock;
   }
 
   private bounded<T>(work: Promise<T>, what: string, onLate: () => void): Promise<T> {
@@ -137,7 +144,8 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn(`lock on ${resource} was lost (lease expired) before the work finished; the database fence decided`);
     }
     try {
-      const release = lock.release();
+      // One retry: a single lost vote would otherwise leave the key blocking everyone for the TTL.
+      const release = this.redlock.release(lock, { retryCount: 1, retryDelay: 50, retryJitter: 0 });
       await this.bounded(release, 'release not confirmed', () => release.catch(() => undefined));
     } catch (error) {
       this.logger.warn(`releasing lock on ${resource} failed (it will expire): ${(error as Error).message}`);

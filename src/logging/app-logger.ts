@@ -37,7 +37,11 @@ export class PinoAppLogger implements LoggerService {
     if (!this.pino.isLevelEnabled(level)) return;
     const fields: Record<string, unknown> = {};
     const params = [...rest];
-    if (params.length > 0 && typeof params[params.length - 1] === 'string') fields.context = params.pop();
+    const last = params[params.length - 1];
+    // Nest puts the context last; an error logged without one ends with its stack instead.
+    if (typeof last === 'string' && !(params.length === 1 && (level === 'error' || level === 'fatal') && looksLikeStack(last))) {
+      fields.context = params.pop();
+    }
     if (level === 'error' || level === 'fatal') {
       const stack = params.find((p): p is string => typeof p === 'string');
       if (stack) fields.stack = stack;
@@ -51,3 +55,5 @@ export class PinoAppLogger implements LoggerService {
     }
   }
 }
+
+const looksLikeStack = (text: string) => /\n\s+at /.test(text);

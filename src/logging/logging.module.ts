@@ -34,6 +34,8 @@ export class RequestLogHook implements OnModuleInit {
       const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
       if (this.root.isLevelEnabled(level)) {
         const line = {
+          // The handler's fields first: they may add to the line, never replace its core fields.
+          ...addedLogFields(request),
           request_id: request.id,
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',
@@ -41,7 +43,6 @@ export class RequestLogHook implements OnModuleInit {
           path: request.url.split('?')[0],
           status,
           duration_ms: Math.round(reply.elapsedTime),
-          ...addedLogFields(request),
         };
         this.root[level](line, level === 'info' ? 'request completed' : 'request failed');
       }

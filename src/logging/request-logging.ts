@@ -51,7 +51,10 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
     level: PINO_LEVEL[config.LOG_LEVEL],
     // Belt and braces: nothing here logs headers or bodies, but a future log call might pass one.
     redact: {
-      paths: ['password', '*.password', 'password_hash', '*.passwordHash', 'access_token', '*.authorization'],
+      paths: [
+        'password', '*.password', 'password_hash', '*.password_hash', 'passwordHash', '*.passwordHash',
+        'access_token', '*.access_token', 'token', '*.token', 'authorization', '*.authorization', '*.*.authorization',
+      ],
       censor: '[redacted]',
     },
     transport: pretty ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } } : undefined,
