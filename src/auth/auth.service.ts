@@ -44,6 +44,14 @@ export class AuthService {
     };
   }
 
+  /** The caller behind an Authorization header ("Bearer <token>"), or the 401 that explains why not. */
+  authenticate(header: string | undefined): AuthenticatedUser {
+    if (!header) throw new DomainError('UNAUTHORIZED', 'A bearer token is required');
+    const match = /^Bearer ([^\s]+)$/i.exec(header);
+    if (!match) throw new DomainError('TOKEN_INVALID', 'The Authorization header must be "Bearer <token>"');
+    return this.verify(match[1]);
+  }
+
   /** Verifies a bearer token (HS256 only) and returns its user, unless that user has been deleted. */
   verify(token: string): AuthenticatedUser {
     let payload: TokenPayload | undefined = this.verifiedTokens.get(token);

@@ -19,11 +19,7 @@ export class JwtAuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.headers.authorization;
-    if (!header) throw new DomainError('UNAUTHORIZED', 'A bearer token is required');
-    const match = /^Bearer ([^\s]+)$/i.exec(header);
-    if (!match) throw new DomainError('TOKEN_INVALID', 'The Authorization header must be "Bearer <token>"');
-    const user = this.auth.verify(match[1]);
+    const user = this.auth.authenticate(request.headers.authorization);
     request.user = user;
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
+import { ClaimFastPath } from './claim-fast-path';
 import { ClaimsController } from './claims.controller';
 import { ClaimsRepository } from './claims.repository';
 import { ClaimsService } from './claims.service';
@@ -9,7 +10,7 @@ import { UserClaimsService } from './user-claims.service';
 @Module({
   imports: [MetricsModule],
   controllers: [ClaimsController, UserClaimsController],
-  providers: [ClaimsService, ClaimsRepository, UserClaimsService],
+  providers: [ClaimsService, ClaimsRepository, UserClaimsService, ClaimFastPath],
   exports: [ClaimsService],
 })
 export class ClaimsModule {}

@@ -82,11 +82,32 @@ export class ClaimsService implements OnApplicationShutdown {
       outcome = error instanceof DomainError ? error.code : 'INTERNAL_ERROR';
       throw error;
     } finally {
-      this.metrics.countClaim(outcome);
-      logFields.coupon = couponName;
-      logFields.outcome = outcome;
-      logFields.lock_wait_ms = report.lockWaitMs ?? null;
+      this.record(couponName, outcome, report.lockWaitMs ?? null, logFields);
     }
+  }
+
+  /**
+   * The refusal for a claim this process can answer from memory alone (the coupon is known sold
+   * out: ALREADY_CLAIMED, SOLD_OUT or the sale window), counted and logged like any claim; null
+   * when the claim needs the full path, including on any failure. Never grants.
+   */
+  async refusalFromMemory(
+    user: AuthenticatedUser,
+    couponName: string,
+    requestedUsername: string | undefined,
+    logFields: RequestLogFields,
+  ): Promise<DomainError | null> {
+    if (requestedUsername !== undefined && requestedUsername !== user.username) return null;
+    const refusal = await this.answerFromMemory(couponName, user.id).catch(() => null);
+    if (refusal) this.record(couponName, refusal.code, null, logFields);
+    return refusal;
+  }
+
+  private record(couponName: string, outcome: string, lockWaitMs: number | null, logFields: RequestLogFields): void {
+    this.metrics.countClaim(outcome);
+    logFields.coupon = couponName;
+    logFields.outcome = outcome;
+    logFields.lock_wait_ms = lockWaitMs;
   }
 
   private async decide(

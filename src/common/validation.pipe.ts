@@ -27,6 +27,18 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
 const VALIDATED_ONCE_PER_BODY = new Set<Function>();
 const MEMO_MAX_BODY_CHARS = 512;
 const MEMO_ENTRIES_PER_DTO = 1000;
+/** Validated bodies per marked DTO, by JSON text. Validation is pure, so one memo serves every pipe. */
+const VALIDATED_BODIES = new Map<Function, Map<string, object>>();
+
+/**
+ * A fresh DTO instance for a body this process has already validated for `dto`, or undefined
+ * (never validated, or not a marked DTO): the caller must then run the real validation.
+ */
+export function previouslyValidatedBody<T extends object>(dto: new () => T, value: unknown): T | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const known = VALIDATED_BODIES.get(dto)?.get(JSON.stringify(value));
+  return known ? Object.assign(new dto(), known) : undefined;
+}
 
 /**
  * Marks a hot, flat DTO whose validators are pure and whose bodies hold nothing secret: a body
@@ -45,7 +57,6 @@ export function ValidatedOncePerBody(): ClassDecorator {
  */
 @Injectable()
 export class RequestValidationPipe implements PipeTransform {
-  private readonly memo = new Map<Function, Map<string, object>>();
   private readonly inner = new ValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
@@ -78,8 +89,8 @@ export class RequestValidationPipe implements PipeTransform {
     const dto = metadata.metatype as new () => object;
     const key = JSON.stringify(value);
     if (key.length > MEMO_MAX_BODY_CHARS) return this.inner.transform(value, metadata);
-    let memo = this.memo.get(dto);
-    if (!memo) this.memo.set(dto, (memo = new Map()));
+    let memo = VALIDATED_BODIES.get(dto);
+    if (!memo) VALIDATED_BODIES.set(dto, (memo = new Map()));
     const known = memo.get(key);
     // A fresh instance each time: handlers may change what they get.
     if (known) return Object.assign(new dto(), known);
