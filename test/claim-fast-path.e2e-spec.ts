@@ -86,3 +86,26 @@ describe('the sold-out fast path', () => {
     expect(await couponInvariants(t, 'FAST')).toEqual({ amount: 2, remaining_amount: 0, rows: 2, distinct_users: 2 });
   });
 });
+
+describe('the sold-out fast path and hostile bodies', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+    const admin = await t.adminToken();
+    await t.api.createCoupon(admin, 'GONE', 1);
+    expect((await t.api.claim(await t.api.newUser('gone_holder'), 'GONE')).status).toBe(200);
+  });
+  afterAll(() => t.close());
+
+  it('a deeply nested body on a sold-out coupon still gets the controller\'s 400, never a 500', async () => {
+    const token = await t.api.newUser('gone_deep');
+    const deep = '['.repeat(6000) + ']'.repeat(6000);
+    const res = await fetch(`${t.url}/api/coupons/claim`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: `{"coupon_name":"GONE","x":${deep}}`,
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe('VALIDATION_FAILED');
+  });
+});

@@ -46,14 +46,15 @@ export class ClaimFastPath implements OnModuleInit {
   }
 
   private async refusal(request: FastifyRequest): Promise<DomainError | null> {
-    let user;
     try {
-      user = this.auth.authenticate(request.headers.authorization);
+      const user = this.auth.authenticate(request.headers.authorization);
+      const body = previouslyValidatedBody(ClaimCouponDto, request.body);
+      if (!body) return null;
+      return await this.claims.refusalFromMemory(user, body.coupon_name, body.user_id, requestLogFields(request));
     } catch {
+      // Whatever went wrong (a bad token, a body JSON.stringify chokes on), the controller's
+      // path answers it as it always has.
       return null;
     }
-    const body = previouslyValidatedBody(ClaimCouponDto, request.body);
-    if (!body) return null;
-    return this.claims.refusalFromMemory(user, body.coupon_name, body.user_id, requestLogFields(request));
   }
 }
