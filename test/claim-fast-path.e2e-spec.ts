@@ -106,6 +106,6 @@ describe('the sold-out fast path and hostile bodies', () => {
       body: `{"coupon_name":"GONE","x":${deep}}`,
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).code).toBe('VALIDATION_FAILED');
+    expect(((await res.json()) as { code: string }).code).toBe('VALIDATION_FAILED');
   });
 });

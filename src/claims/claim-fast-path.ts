@@ -46,6 +46,10 @@ export class ClaimFastPath implements OnModuleInit {
   }
 
   private async refusal(request: FastifyRequest): Promise<DomainError | null> {
+    // While the coupon still sells, every claim goes to the controller: check that first, on the
+    // raw body (used only to skip, never trusted), so a claim that may be granted pays no
+    // authentication or body lookup twice.
+    if (!this.claims.knowsSoldOut((request.body as { coupon_name?: unknown } | null)?.coupon_name)) return null;
     try {
       const user = this.auth.authenticate(request.headers.authorization);
       const body = previouslyValidatedBody(ClaimCouponDto, request.body);

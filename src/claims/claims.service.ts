@@ -86,6 +86,11 @@ export class ClaimsService implements OnApplicationShutdown {
     }
   }
 
+  /** Whether this process remembers `couponName` as sold out (a Map lookup; the fast path's first filter). */
+  knowsSoldOut(couponName: unknown): boolean {
+    return typeof couponName === 'string' && Boolean(this.soldOut.get(couponName)?.holders);
+  }
+
   /**
    * The refusal for a claim this process can answer from memory alone (the coupon is known sold
    * out: ALREADY_CLAIMED, SOLD_OUT or the sale window), counted and logged like any claim; null

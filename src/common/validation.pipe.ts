@@ -36,7 +36,12 @@ const VALIDATED_BODIES = new Map<Function, Map<string, object>>();
  */
 export function previouslyValidatedBody<T extends object>(dto: new () => T, value: unknown): T | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const known = VALIDATED_BODIES.get(dto)?.get(JSON.stringify(value));
+  return rememberedBody(dto, JSON.stringify(value));
+}
+
+/** A fresh instance (handlers may change what they get) of the body remembered under `key`. */
+function rememberedBody<T extends object>(dto: new () => T, key: string): T | undefined {
+  const known = VALIDATED_BODIES.get(dto)?.get(key);
   return known ? Object.assign(new dto(), known) : undefined;
 }
 
@@ -89,14 +94,13 @@ export class RequestValidationPipe implements PipeTransform {
     const dto = metadata.metatype as new () => object;
     const key = JSON.stringify(value);
     if (key.length > MEMO_MAX_BODY_CHARS) return this.inner.transform(value, metadata);
-    let memo = VALIDATED_BODIES.get(dto);
-    if (!memo) VALIDATED_BODIES.set(dto, (memo = new Map()));
-    const known = memo.get(key);
-    // A fresh instance each time: handlers may change what they get.
-    if (known) return Object.assign(new dto(), known);
+    const known = rememberedBody(dto, key);
+    if (known) return known;
     const result = (await this.inner.transform(value, metadata)) as object;
     // Only flat results are kept: a nested object would be shared between requests.
     if (Object.values(result).every((field) => field === null || typeof field !== 'object')) {
+      let memo = VALIDATED_BODIES.get(dto);
+      if (!memo) VALIDATED_BODIES.set(dto, (memo = new Map()));
       if (memo.size >= MEMO_ENTRIES_PER_DTO) memo.delete(memo.keys().next().value!);
       memo.set(key, { ...result });
     }
