@@ -266,7 +266,10 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     },
   }),
   scenario(5, 'Lock TTL far below the transaction time (leases expire mid-transaction)', {
-    processes: 2, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.05,
+    // The row must be held while claims still reach a batch, but the fault starts only at a
+    // progress tick (every 200 ms). 1,000 users / 300 stock could sell out before that (1 run in
+    // 6 saw no lease expire); 3,000 / 3,000 keeps the sale going for well over a second.
+    processes: 2, redisNodes: 3, users: 3000, stock: 3000, expect: 'exact', faultAt: 0.05,
     env: { LOCK_TTL_MS: '100' },
     fault: async (sale) => {
       // The test's own transaction holds the coupon row, so the service's settle waits
