@@ -21,6 +21,10 @@ export interface BenchRow {
   cTps: number;
   /** Requests per second of the constant NestJS + Fastify endpoint. */
   dRequestsPerSecond: number;
+  /** Sold-out answers per second of the shipped service with CLAIM_FAST_PATH=false, same turn. */
+  soldOutWithoutFastPath: number | null;
+  /** The same with SOLD_OUT_READ_REUSE_MS=100 (a stock read reused for 100 ms), same turn. */
+  soldOutReusingRead: number | null;
 }
 
 export interface BenchTarget {
@@ -60,11 +64,12 @@ export function benchTargets(rows: BenchRow[]): BenchTarget[] {
 
 /** The markdown table of benchmarks.md and of the plain stdout. */
 export function benchTable(rows: BenchRow[]): string {
-  const header = ['stock', 'conc', 'A grants/s', 'B grants/s', 'C tps', 'B/A', 'B/C', 'A p99 ms', 'B p99 ms', 'B LOCK_BUSY', 'D req/s', 'B sold-out ans/s', 'sold-out/D', 'checks A/B'];
-  const cells = rows.map(({ stock, concurrency, a: ra, b: rb, cTps: rc, dRequestsPerSecond: rd }) => [
+  const header = ['stock', 'conc', 'A grants/s', 'B grants/s', 'C tps', 'B/A', 'B/C', 'A p99 ms', 'B p99 ms', 'B LOCK_BUSY', 'D req/s', 'B sold-out ans/s', 'sold-out/D', 'no-hook ans/s', 'no-hook/D', 'reuse ans/s', 'reuse/D', 'checks A/B'];
+  const cells = rows.map(({ stock, concurrency, a: ra, b: rb, cTps: rc, dRequestsPerSecond: rd, soldOutWithoutFastPath: rn, soldOutReusingRead: rr }) => [
     String(stock), String(concurrency), String(ra.grantsPerSecond), String(rb.grantsPerSecond), String(rc),
     ratio(rb.grantsPerSecond, ra.grantsPerSecond), ratio(rb.grantsPerSecond, rc), String(ra.p99Ms), String(rb.p99Ms),
     String(rb.lockBusyWhileStock), String(rd), String(rb.soldOutAnswersPerSecond ?? '-'), ratio(rb.soldOutAnswersPerSecond, rd),
+    String(rn ?? '-'), ratio(rn, rd), String(rr ?? '-'), ratio(rr, rd),
     `${ra.failedChecks.length === 0 ? 'pass' : 'FAIL'}/${rb.failedChecks.length === 0 ? 'pass' : 'FAIL'}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));

@@ -27,10 +27,17 @@ const CONCURRENCY = [64, 256];
 const PGBENCH_MAX_CLIENTS = 90;
 const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 5);
 
-type Variant = 'A' | 'B';
+/**
+ * A: one claim per batch; B: as shipped. Measured only in the sold-out turns: N, as shipped
+ * without the sold-out fast path (claim-fast-path.ts); R, as shipped but reusing a stock read
+ * for 100 ms (SOLD_OUT_READ_REUSE_MS, admin changes then wait 100 ms).
+ */
+type Variant = 'A' | 'B' | 'N' | 'R';
 const VARIANT_ENV: Record<Variant, Record<string, string>> = {
   A: { CLAIM_BATCH_SIZE: '1' },
   B: {},
+  N: { CLAIM_FAST_PATH: 'false' },
+  R: { SOLD_OUT_READ_REUSE_MS: '100' },
 };
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -235,13 +242,17 @@ async function main(): Promise<void> {
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
   // A, B and D stay up together and are measured turn by turn, so that a slow moment on
   // this shared machine hits both sides of a ratio alike.
-  const services = { A: await prepareService('A'), B: await prepareService('B') };
+  const services = {
+    A: await prepareService('A'), B: await prepareService('B'), N: await prepareService('N'), R: await prepareService('R'),
+  };
   const constant = await startConstantEndpoint(services.B.users);
   const pgbench = await preparePgbench();
   const c = new Map<string, { tps: number; clients: number }>();
   const a = new Map<string, ServiceRow>();
   const b = new Map<string, ServiceRow>();
   const d = new Map<string, number>();
+  const withoutFastPath = new Map<string, number>();
+  const reusedRead = new Map<string, number>();
   try {
     for (const stock of STOCKS) {
       for (const concurrency of CONCURRENCY) {
@@ -250,23 +261,36 @@ async function main(): Promise<void> {
         const row = await measureVariant(services.B, stock, concurrency);
         b.set(key, row);
         if (stock < USERS) {
+          // N and R sell the same coupon, so their sold-out passes below meet the same state.
+          for (const other of [services.N, services.R]) {
+            const sale = await measureVariant(other, stock, concurrency);
+            row.failedChecks.push(...sale.failedChecks.map((check) => `${other.variant}: ${check}`));
+          }
           // Everyone asks again after the sell-out (SOLD_OUT or ALREADY_CLAIMED, the cheap
           // answers), turn by turn with D. This shared machine's speed swings by 2x within a
           // minute, so both numbers of a row come from one turn: the turn with the median ratio.
           // The order alternates, so neither side always runs right after B's own sale.
-          const turns: { soldOut: number; constant: number }[] = [];
+          const turns: { soldOut: number; withoutFastPath: number; reusedRead: number; constant: number }[] = [];
+          const soldOutPass = async (service: PreparedService) => {
+            const pass = await answerPass(service.http, couponOf(service.variant, stock, concurrency), service.users, concurrency, isCheapAnswer);
+            if (pass.other > 0) row.failedChecks.push(`${service.variant} sold-out pass answered something other than SOLD_OUT/ALREADY_CLAIMED`);
+            return pass.perSecond;
+          };
           for (let turn = 0; turn < ROUNDS; turn++) {
             const soldOutFirst = turn % 2 === 0;
             let constantRate = soldOutFirst ? 0 : await constant.measure(concurrency);
-            const pass = await answerPass(services.B.http, couponOf('B', stock, concurrency), services.B.users, concurrency, isCheapAnswer);
+            const soldOut = await soldOutPass(services.B);
+            const withoutFastPath = await soldOutPass(services.N);
+            const reusedRead = await soldOutPass(services.R);
             if (soldOutFirst) constantRate = await constant.measure(concurrency);
-            if (pass.other > 0) row.failedChecks.push('sold-out pass answered something other than SOLD_OUT/ALREADY_CLAIMED');
-            turns.push({ soldOut: pass.perSecond, constant: constantRate });
+            turns.push({ soldOut, withoutFastPath, reusedRead, constant: constantRate });
           }
           const ratio = (t: { soldOut: number; constant: number }) => t.soldOut / t.constant;
           const middle = [...turns].sort((x, y) => ratio(x) - ratio(y))[Math.floor(turns.length / 2)];
-          log(`sold-out/D turns at concurrency ${concurrency}: ${turns.map((t) => `${round(t.soldOut)}/${round(t.constant)}`).join(', ')}`);
+          log(`sold-out (B, N, R)/D turns at concurrency ${concurrency}: ${turns.map((t) => `${round(t.soldOut)},${round(t.withoutFastPath)},${round(t.reusedRead)}/${round(t.constant)}`).join('; ')}`);
           row.soldOutAnswersPerSecond = round(middle.soldOut);
+          withoutFastPath.set(key, round(middle.withoutFastPath));
+          reusedRead.set(key, round(middle.reusedRead));
           d.set(key, round(middle.constant));
         } else {
           d.set(key, await constant.measure(concurrency));
@@ -279,12 +303,18 @@ async function main(): Promise<void> {
     await pgbench.drop();
     await services.A.stop();
     await services.B.stop();
+    await services.N.stop();
+    await services.R.stop();
   }
 
   const rows: BenchRow[] = STOCKS.flatMap((stock) =>
     CONCURRENCY.map((concurrency) => {
       const key = `${stock}/${concurrency}`;
-      return { stock, concurrency, a: a.get(key)!, b: b.get(key)!, cTps: c.get(key)!.tps, dRequestsPerSecond: d.get(key)! };
+      return {
+        stock, concurrency, a: a.get(key)!, b: b.get(key)!, cTps: c.get(key)!.tps, dRequestsPerSecond: d.get(key)!,
+        soldOutWithoutFastPath: withoutFastPath.get(key) ?? null,
+        soldOutReusingRead: reusedRead.get(key) ?? null,
+      };
     }),
   );
   const targets = benchTargets(rows);
@@ -317,7 +347,13 @@ ${machine}. ${USERS} users per sale; the load tool is the stress tool's (keep-al
 concurrency) in the same run for every row.
 
 - **A**: the service with \`CLAIM_BATCH_SIZE=1\`: one claim per lock and per transaction.
-- **B**: the service as shipped (\`CLAIM_BATCH_SIZE=200\`, sold-out answers from memory).
+- **B**: the service as shipped (\`CLAIM_BATCH_SIZE=200\`, sold-out answers from memory, the
+  sold-out fast path on).
+- **N**: B with \`CLAIM_FAST_PATH=false\` (every claim through Nest's pipeline), measured only in
+  the sold-out turns, to show what the fast path is worth ("no-hook ans/s").
+- **R**: B with \`SOLD_OUT_READ_REUSE_MS=100\` (one stock read answers refusals for 100 ms; admin
+  changes wait 100 ms before their 200), measured only in the sold-out turns: the other way to
+  keep refusals true ("reuse ans/s"; see decisions.md).
 - **C**: \`pgbench\` running the bare claim transaction (conditional decrement + insert) on one
   hot coupon row, at the same concurrency capped at ${PGBENCH_MAX_CLIENTS} clients and at the
   connections left free (this PostgreSQL allows 100, shared with the services under test):
@@ -329,7 +365,7 @@ concurrency) in the same run for every row.
 "grants/s" counts 200s per second until the stock was gone (the whole run when stock = users).
 "sold-out ans/s": after the sale every user claims the sold-out coupon again (\`SOLD_OUT\` or
 \`ALREADY_CLAIMED\`). It runs in ${ROUNDS} turns, each one such pass and one pass of D (the order
-alternating), and the row shows both numbers of the turn with the median ratio: this shared
+alternating; N's and R's passes right after B's), and the row shows the numbers of the turn with the median B/D ratio: this shared
 machine's speed swings by up to 2x within a minute, so only numbers from one moment compare. "LOCK_BUSY" counts LOCK_BUSY answers and retries seen
 before the sell-out. Every A and B row also ran the stress tool's checks (no oversell, no
 double claim, API and database agree with the 200s).

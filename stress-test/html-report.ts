@@ -241,9 +241,13 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
     { label: 'B p99 ms', backgroundColor: colors.granted, data: rows.map((row) => row.b.p99Ms),
       ratios: rows.map((row) => `A/B ${times(row.a.p99Ms, row.b.p99Ms)}`) },
   ]);
-  bars('bench-sold-out', 'Answers per second after the sell-out: B vs D (no such pass when stock = users)', 'per second', [
+  bars('bench-sold-out', 'Answers per second after the sell-out: B, B without the fast path, B reusing a read, D (no such pass when stock = users)', 'per second', [
     { label: 'B sold-out answers/s', backgroundColor: colors.granted, data: rows.map((row) => row.b.soldOutAnswersPerSecond),
       ratios: rows.map((row) => (row.b.soldOutAnswersPerSecond === null ? '' : `B/D ${times(row.b.soldOutAnswersPerSecond, row.dRequestsPerSecond)}`)) },
+    { label: 'no fast path answers/s', backgroundColor: colors.already, data: rows.map((row) => row.soldOutWithoutFastPath),
+      ratios: rows.map((row) => (row.soldOutWithoutFastPath === null ? '' : `/D ${times(row.soldOutWithoutFastPath, row.dRequestsPerSecond)}`)) },
+    { label: 'read reused 100 ms answers/s', backgroundColor: colors.soldOut, data: rows.map((row) => row.soldOutReusingRead),
+      ratios: rows.map((row) => (row.soldOutReusingRead === null ? '' : `/D ${times(row.soldOutReusingRead, row.dRequestsPerSecond)}`)) },
     { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
   ]);
   checkList('Targets', data.targets);

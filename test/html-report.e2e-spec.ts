@@ -49,9 +49,9 @@ const row = (grants: number, p99: number, soldOut: number | null, failed: string
 /** A fixed bench result (not measured): the shape `npm run bench -- --json` prints. */
 function benchFixture(): BenchResult {
   const rows = [
-    { stock: 1000, concurrency: 64, a: row(410, 190, null), b: row(2300, 60, 5100), cTps: 1900, dRequestsPerSecond: 7400 },
-    { stock: 1000, concurrency: 256, a: row(380, 700, null), b: row(2500, 150, 5300), cTps: 2100, dRequestsPerSecond: 7600 },
-    { stock: 2000, concurrency: 64, a: row(400, 180, null), b: row(2400, 55, null, ['</script><img src=x onerror=alert(1)>']), cTps: 1900, dRequestsPerSecond: 7300 },
+    { stock: 1000, concurrency: 64, a: row(410, 190, null), b: row(2300, 60, 5100), cTps: 1900, dRequestsPerSecond: 7400, soldOutWithoutFastPath: 4100, soldOutReusingRead: 5600 },
+    { stock: 1000, concurrency: 256, a: row(380, 700, null), b: row(2500, 150, 5300), cTps: 2100, dRequestsPerSecond: 7600, soldOutWithoutFastPath: 4300, soldOutReusingRead: 5800 },
+    { stock: 2000, concurrency: 64, a: row(400, 180, null), b: row(2400, 55, null, ['</script><img src=x onerror=alert(1)>']), cTps: 1900, dRequestsPerSecond: 7300, soldOutWithoutFastPath: null, soldOutReusingRead: null },
   ];
   const targets = benchTargets(rows);
   return { startedAt: '2026-11-23T10:00:00.000Z', machine: '2 cores (fixture), Node v20', users: 2000, pgbenchMaxClients: 90, rows, targets, passed: targets.every((t) => t.passed) };

@@ -1,25 +1,38 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { DomainError } from '../common/domain-error';
 import { sendError } from '../common/domain-error.filter';
 import { previouslyValidatedBody } from '../common/validation.pipe';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { requestLogFields } from '../logging/request-logging';
 import { ClaimsService } from './claims.service';
 import { ClaimCouponDto } from './dto/claim-coupon.dto';
 
-/** The claim route as Fastify knows it (global prefix included); the e2e test pins it. */
-export const CLAIM_ROUTE = '/api/coupons/claim';
+/** Route config (`@RouteConfig(CLAIM_FAST_PATH_ROUTE)`) that marks the route the fast path may answer. */
+export const CLAIM_FAST_PATH_ROUTE = { claimFastPath: true } as const;
+
+/**
+ * What the fast path does in place of the claim route's Nest pipeline. A test compares this
+ * with the guards, pipes, interceptors and filters the route really has, so a new one added to
+ * the controller fails the build's tests until the fast path applies it too.
+ */
+export const FAST_PATH_APPLIES = {
+  guards: ['JwtAuthGuard'],
+  pipes: ['RequestValidationPipe'],
+  interceptors: [] as string[],
+  filters: ['DomainErrorFilter'],
+} as const;
 
 /**
  * Claims of a coupon this process knows is sold out, answered before Nest's router, guard, pipe
- * and exception handler (measured: ~15-20% of the CPU of such an answer). It is the same
- * answer from the same code: AuthService.authenticate (what JwtAuthGuard calls), a body the
- * validation pipe has already accepted, ClaimsService.refusalFromMemory, and sendError (what
- * the exception filter calls). Anything else (no or bad token, a body not validated before, a
- * coupon not known sold out, any failure) falls through untouched to the controller, which
- * answers as always. It only ever refuses: a grant always takes the lock and the database.
+ * and exception handler (measured in performance.md). It is the same answer from the same code:
+ * AuthService.authenticate (what JwtAuthGuard calls), a body the validation pipe has already
+ * accepted, ClaimsService.refusalFromMemory (what ClaimsService.claim calls first), and
+ * sendError (what the exception filter calls). Anything else (no or bad token, a body not
+ * validated before, a coupon not known sold out, any failure) falls through untouched to the
+ * controller. It only ever refuses: a grant always takes the lock and the database.
  */
 @Injectable()
 export class ClaimFastPath implements OnModuleInit {
@@ -28,15 +41,17 @@ export class ClaimFastPath implements OnModuleInit {
   answered = 0;
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly adapterHost: HttpAdapterHost,
     private readonly auth: AuthService,
     private readonly claims: ClaimsService,
   ) {}
 
   onModuleInit(): void {
+    if (!this.config.CLAIM_FAST_PATH) return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('preHandler', async (request, reply) => {
-      if (request.method !== 'POST' || request.routeOptions.url !== CLAIM_ROUTE) return;
+      if (!(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) return;
       const refusal = await this.refusal(request);
       if (!refusal) return;
       this.answered++;

@@ -1,10 +1,12 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
 import { requestLogFields } from '../logging/request-logging';
+import { CLAIM_FAST_PATH_ROUTE } from './claim-fast-path';
 import { ClaimsService, ClaimView } from './claims.service';
 import { ClaimCouponDto } from './dto/claim-coupon.dto';
 import { ClaimResponse } from './dto/claim.response';
@@ -18,6 +20,7 @@ export class ClaimsController {
 
   @Post('claim')
   @HttpCode(200)
+  @RouteConfig(CLAIM_FAST_PATH_ROUTE)
   @ApiOperation({
     summary: 'Claim one unit of a coupon for the token holder',
     description: '200 means the claim is committed; any error means nothing changed. 503 answers are safe to retry.',
@@ -30,6 +33,8 @@ export class ClaimsController {
     'COUPON_NOT_FOUND',
     'ALREADY_CLAIMED',
     'SOLD_OUT',
+    'SALE_NOT_STARTED',
+    'SALE_ENDED',
     'PAYLOAD_TOO_LARGE',
     'LOCK_BUSY',
     'LOCK_UNAVAILABLE',

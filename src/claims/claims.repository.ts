@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, QueryRunner } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/database-errors';
+import { SaleWindow, judgeClaims } from './claim-decision';
+import { SoldOutMemorySource, StockState } from './sold-out-memory';
 
 export interface Claimant {
   userId: string;
   username: string;
 }
-
-export type SaleWindow = { kind: 'open' } | { kind: 'not_started'; secondsUntilStart: number } | { kind: 'ended' };
 
 export type ClaimOutcome =
   | { kind: 'granted'; claimedAt: Date }
@@ -22,12 +22,6 @@ export interface Settlement {
   couponId: string | null;
   remainingAmount: number;
   stockVersion: number;
-}
-
-/** What a remembered sold-out answer is checked against: one read, no lock, no transaction. */
-export interface StockState {
-  stockVersion: number;
-  window: SaleWindow;
 }
 
 /**
@@ -57,10 +51,10 @@ const toSaleWindow = (row: SaleWindowRow): SaleWindow =>
  * The coupon row is locked FOR UPDATE first, so concurrent settlements of one coupon queue
  * in PostgreSQL even when a Redlock lease has expired, and so do admin updates (which lock it
  * too): the window and stock a batch judges cannot change before it commits.
- * Checks, in order: the coupon exists, the claimant holds it already, sale window, stock.
+ * The coupon must exist; then `judgeClaims` (claim-decision.ts) decides each claimant.
  */
 @Injectable()
-export class ClaimsRepository {
+export class ClaimsRepository implements SoldOutMemorySource {
   private readonly logger = new Logger(ClaimsRepository.name);
 
   constructor(private readonly dataSource: DataSource) {}
@@ -98,6 +92,7 @@ export class ClaimsRepository {
       return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0, stockVersion: 0 };
     }
     const [{ id: couponId, remaining_amount: remaining, stock_version: stockVersion }] = coupons;
+    const userIds = claimants.map((c) => c.userId);
 
     // The clock is read after the row lock is held: a batch that waited behind an update judges
     // the window as it is when it may act, never as it was when it started waiting.
@@ -107,21 +102,10 @@ export class ClaimsRepository {
                      WHERE uc.coupon_id = c.id AND uc.user_id = ANY($2::bigint[])) AS holders
          FROM coupons c, (SELECT clock_timestamp() AS now) t
         WHERE c.id = $1`,
-      [couponId, claimants.map((c) => c.userId)],
+      [couponId, userIds],
     );
-    const window = toSaleWindow(judged);
-    const held = new Set(judged.holders);
-
-    // Arrival order decides; a user asking twice in one batch is "already claimed" the second time.
-    const grantees: string[] = [];
-    const plan = claimants.map((claimant): 'grant' | 'already_claimed' | 'window_closed' | 'sold_out' => {
-      if (held.has(claimant.userId)) return 'already_claimed';
-      if (window.kind !== 'open') return 'window_closed';
-      if (grantees.length >= remaining) return 'sold_out';
-      held.add(claimant.userId);
-      grantees.push(claimant.userId);
-      return 'grant';
-    });
+    const verdicts = judgeClaims(userIds, { holders: new Set(judged.holders), window: toSaleWindow(judged), remaining });
+    const grantees = userIds.filter((_, i) => verdicts[i].kind === 'grant');
 
     const claimedAt = new Map<string, Date>();
     if (grantees.length > 0) {
@@ -145,10 +129,10 @@ export class ClaimsRepository {
     }
 
     const outcomes = claimants.map((claimant, index): ClaimOutcome => {
-      const step = plan[index];
-      if (step === 'grant') return { kind: 'granted', claimedAt: claimedAt.get(claimant.userId)! };
-      if (step === 'window_closed') return window as Exclude<SaleWindow, { kind: 'open' }>;
-      return { kind: step };
+      const verdict = verdicts[index];
+      if (verdict.kind === 'grant') return { kind: 'granted', claimedAt: claimedAt.get(claimant.userId)! };
+      if (verdict.kind === 'needs_state') throw new Error('judgeClaims asked for facts the settlement gave it');
+      return verdict;
     });
     return { outcomes, couponId, remainingAmount: remaining - grantees.length, stockVersion };
   }

@@ -18,7 +18,8 @@ import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
 import { ClaimBatcher } from './claim-batcher';
-import { Claimant, ClaimOutcome, ClaimsRepository, StockState } from './claims.repository';
+import { Claimant, ClaimOutcome, ClaimsRepository } from './claims.repository';
+import { RememberedRefusal, SoldOutMemory } from './sold-out-memory';
 
 export interface ClaimView {
   coupon_name: string;
@@ -28,28 +29,11 @@ export interface ClaimView {
 
 type SettledClaim = (ClaimOutcome | { kind: 'failed'; error: unknown }) & { lockWaitMs?: number };
 
-/**
- * What this process knows about a sold-out coupon: while its stock_version stays the same,
- * the stock stays at zero and its holders cannot change. Holders never lose a claim, so a
- * remembered holder is ALREADY_CLAIMED at any version.
- */
-interface SoldOutCoupon {
-  couponId: string;
-  stockVersion: number;
-  holders: Set<string> | null;
-  /** The latest stock-state read, shared by every refusal for SOLD_OUT_RECHECK_MS. */
-  checked?: { at: number; state: Promise<StockState | null> };
-}
-
-/** Above this many holders the sold-out answer goes through the database instead of memory. */
-const SOLD_OUT_MEMORY_LIMIT = 200_000;
-
 @Injectable()
 export class ClaimsService implements OnApplicationShutdown {
   private readonly logger = new Logger(ClaimsService.name);
   private readonly batcher: ClaimBatcher<Claimant, SettledClaim>;
-  private readonly soldOut = new Map<string, SoldOutCoupon>();
-  private readonly recheckMs: number;
+  private readonly soldOut: SoldOutMemory;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -64,7 +48,7 @@ export class ClaimsService implements OnApplicationShutdown {
       config.CLAIM_BATCH_MAX_WAIT_MS,
       (_couponName, size) => this.metrics.observeBatch(size),
     );
-    this.recheckMs = config.SOLD_OUT_RECHECK_MS;
+    this.soldOut = new SoldOutMemory(repository, config.SOLD_OUT_READ_REUSE_MS);
   }
 
   /** Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to `logFields` (the request's line). */
@@ -74,6 +58,8 @@ export class ClaimsService implements OnApplicationShutdown {
     requestedUsername?: string,
     logFields: RequestLogFields = {},
   ): Promise<ClaimView> {
+    const remembered = await this.refusalFromMemory(user, couponName, requestedUsername, logFields);
+    if (remembered) throw remembered;
     const report = { lockWaitMs: undefined as number | undefined };
     let outcome = 'GRANTED';
     try {
@@ -88,13 +74,15 @@ export class ClaimsService implements OnApplicationShutdown {
 
   /** Whether this process remembers `couponName` as sold out (a Map lookup; the fast path's first filter). */
   knowsSoldOut(couponName: unknown): boolean {
-    return typeof couponName === 'string' && Boolean(this.soldOut.get(couponName)?.holders);
+    return this.soldOut.knows(couponName);
   }
 
   /**
-   * The refusal for a claim this process can answer from memory alone (the coupon is known sold
-   * out: ALREADY_CLAIMED, SOLD_OUT or the sale window), counted and logged like any claim; null
-   * when the claim needs the full path, including on any failure. Never grants.
+   * The refusal for a claim this process can answer from its sold-out memory (ALREADY_CLAIMED,
+   * SOLD_OUT or the sale window, judged on a read made after the claim arrived), counted and
+   * logged like any claim; null when the claim needs the full path, including when the read
+   * fails (the batch then meets the same database and answers for itself). Never grants. The
+   * one refusal method of both entry points: `claim` and the fast path.
    */
   async refusalFromMemory(
     user: AuthenticatedUser,
@@ -103,8 +91,10 @@ export class ClaimsService implements OnApplicationShutdown {
     logFields: RequestLogFields,
   ): Promise<DomainError | null> {
     if (requestedUsername !== undefined && requestedUsername !== user.username) return null;
-    const refusal = await this.answerFromMemory(couponName, user.id).catch(() => null);
-    if (refusal) this.record(couponName, refusal.code, null, logFields);
+    const remembered = await this.soldOut.answer(couponName, user.id).catch(() => null);
+    if (!remembered) return null;
+    const refusal = refusalError(couponName, remembered);
+    this.record(couponName, refusal.code, null, logFields);
     return refusal;
   }
 
@@ -124,8 +114,6 @@ export class ClaimsService implements OnApplicationShutdown {
     if (requestedUsername !== undefined && requestedUsername !== user.username) {
       throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
     }
-    const remembered = await this.answerFromMemory(couponName, user.id);
-    if (remembered) throw remembered;
     // The per-user limit guards the lock and the database. A refusal from memory costs less
     // than the Redis round trip of the limit itself (measured: ~13% of CPU on that path), so
     // only claims that will reach a batch are counted.
@@ -137,57 +125,13 @@ export class ClaimsService implements OnApplicationShutdown {
     switch (outcome.kind) {
       case 'granted':
         return { coupon_name: couponName, user_id: user.username, claimed_at: outcome.claimedAt.toISOString() };
-      case 'already_claimed':
-        throw alreadyClaimed(couponName);
-      case 'not_started':
-        throw saleNotStarted(couponName, outcome.secondsUntilStart);
-      case 'ended':
-        throw saleEnded(couponName);
-      case 'sold_out':
-        throw soldOut(couponName);
       case 'not_found':
         throw couponNotFound(couponName);
       case 'failed':
         throw outcome.error;
+      default:
+        throw refusalError(couponName, outcome);
     }
-  }
-
-  /**
-   * The refusal for a coupon this process saw sell out, without a lock or a transaction; null
-   * when the claim must go through the batch. Same order as the settlement: holder first,
-   * then the window (database clock), then stock, trusted only while no update bumped the
-   * stock version, whichever process made the update.
-   */
-  private async answerFromMemory(couponName: string, userId: string): Promise<DomainError | null> {
-    const known = this.soldOut.get(couponName);
-    if (!known?.holders) return null;
-    if (known.holders.has(userId)) return alreadyClaimed(couponName);
-    const state = await this.recentStockState(couponName, known).catch((error) => {
-      throw this.toDomainError(error, couponName);
-    });
-    if (!state || state.stockVersion !== known.stockVersion) {
-      if (this.soldOut.get(couponName) === known) this.soldOut.delete(couponName);
-      return null;
-    }
-    if (state.window.kind === 'not_started') return saleNotStarted(couponName, state.window.secondsUntilStart);
-    if (state.window.kind === 'ended') return saleEnded(couponName);
-    return soldOut(couponName);
-  }
-
-  /**
-   * One stock-state read per coupon per SOLD_OUT_RECHECK_MS, shared by every concurrent
-   * refusal: a crowd hammering a sold-out coupon costs a few reads a second, not one each.
-   * An update made through another process is therefore seen within that interval.
-   */
-  private recentStockState(couponName: string, known: SoldOutCoupon): Promise<StockState | null> {
-    const now = Date.now();
-    if (known.checked && now - known.checked.at < this.recheckMs) return known.checked.state;
-    const state = this.repository.stockState(couponName);
-    known.checked = { at: now, state };
-    state.catch(() => {
-      if (known.checked?.state === state) known.checked = undefined;
-    });
-    return state;
   }
 
   /** One lock, one transaction, one answer per claimant. */
@@ -214,7 +158,7 @@ export class ClaimsService implements OnApplicationShutdown {
     try {
       const settlement = await this.repository.settle(couponName, claimants);
       if (settlement.couponId && settlement.remainingAmount === 0) {
-        this.rememberSoldOut(couponName, settlement.couponId, settlement.stockVersion);
+        void this.soldOut.remember(couponName, settlement.couponId, settlement.stockVersion);
       }
       return settlement.outcomes;
     } catch (error) {
@@ -250,24 +194,21 @@ export class ClaimsService implements OnApplicationShutdown {
     return error;
   }
 
-  private rememberSoldOut(couponName: string, couponId: string, stockVersion: number): void {
-    const known = this.soldOut.get(couponName);
-    if (known && known.couponId === couponId && known.stockVersion >= stockVersion) return;
-    const entry: SoldOutCoupon = { couponId, stockVersion, holders: null };
-    this.soldOut.set(couponName, entry);
-    this.repository
-      .holderIds(couponId)
-      .then((ids) => {
-        if (ids.length <= SOLD_OUT_MEMORY_LIMIT) entry.holders = new Set(ids);
-      })
-      .catch((error: Error) => {
-        if (this.soldOut.get(couponName) === entry) this.soldOut.delete(couponName);
-        this.logger.warn(`could not load holders of sold-out ${couponName}: ${error.message}`);
-      });
-  }
-
   /** Lets in-flight claims finish before the pools close. */
   async onApplicationShutdown(): Promise<void> {
     await this.batcher.whenIdle();
+  }
+}
+
+function refusalError(couponName: string, refusal: RememberedRefusal): DomainError {
+  switch (refusal.kind) {
+    case 'already_claimed':
+      return alreadyClaimed(couponName);
+    case 'not_started':
+      return saleNotStarted(couponName, refusal.secondsUntilStart);
+    case 'ended':
+      return saleEnded(couponName);
+    case 'sold_out':
+      return soldOut(couponName);
   }
 }

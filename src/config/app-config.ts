@@ -133,9 +133,17 @@ export class AppConfig {
   @IsInt() @Min(0) @Max(1000)
   CLAIM_BATCH_MAX_WAIT_MS: number;
 
-  /** How stale a process's "sold out" may be after a restock made through another process. */
-  @IsInt() @Min(0) @Max(10000)
-  SOLD_OUT_RECHECK_MS: number;
+  /**
+   * How long one stock read may answer later refusals of a sold-out coupon; every admin change
+   * waits this long after its commit before answering 200 (sold-out-memory.ts). 0: each refusal
+   * waits for a read that started after it arrived. The same value on every process.
+   */
+  @IsInt() @Min(0) @Max(1000)
+  SOLD_OUT_READ_REUSE_MS: number;
+
+  /** Answer claims of a coupon known sold out before Nest's pipeline (claim-fast-path.ts). */
+  @IsBoolean()
+  CLAIM_FAST_PATH: boolean;
 
   @IsInt() @Min(50) @Max(60000)
   HEALTH_TIMEOUT_MS: number;

@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { isCheckViolation, isUniqueViolation } from '../common/database-errors';
 import { DomainError, couponNotFound } from '../common/domain-error';
 import { Page, PageQueryDto, decodeCursor, encodeCursor, pageParams, toPage } from '../common/pagination';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
 import { Coupon } from './coupon.entity';
@@ -86,6 +88,7 @@ export interface ClaimsPage {
 @Injectable()
 export class CouponsService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(Coupon) private readonly coupons: Repository<Coupon>,
     private readonly lock: LockService,
   ) {}
@@ -202,6 +205,8 @@ export class CouponsService {
   /**
    * Runs an admin change under the coupon's claim lock and inside one transaction holding its
    * row FOR UPDATE: it never interleaves with a batch of claims, even past an expired lease.
+   * After the commit it waits SOLD_OUT_READ_REUSE_MS before answering, so that no process can
+   * still answer a claim sent after this 200 from a stock read taken before the commit.
    */
   private async underLock(
     name: string,
@@ -218,6 +223,8 @@ export class CouponsService {
           return change(em, rows[0]);
         }),
       );
+      // A few ms over: a timer may fire a millisecond early, and hosts' clocks differ slightly in rate.
+      if (this.config.SOLD_OUT_READ_REUSE_MS > 0) await sleep(this.config.SOLD_OUT_READ_REUSE_MS + 5);
       return toDetailView(result);
     } catch (error) {
       // The database's own window check: only reachable with sub-millisecond bounds from a close.

@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.factory';
+import { ClaimsService } from '../../src/claims/claims.service';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
 import { DatabaseSnapshot } from '../../stress-test/sale-checks';
@@ -133,6 +134,16 @@ export async function dropDatabase(url: string): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   } finally {
     await admin.end();
+  }
+}
+
+/** Waits until `test`'s process answers claims of `couponName` from its sold-out memory. */
+export async function untilSoldOutRemembered(test: TestApp, couponName: string): Promise<void> {
+  const claims = test.app.get(ClaimsService);
+  const deadline = Date.now() + 5000;
+  while (!claims.knowsSoldOut(couponName)) {
+    if (Date.now() > deadline) throw new Error(`the process never remembered ${couponName} as sold out`);
+    await sleep(5);
   }
 }
 
