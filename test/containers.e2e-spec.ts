@@ -33,8 +33,12 @@ describe('docker-compose.yml', () => {
   const services = compose.services as Record<string, any>;
   const apis = ['api-1', 'api-2'];
 
-  it('runs PostgreSQL, three Redis nodes and two API instances', () => {
-    expect(Object.keys(services).sort()).toEqual(['api-1', 'api-2', 'postgres', 'redis-1', 'redis-2', 'redis-3']);
+  it('runs PostgreSQL, three Redis nodes and two API instances; Prometheus and Grafana only in the monitoring profile', () => {
+    const byDefault = Object.keys(services).filter((name) => !services[name].profiles);
+    expect(byDefault.sort()).toEqual(['api-1', 'api-2', 'postgres', 'redis-1', 'redis-2', 'redis-3']);
+    const monitoring = Object.keys(services).filter((name) => services[name].profiles?.includes('monitoring'));
+    expect(monitoring.sort()).toEqual(['grafana', 'prometheus']);
+    expect(Object.keys(services)).toHaveLength(byDefault.length + monitoring.length);
     expect(services.postgres.image).toMatch(/^postgres:15/);
     for (const name of ['redis-1', 'redis-2', 'redis-3']) expect(services[name].image).toMatch(/^redis:7/);
     for (const name of apis) expect(services[name].build).toBe('.');
@@ -68,6 +72,33 @@ describe('docker-compose.yml', () => {
     expect(services['api-2'].ports).toEqual(['3002:3000']);
     for (const name of apis) expect(services[name].environment.PORT).toBe('3000');
     for (const name of ['postgres', 'redis-1', 'redis-2', 'redis-3']) expect(services[name].ports).toBeUndefined();
+    // Unauthenticated Prometheus and a default Grafana password: the host's loopback only.
+    expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+    expect(services.grafana.ports).toEqual(['127.0.0.1:3000:3000']);
+  });
+
+  it('provisions Prometheus and Grafana from the files in deploy/, pointed at the compose services', () => {
+    const mounts = (name: string) =>
+      Object.fromEntries((services[name].volumes as string[]).map((v) => v.split(':')).filter(([from]) => from.startsWith('./')).map(([from, to]) => [to, from]));
+    for (const name of ['prometheus', 'grafana']) {
+      for (const from of Object.values(mounts(name))) expect({ from, exists: existsSync(join(ROOT, from)) }).toEqual({ from, exists: true });
+    }
+    const prometheusDir = mounts('prometheus')['/etc/prometheus'];
+    expect(services.prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const prometheus = parse(read(`${prometheusDir}/prometheus.yml`));
+    expect(prometheus.rule_files).toEqual(['alerts.yml']);
+    const api = prometheus.scrape_configs.find((job: any) => job.job_name === 'flash-sale-api');
+    expect(api.metrics_path).toBe('/metrics');
+    expect(api.static_configs[0].targets).toEqual(apis.map((name) => `${name}:${services[name].environment.PORT}`));
+
+    const grafana = mounts('grafana');
+    const datasource = parse(read(`${grafana['/etc/grafana/provisioning']}/datasources/prometheus.yml`)).datasources[0];
+    expect(datasource.url).toBe('http://prometheus:9090');
+    const provider = parse(read(`${grafana['/etc/grafana/provisioning']}/dashboards/flash-sale.yml`)).providers[0];
+    const dashboardFile = Object.entries(grafana).find(([to]) => to.startsWith(provider.options.path + '/'))![1];
+    const dashboard = JSON.parse(read(dashboardFile));
+    const uids = new Set(dashboard.panels.flatMap((panel: any) => [panel.datasource, ...(panel.targets ?? []).map((t: any) => t.datasource)]).filter(Boolean).map((d: any) => d.uid));
+    expect([...uids]).toEqual([datasource.uid]);
   });
 
   it('sets only real config keys, and the values pass the service\'s own validation', () => {
@@ -214,6 +245,7 @@ describe('the image, built by replaying the Dockerfile', () => {
   });
 
   it('drains and exits 0 on SIGTERM, as the orchestrator stops it', async () => {
+    expect(service!.exitCode).toBeNull();
     const exited = new Promise<number | null>((resolve) => service!.once('exit', (code) => resolve(code)));
     service!.kill('SIGTERM');
     expect(await exited).toBe(0);
