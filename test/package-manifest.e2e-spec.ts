@@ -88,6 +88,26 @@ describe('package-lock.json', () => {
   });
 });
 
+describe('native code', () => {
+  it('only bcrypt builds native code at install, and it carries binaries for Linux x64/arm64 (glibc, musl) and macOS', () => {
+    const native = locked.filter(([, pkg]) => !pkg.dev && (pkg as { hasInstallScript?: boolean }).hasInstallScript).map(([path]) => path);
+    // @scarf/scarf's install script only reports download counts; nothing is compiled.
+    expect(native.sort()).toEqual(['node_modules/@scarf/scarf', 'node_modules/bcrypt']);
+    // bcrypt ships its prebuilt binaries inside its own tarball (node-gyp-build), not as optional packages.
+    const prebuilds = join(ROOT, 'node_modules', 'bcrypt', 'prebuilds');
+    for (const [platform, file] of [
+      ['linux-x64', 'bcrypt.glibc.node'],
+      ['linux-x64', 'bcrypt.musl.node'],
+      ['linux-arm64', 'bcrypt.glibc.node'],
+      ['linux-arm64', 'bcrypt.musl.node'],
+      ['darwin-arm64', 'bcrypt.node'],
+      ['darwin-x64', 'bcrypt.node'],
+    ]) {
+      expect({ platform, file, present: readdirSync(join(prebuilds, platform)).includes(file) }).toEqual({ platform, file, present: true });
+    }
+  });
+});
+
 describe('only what runs ships', () => {
   const dependencies = Object.keys(manifest.dependencies);
   const devDependencies = Object.keys(manifest.devDependencies);
