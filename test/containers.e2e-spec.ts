@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/config.loader';
 import { deleteKeysWithPrefix } from '../stress-test/self-hosted-service';
-import { BuiltStage, Stage, copyContext, dockerignore, parseDockerfile, replayDockerfile } from './support/dockerfile-replay';
+import { BuiltStage, Stage, commandOf, copyContext, dockerignore, parseDockerfile, replayDockerfile, run } from './support/dockerfile-replay';
 import { freePort } from './support/redis-node';
 import { SHARED_REDIS_URL, databaseUrl, dropDatabase, isolatedNames } from './support/test-app';
 
@@ -142,7 +142,7 @@ describe('Dockerfile', () => {
 
   it('reads .dockerignore as Docker does: a matching folder takes its contents with it', () => {
     const ignored = dockerignore(read('.dockerignore'));
-    for (const path of ['node_modules/pg/package.json', 'dist/src/main.js', '.git/HEAD', 'env.json', 'test/containers.e2e-spec.ts', 'npm-debug.log']) {
+    for (const path of ['node_modules/pg/package.json', 'dist/src/main.js', '.git/HEAD', 'env.json', 'test/containers.e2e-spec.ts', 'npm-debug.log', 'deploy/prometheus/alerts.yml']) {
       expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: true });
     }
     for (const path of ['package.json', 'package-lock.json', 'src/main.ts', 'migrations', 'env.example.json']) {
@@ -242,6 +242,14 @@ describe('the image, built by replaying the Dockerfile', () => {
     const started = output.split('\n').find((line) => line.includes('listening on'));
     expect(JSON.parse(started!).level).toBe(30);
     expect(runtime.env.NODE_ENV).toBe('production');
+  });
+
+  it("the image's HEALTHCHECK command passes against the running service", async () => {
+    const check = /^(?:--\S+\s+)*CMD\s+(.*)$/.exec(runtime.healthcheck!)![1];
+    const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...runtime.env, PORT: new URL(url).port };
+    await expect(run(commandOf(check), join(runtime.root, runtime.workdir), env)).resolves.toBeDefined();
+    // ... and fails when nothing answers, so the pass above means something.
+    await expect(run(commandOf(check), join(runtime.root, runtime.workdir), { ...env, PORT: String(await freePort()) })).rejects.toThrow(/exited with 1/);
   });
 
   it('drains and exits 0 on SIGTERM, as the orchestrator stops it', async () => {
