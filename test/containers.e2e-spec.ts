@@ -150,6 +150,8 @@ describe('Dockerfile', () => {
     }
     const rules = dockerignore('*.md\n!README.md\ndocs/**/draft-?.txt\n');
     expect([rules('NOTES.md'), rules('README.md'), rules('docs/a/b/draft-1.txt'), rules('docs/draft-12.txt')]).toEqual([true, false, true, false]);
+    const folder = dockerignore('docs\n!docs/keep.md\n');
+    expect([folder('docs/other.md'), folder('docs/keep.md'), folder.hasExceptions]).toEqual([true, false, true]);
   });
 });
 
@@ -181,7 +183,7 @@ describe('the image, built by replaying the Dockerfile', () => {
     };
     stages = await replayDockerfile(read('Dockerfile'), join(buildDir, 'context'), buildDir, hostEnv);
     runtime = stages[stages.length - 1];
-    const size = execFileSync('du', ['-sk', join(runtime.root, 'app', 'node_modules')], { encoding: 'utf8' });
+    const size = execFileSync('du', ['-sk', join(runtime.root, runtime.workdir, 'node_modules')], { encoding: 'utf8' });
     console.log(`runtime stage node_modules: ${Math.round(Number(size.split('\t')[0]) / 1024)} MiB (du -sk)`);
 
     const required: string[] = [];
@@ -220,7 +222,8 @@ describe('the image, built by replaying the Dockerfile', () => {
   });
 
   it('leaves only production packages and the compiled service in the runtime stage', () => {
-    const app = join(runtime.root, 'app');
+    expect(runtime.workdir).toBe('/app');
+    const app = join(runtime.root, runtime.workdir);
     expect(readdirSync(app).sort()).toEqual(['dist', 'env.example.json', 'node_modules', 'package.json']);
     expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
     for (const tool of ['undici', 'hdr-histogram-js', 'chart.js', 'jest']) expect({ tool, shipped: existsSync(join(app, 'node_modules', tool)) }).toEqual({ tool, shipped: false });

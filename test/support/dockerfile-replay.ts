@@ -65,7 +65,7 @@ export function commandOf(args: string): string[] {
  * the last pattern that decides it (`!pattern` brings a path back); `*` and `?` stay within one
  * path segment, `**` spans any number of them.
  */
-export function dockerignore(text: string): (path: string) => boolean {
+export function dockerignore(text: string): ((path: string) => boolean) & { hasExceptions: boolean } {
   const rules = text
     .split(/\r?\n/)
     .map((line) => line.trim())
@@ -85,7 +85,7 @@ export function dockerignore(text: string): (path: string) => boolean {
         .join('');
       return { include, regex: new RegExp(`^${source}$`) };
     });
-  return (path: string) => {
+  const ignored = (path: string) => {
     const segments = posix.normalize(path).replace(/^\/+/, '').split('/');
     const prefixes = segments.map((_, i) => segments.slice(0, i + 1).join('/'));
     let excluded = false;
@@ -94,6 +94,7 @@ export function dockerignore(text: string): (path: string) => boolean {
     }
     return excluded;
   };
+  return Object.assign(ignored, { hasExceptions: rules.some((rule) => rule.include) });
 }
 
 /** Copies the build context as the engine receives it: the project without what .dockerignore names. */
@@ -104,10 +105,10 @@ export function copyContext(projectDir: string, contextDir: string): void {
   const walk = (relative: string) => {
     for (const name of readdirSync(join(projectDir, relative))) {
       const path = relative ? `${relative}/${name}` : name;
-      // The first path segment decides for a whole folder unless a `!` rule could bring part back.
-      if (ignored(path)) continue;
-      if (statSync(join(projectDir, path)).isDirectory()) walk(path);
-      else cpSync(join(projectDir, path), join(contextDir, path), { recursive: true });
+      const isFolder = statSync(join(projectDir, path)).isDirectory();
+      // An ignored folder is skipped whole unless a `!` rule could bring part of it back.
+      if (isFolder && !(ignored(path) && !ignored.hasExceptions)) walk(path);
+      else if (!isFolder && !ignored(path)) cpSync(join(projectDir, path), join(contextDir, path));
     }
   };
   walk('');
