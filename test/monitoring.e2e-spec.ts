@@ -143,7 +143,8 @@ describe('deploy/ expressions against a real Prometheus scraping the service dur
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    prometheus.on('error', (error) => (prometheusLog += `cannot start prometheus (install Debian's prometheus package): ${error.message}\n`));
+    prometheus.on('error', (error) => (prometheusLog += `${error.message}\n`));
+    if (prometheus.pid === undefined) throw new Error("cannot start prometheus: install Debian's prometheus package (.ci/run does)");
     prometheus.stdout!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
     prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
 
@@ -170,7 +171,7 @@ describe('deploy/ expressions against a real Prometheus scraping the service dur
   }, 90_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
+    if (prometheus?.pid !== undefined && prometheus.exitCode === null) {
       const exited = new Promise((resolve) => prometheus!.once('exit', resolve));
       prometheus.kill('SIGTERM');
       await exited;
