@@ -123,8 +123,10 @@ export function run(command: string[], cwd: string, env: Record<string, string>)
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code === 0) resolve(output);
-      else reject(new Error(`"${command.join(' ')}" exited with ${code} in ${cwd}:\n${output.slice(-4000)}`));
+      if (code === 0) return resolve(output);
+      // npm puts the reason first and its usage text after it: keep both ends of a long output.
+      const shown = output.length > 6000 ? `${output.slice(0, 3000)}\n...\n${output.slice(-3000)}` : output;
+      reject(new Error(`"${command.join(' ')}" exited with ${code} in ${cwd}:\n${shown}`));
     });
   });
 }
