@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Not built on the development machines (no Docker engine there): kept correct by reading and
-# by test/containers.e2e-spec.ts, which checks this file against the repository.
+# Not built on the development machines (no Docker engine there): test/containers.e2e-spec.ts
+# replays these steps in a temporary folder (test/support/dockerfile-replay.ts) and starts the
+# runtime stage's CMD and HEALTHCHECK; an instruction the replay does not know fails that test.
 
 # Build stage: every dependency, compile TypeScript, then drop the dev dependencies.
 FROM node:20-bookworm-slim AS build

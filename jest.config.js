@@ -15,13 +15,7 @@ module.exports = {
         module: { type: 'commonjs' },
       },
     ],
-    // content-disposition 3 (under @fastify/static, which serves the Swagger UI) ships ESM only.
-    '/node_modules/content-disposition/.+\\.js$': [
-      '@swc/jest',
-      { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } },
-    ],
   },
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],

@@ -1,12 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/config.loader';
+import { deleteKeysWithPrefix } from '../stress-test/self-hosted-service';
+import { BuiltStage, Stage, commandOf, copyContext, dockerignore, parseDockerfile, replayDockerfile, run } from './support/dockerfile-replay';
+import { freePort } from './support/redis-node';
+import { SHARED_REDIS_URL, databaseUrl, dropDatabase, isolatedNames } from './support/test-app';
 
 /**
  * No Docker engine runs on the development machines, so the container files are checked by
- * reading them: the compose services, their health-gated order, ports and environment, and the
- * Dockerfile's stages against what the repository really holds.
+ * reading them (the compose services, their health-gated order, ports and environment) and the
+ * Dockerfile by carrying out its steps in a temporary folder and starting what they produce.
  */
 const ROOT = join(__dirname, '..');
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
@@ -26,8 +33,12 @@ describe('docker-compose.yml', () => {
   const services = compose.services as Record<string, any>;
   const apis = ['api-1', 'api-2'];
 
-  it('runs PostgreSQL, three Redis nodes and two API instances', () => {
-    expect(Object.keys(services).sort()).toEqual(['api-1', 'api-2', 'postgres', 'redis-1', 'redis-2', 'redis-3']);
+  it('runs PostgreSQL, three Redis nodes and two API instances; Prometheus and Grafana only in the monitoring profile', () => {
+    const byDefault = Object.keys(services).filter((name) => !services[name].profiles);
+    expect(byDefault.sort()).toEqual(['api-1', 'api-2', 'postgres', 'redis-1', 'redis-2', 'redis-3']);
+    const monitoring = Object.keys(services).filter((name) => services[name].profiles?.includes('monitoring'));
+    expect(monitoring.sort()).toEqual(['grafana', 'prometheus']);
+    expect(Object.keys(services)).toHaveLength(byDefault.length + monitoring.length);
     expect(services.postgres.image).toMatch(/^postgres:15/);
     for (const name of ['redis-1', 'redis-2', 'redis-3']) expect(services[name].image).toMatch(/^redis:7/);
     for (const name of apis) expect(services[name].build).toBe('.');
@@ -61,6 +72,33 @@ describe('docker-compose.yml', () => {
     expect(services['api-2'].ports).toEqual(['3002:3000']);
     for (const name of apis) expect(services[name].environment.PORT).toBe('3000');
     for (const name of ['postgres', 'redis-1', 'redis-2', 'redis-3']) expect(services[name].ports).toBeUndefined();
+    // Unauthenticated Prometheus and a default Grafana password: the host's loopback only.
+    expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+    expect(services.grafana.ports).toEqual(['127.0.0.1:3000:3000']);
+  });
+
+  it('provisions Prometheus and Grafana from the files in deploy/, pointed at the compose services', () => {
+    const mounts = (name: string) =>
+      Object.fromEntries((services[name].volumes as string[]).map((v) => v.split(':')).filter(([from]) => from.startsWith('./')).map(([from, to]) => [to, from]));
+    for (const name of ['prometheus', 'grafana']) {
+      for (const from of Object.values(mounts(name))) expect({ from, exists: existsSync(join(ROOT, from)) }).toEqual({ from, exists: true });
+    }
+    const prometheusDir = mounts('prometheus')['/etc/prometheus'];
+    expect(services.prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const prometheus = parse(read(`${prometheusDir}/prometheus.yml`));
+    expect(prometheus.rule_files).toEqual(['alerts.yml']);
+    const api = prometheus.scrape_configs.find((job: any) => job.job_name === 'flash-sale-api');
+    expect(api.metrics_path).toBe('/metrics');
+    expect(api.static_configs[0].targets).toEqual(apis.map((name) => `${name}:${services[name].environment.PORT}`));
+
+    const grafana = mounts('grafana');
+    const datasource = parse(read(`${grafana['/etc/grafana/provisioning']}/datasources/prometheus.yml`)).datasources[0];
+    expect(datasource.url).toBe('http://prometheus:9090');
+    const provider = parse(read(`${grafana['/etc/grafana/provisioning']}/dashboards/flash-sale.yml`)).providers[0];
+    const dashboardFile = Object.entries(grafana).find(([to]) => to.startsWith(provider.options.path + '/'))![1];
+    const dashboard = JSON.parse(read(dashboardFile));
+    const uids = new Set(dashboard.panels.flatMap((panel: any) => [panel.datasource, ...(panel.targets ?? []).map((t: any) => t.datasource)]).filter(Boolean).map((d: any) => d.uid));
+    expect([...uids]).toEqual([datasource.uid]);
   });
 
   it('sets only real config keys, and the values pass the service\'s own validation', () => {
@@ -83,36 +121,144 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  const dockerfile = read('Dockerfile').replace(/\\\n\s*/g, ' ');
-  const instructions = dockerfile.split('\n').filter((line) => /^[A-Z]+ /.test(line));
-  const stages = instructions.join('\n').split(/^FROM /m).slice(1);
+  const stages = parseDockerfile(read('Dockerfile'));
+  const [build, runtime] = stages;
+  const lines = (stage: Stage) => stage.instructions.map((i) => `${i.keyword} ${i.args}`);
 
   it('builds in one stage and runs in another, as a non-root user, with a health check', () => {
-    expect(stages).toHaveLength(2);
-    const runtime = stages[1];
-    expect(runtime).toMatch(/^USER node$/m);
-    expect(runtime).toMatch(/^ENV NODE_ENV=production$/m);
-    expect(runtime).toMatch(/^HEALTHCHECK .*\/api\/healthcheck/m);
-    expect(runtime).toContain('COPY --from=build');
-    expect(runtime).not.toMatch(/^RUN npm (ci|install)/m);
-    expect(stages[0]).toMatch(/npm ci/);
-    expect(stages[0]).toMatch(/npm prune --omit=dev/);
-    expect(runtime).toMatch(/^EXPOSE 3000$/m);
+    expect(stages.map((s) => s.name)).toEqual(['build', 'runtime']);
+    expect(lines(runtime)).toContain('USER node');
+    expect(lines(runtime)).toContain('ENV NODE_ENV=production');
+    expect(lines(runtime)).toContain('EXPOSE 3000');
+    expect(lines(runtime).find((l) => l.startsWith('HEALTHCHECK '))).toContain('/api/healthcheck');
+    expect(lines(runtime).some((l) => /^RUN npm (ci|install)/.test(l))).toBe(false);
+    expect(lines(build).some((l) => l.startsWith('RUN npm ci'))).toBe(true);
+    expect(lines(build).some((l) => /npm prune --omit=dev/.test(l))).toBe(true);
   });
 
-  it('copies only what exists and starts the entry point the build produces', () => {
-    for (const line of instructions.filter((l) => l.startsWith('COPY ') && !l.includes('--from='))) {
-      const sources = line.replace(/--\S+/g, '').trim().split(/\s+/).slice(1, -1);
-      for (const source of sources) expect({ source, exists: existsSync(join(ROOT, source)) }).toEqual({ source, exists: true });
+  it('starts from the Node major version the service is tested on', () => {
+    for (const stage of stages) expect(stage.base).toBe(`node:${process.versions.node.split('.')[0]}-bookworm-slim`);
+  });
+
+  it('reads .dockerignore as Docker does: a matching folder takes its contents with it', () => {
+    const ignored = dockerignore(read('.dockerignore'));
+    for (const path of ['node_modules/pg/package.json', 'dist/src/main.js', '.git/HEAD', 'env.json', 'test/containers.e2e-spec.ts', 'npm-debug.log', 'deploy/prometheus/alerts.yml']) {
+      expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: true });
     }
-    const cmd = JSON.parse(instructions.find((l) => l.startsWith('CMD '))!.slice(4)) as string[];
-    expect(cmd).toEqual(['node', 'dist/src/main.js']);
-    expect(JSON.parse(read('tsconfig.json')).compilerOptions.outDir).toBe('./dist');
-    expect(existsSync(join(ROOT, 'src', 'main.ts'))).toBe(true);
+    for (const path of ['package.json', 'package-lock.json', 'src/main.ts', 'migrations', 'env.example.json']) {
+      expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: false });
+    }
+    const rules = dockerignore('*.md\n!README.md\ndocs/**/draft-?.txt\n');
+    expect([rules('NOTES.md'), rules('README.md'), rules('docs/a/b/draft-1.txt'), rules('docs/draft-12.txt')]).toEqual([true, false, true, false]);
+    const folder = dockerignore('docs\n!docs/keep.md\n');
+    expect([folder('docs/other.md'), folder('docs/keep.md'), folder.hasExceptions]).toEqual([true, false, true]);
+  });
+});
+
+/**
+ * The image's steps carried out for real (see test/support/dockerfile-replay.ts): npm ci on the
+ * lockfile, the build, the prune, then the runtime stage's CMD from the runtime stage's files
+ * alone, with the compose file's API environment pointed at the local PostgreSQL and Redis.
+ */
+describe('the image, built by replaying the Dockerfile', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true });
+  let buildDir: string;
+  let stages: BuiltStage[];
+  let runtime: BuiltStage;
+  let service: ChildProcess | undefined;
+  let output = '';
+  let url: string;
+  const { database, prefix } = isolatedNames();
+
+  beforeAll(async () => {
+    buildDir = mkdtempSync(join(tmpdir(), 'dockerfile-replay-'));
+    copyContext(ROOT, join(buildDir, 'context'));
+    // What node:20-bookworm-slim gives RUN steps: node and npm on PATH, a home for npm's cache.
+    // prefer-offline lets npm ci take tarballs it already has; the lockfile still decides them.
+    const hostEnv = {
+      PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: process.env.HOME ?? buildDir,
+      npm_config_prefer_offline: 'true',
+      npm_config_update_notifier: 'false',
+    };
+    stages = await replayDockerfile(read('Dockerfile'), join(buildDir, 'context'), buildDir, hostEnv);
+    runtime = stages[stages.length - 1];
+    const size = execFileSync('du', ['-sk', join(runtime.root, runtime.workdir, 'node_modules')], { encoding: 'utf8' });
+    console.log(`runtime stage node_modules: ${Math.round(Number(size.split('\t')[0]) / 1024)} MiB (du -sk)`);
+
+    const required: string[] = [];
+    const environment = Object.fromEntries(
+      Object.entries(compose.services['api-1'].environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v), required)]),
+    );
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const env = {
+      PATH: hostEnv.PATH,
+      ...runtime.env,
+      ...environment,
+      // Where compose's network names point on this machine, and a database and prefix of our own.
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl(database),
+      DATABASE_POOL_SIZE: '4',
+      REDIS_URLS: SHARED_REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ADMIN_PASSWORD: 'replayed-image-admin-password',
+    };
+    service = spawn(runtime.cmd![0], runtime.cmd!.slice(1), { cwd: join(runtime.root, runtime.workdir), env });
+    service.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    service.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  }, 600_000);
+
+  afterAll(async () => {
+    if (service && service.exitCode === null) {
+      service.kill('SIGKILL');
+      await new Promise((resolve) => service!.once('exit', resolve));
+    }
+    await dropDatabase(databaseUrl(database));
+    await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
   });
 
-  it('keeps local state out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n');
-    for (const entry of ['node_modules', 'dist', 'env.json', '.git']) expect(ignored).toContain(entry);
+  it('leaves only production packages and the compiled service in the runtime stage', () => {
+    expect(runtime.workdir).toBe('/app');
+    const app = join(runtime.root, runtime.workdir);
+    expect(readdirSync(app).sort()).toEqual(['dist', 'env.example.json', 'node_modules', 'package.json']);
+    expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
+    for (const tool of ['undici', 'hdr-histogram-js', 'chart.js', 'jest']) expect({ tool, shipped: existsSync(join(app, 'node_modules', tool)) }).toEqual({ tool, shipped: false });
+    expect(existsSync(join(app, 'dist', 'src', 'main.js'))).toBe(true);
+    // Tools and tests are not in the build context, so they are not in the image either.
+    expect(existsSync(join(app, 'dist', 'stress-test'))).toBe(false);
+  });
+
+  it("starts the runtime stage's CMD in production mode and answers /api/healthcheck 200", async () => {
+    const deadline = Date.now() + 60_000;
+    let status = 0;
+    while (Date.now() < deadline && service!.exitCode === null) {
+      status = await fetch(`${url}/api/healthcheck`).then((r) => r.status, () => 0);
+      if (status === 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect({ status, exited: service!.exitCode, output: status === 200 ? '' : output }).toEqual({ status: 200, exited: null, output: '' });
+    // Production logs are JSON lines, and the example JWT secret would have been refused.
+    const started = output.split('\n').find((line) => line.includes('listening on'));
+    expect(JSON.parse(started!).level).toBe(30);
+    expect(runtime.env.NODE_ENV).toBe('production');
+  });
+
+  it("the image's HEALTHCHECK command passes against the running service", async () => {
+    const check = /^(?:--\S+\s+)*CMD\s+(.*)$/.exec(runtime.healthcheck!)![1];
+    const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...runtime.env, PORT: new URL(url).port };
+    await expect(run(commandOf(check), join(runtime.root, runtime.workdir), env)).resolves.toBeDefined();
+    // ... and fails when nothing answers, so the pass above means something.
+    await expect(run(commandOf(check), join(runtime.root, runtime.workdir), { ...env, PORT: String(await freePort()) })).rejects.toThrow(/exited with 1/);
+  });
+
+  it('drains and exits 0 on SIGTERM, as the orchestrator stops it', async () => {
+    expect(service!.exitCode).toBeNull();
+    const exited = new Promise<number | null>((resolve) => service!.once('exit', (code) => resolve(code)));
+    service!.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

@@ -49,6 +49,7 @@ describe('Prometheus /metrics', () => {
       'db_pool_connections_in_use',
       'db_pool_waiting_requests',
       'coupons_sold_out',
+      'coupons_remaining_amount',
       'process_cpu_seconds_total',
     ]) {
       expect(res.text).toContain(`# TYPE ${name} `);
@@ -91,11 +92,23 @@ describe('Prometheus /metrics', () => {
     expect(delta(before, after, 'coupon_claims_total{outcome="SOLD_OUT"}')).toBe(1);
     expect(delta(before, after, 'coupon_claims_total{outcome="COUPON_NOT_FOUND"}')).toBe(1);
     expect(delta(before, after, 'coupons_sold_out')).toBe(1);
+    expect(delta(before, after, 'coupons_remaining_amount')).toBe(-2);
     const claimSeries = (status: number) =>
       `http_request_duration_seconds_count{method="POST",route="/api/coupons/claim",status_code="${status}"}`;
     expect(delta(before, after, claimSeries(200))).toBe(2);
     expect(delta(before, after, claimSeries(409))).toBe(2);
     expect(delta(before, after, claimSeries(404))).toBe(1);
+  });
+
+  it('coupons_remaining_amount counts the units of coupons on sale now, not of sales to come or gone', async () => {
+    const admin = await t.adminToken();
+    const before = await scrape();
+    const create = (name: string, amount: number, window: Record<string, string>) =>
+      t.api.post('/api/coupons', { name, amount, ...window }, { token: admin });
+    expect((await create('LATER', 7, { starts_at: '2099-01-01T00:00:00Z' })).status).toBe(201);
+    expect((await create('GONE', 11, { starts_at: '2001-01-01T00:00:00Z', ends_at: '2001-01-02T00:00:00Z' })).status).toBe(201);
+    expect((await create('NOW', 13, { starts_at: '2001-01-01T00:00:00Z', ends_at: '2099-01-01T00:00:00Z' })).status).toBe(201);
+    expect(delta(before, await scrape(), 'coupons_remaining_amount')).toBe(13);
   });
 
   it('batch sizes add up to the claims settled, one lock wait per batch', async () => {

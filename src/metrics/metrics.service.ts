@@ -90,6 +90,23 @@ export class MetricsService {
         }
       },
     });
+    new Gauge({
+      name: 'coupons_remaining_amount',
+      help: 'Units left to claim across coupons whose sale window is open now (read from the database at scrape time)',
+      registers: [this.registry],
+      async collect() {
+        try {
+          // One number, not one series per coupon: coupon names are unbounded label values.
+          const [row] = await dataSource.query(
+            `SELECT coalesce(sum(remaining_amount), 0)::bigint AS n FROM coupons
+              WHERE (starts_at IS NULL OR starts_at <= now()) AND (ends_at IS NULL OR ends_at > now())`,
+          );
+          this.set(Number(row.n));
+        } catch (error) {
+          logger.warn(`coupons_remaining_amount not refreshed: ${(error as Error).message}`);
+        }
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 
