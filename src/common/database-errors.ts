@@ -40,6 +40,15 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * The session under a transaction died (PostgreSQL ended it, or its connection broke) and
+ * TypeORM gave the query runner back, so the next statement met "runner already released".
+ */
+export class SessionLostError extends Error {
+  override name = 'SessionLostError';
+  readonly code = '08006'; // connection_failure
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = codeOf(error);
