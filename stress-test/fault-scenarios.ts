@@ -89,7 +89,9 @@ interface FaultSale {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const REQUEST_TIMEOUT_MS = 15_000;
-const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+/** Debian's libfaketime (package faketime), wherever this architecture keeps it. */
+const LIBFAKETIME_PATHS = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((arch) => `/usr/lib/${arch}/faketime/libfaketimeMT.so.1`);
+const libfaketime = () => LIBFAKETIME_PATHS.find((path) => existsSync(path)) ?? null;
 
 /** The environment of one process, with the links and the clock the spec asked for. */
 function processEnv(
@@ -111,7 +113,7 @@ function processEnv(
   }
   if (links.clockFile && spec.fakeClockOf === index) {
     // Only the wall clock jumps, as when NTP steps it; timers and performance.now() stay monotonic.
-    out.LD_PRELOAD = LIBFAKETIME;
+    out.LD_PRELOAD = libfaketime()!;
     out.FAKETIME_TIMESTAMP_FILE = links.clockFile;
     out.FAKETIME_DONT_FAKE_MONOTONIC = '1';
     out.FAKETIME_CACHE_DURATION = '1';
@@ -138,7 +140,7 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
       redisLink.setDelay(spec.redisLinkTo.delayMs ?? 0);
     }
     if (spec.fakeClockOf !== undefined) {
-      if (!existsSync(LIBFAKETIME)) throw new Error(`${LIBFAKETIME} is missing: apt-get install faketime`);
+      if (!libfaketime()) throw new Error(`libfaketime is missing (${LIBFAKETIME_PATHS.join(', ')}): apt-get install faketime`);
       clockFile = join(tmpdir(), `coupons-fake-clock-${process.pid}-${Date.now()}`);
       writeFileSync(clockFile, '+0\n');
     }
