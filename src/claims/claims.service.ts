@@ -180,8 +180,7 @@ export class ClaimsService implements OnApplicationShutdown {
    * An update made through another process is therefore seen within that interval.
    */
   private recentStockState(couponName: string, known: SoldOutCoupon): Promise<StockState | null> {
-    // Monotonic: a wall-clock jump back must not keep a stale "sold out" for longer.
-    const now = performance.now();
+    const now = Date.now();
     if (known.checked && now - known.checked.at < this.recheckMs) return known.checked.state;
     const state = this.repository.stockState(couponName);
     known.checked = { at: now, state };
