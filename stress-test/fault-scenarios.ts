@@ -1,10 +1,16 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 import { ClaimRecord, SaleRun, outcomeOf, runSale } from './claim-runner';
 import { HttpPool } from './http-pool';
+import { localTcpPortsOf } from './process-sockets';
 import { RedisNode } from './redis-node';
 import { CheckResult, CouponSnapshot, DatabaseSnapshot, checkSale } from './sale-checks';
 import { ServiceGroup, startServiceGroup } from './self-hosted-service';
 import { databaseSnapshot } from './stress';
+import { TcpProxy } from './tcp-proxy';
 import { SaleUser, login, seedUsers } from './user-seeder';
 
 /**
@@ -44,6 +50,11 @@ interface SaleContext {
   /** A user who takes no part in the sale, for probes during a fault. */
   probe: SaleUser;
   http: HttpPool;
+  /** The proxied links the spec asked for: one process's link to PostgreSQL, every process's link to one Redis node. */
+  databaseLink: TcpProxy | null;
+  redisLink: TcpProxy | null;
+  /** The libfaketime offset file of the process under a fake clock ("+30s" jumps it). */
+  clockFile: string | null;
   check(name: string, passed: boolean, detail: string): void;
   note(text: string): void;
 }
@@ -63,6 +74,14 @@ interface FaultSale {
   fault?: (sale: SaleContext) => Promise<void>;
   /** Judges the sale: 'exact' applies every stress check; 'every-200-is-a-row' the weaker honest set. */
   expect: 'exact' | 'every-200-is-a-row';
+  /** Milliseconds a client waits for an answer (default 15 s); longer where a process is frozen on purpose. */
+  requestTimeoutMs?: number;
+  /** This process (index) reaches PostgreSQL through a proxy the fault can break: sale.databaseLink. */
+  databaseLinkOf?: number;
+  /** Every process reaches this Redis node (index) through one proxy: sale.redisLink, delayed from the start by delayMs. */
+  redisLinkTo?: { node: number; delayMs?: number };
+  /** This process (index) runs under libfaketime (Debian's faketime package); sale.clockFile moves its clock. */
+  fakeClockOf?: number;
   /** Usernames allowed to hold a row without a 200 (answer lost with a process, or learnt on retry). */
   rowWithout200Allowed?: (record: ClaimRecord | undefined) => boolean;
   after?: (sale: SaleContext, run: SaleRun) => Promise<void>;
@@ -70,6 +89,37 @@ interface FaultSale {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const REQUEST_TIMEOUT_MS = 15_000;
+/** Debian's libfaketime (package faketime), wherever this architecture keeps it. */
+const LIBFAKETIME_PATHS = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((arch) => `/usr/lib/${arch}/faketime/libfaketimeMT.so.1`);
+const libfaketime = () => LIBFAKETIME_PATHS.find((path) => existsSync(path)) ?? null;
+
+/** The environment of one process, with the links and the clock the spec asked for. */
+function processEnv(
+  spec: FaultSale,
+  index: number,
+  env: Record<string, string>,
+  links: { database: TcpProxy | null; redis: TcpProxy | null; nodes: RedisNode[]; clockFile: string | null },
+): Record<string, string> {
+  const out = { ...env };
+  if (links.database && spec.databaseLinkOf === index) {
+    const url = new URL(env.DATABASE_URL);
+    url.host = `127.0.0.1:${links.database.port}`;
+    out.DATABASE_URL = url.toString();
+  }
+  if (links.redis && spec.redisLinkTo) {
+    out.REDIS_URLS = links.nodes
+      .map((node, i) => (i === spec.redisLinkTo!.node ? `redis://127.0.0.1:${links.redis!.port}` : node.url))
+      .join(',');
+  }
+  if (links.clockFile && spec.fakeClockOf === index) {
+    // Only the wall clock jumps, as when NTP steps it; timers and performance.now() stay monotonic.
+    out.LD_PRELOAD = libfaketime()!;
+    out.FAKETIME_TIMESTAMP_FILE = links.clockFile;
+    out.FAKETIME_DONT_FAKE_MONOTONIC = '1';
+    out.FAKETIME_CACHE_DURATION = '1';
+  }
+  return out;
+}
 
 export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
   const started = Date.now();
@@ -79,8 +129,22 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
   const checks: CheckResult[] = [];
   const notes: string[] = [];
   const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
+  let databaseLink: TcpProxy | null = null;
+  let redisLink: TcpProxy | null = null;
+  let clockFile: string | null = null;
   try {
     for (let i = 0; i < spec.redisNodes; i++) nodes.push(await RedisNode.start());
+    if (spec.databaseLinkOf !== undefined) databaseLink = await TcpProxy.start('127.0.0.1', 5432);
+    if (spec.redisLinkTo) {
+      redisLink = await TcpProxy.start('127.0.0.1', nodes[spec.redisLinkTo.node].port);
+      redisLink.setDelay(spec.redisLinkTo.delayMs ?? 0);
+    }
+    if (spec.fakeClockOf !== undefined) {
+      if (!libfaketime()) throw new Error(`libfaketime is missing (${LIBFAKETIME_PATHS.join(', ')}): apt-get install faketime`);
+      clockFile = join(tmpdir(), `coupons-fake-clock-${process.pid}-${Date.now()}`);
+      writeFileSync(clockFile, '+0\n');
+    }
+    const links = { database: databaseLink, redis: redisLink, nodes, clockFile };
     group = await startServiceGroup(spec.processes, {
       REDIS_URLS: nodes.map((n) => n.url).join(','),
       REDIS_COMMAND_TIMEOUT_MS: '300',
@@ -91,9 +155,9 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
       // (the rest of the test suite, in CI); a batch needs one connection at a time.
       DATABASE_POOL_SIZE: '6',
       ...spec.env,
-    });
+    }, (index, env) => processEnv(spec, index, env, links));
     const concurrency = spec.concurrency ?? 60;
-    http = new HttpPool(group.urls, Math.ceil(concurrency / group.urls.length) + 2, REQUEST_TIMEOUT_MS);
+    http = new HttpPool(group.urls, Math.ceil(concurrency / group.urls.length) + 2, spec.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
     const runId = `${spec.id}${Date.now().toString(36)}`;
     const couponName = `FAULT_${runId}`;
     const admin = await login(http, group.adminUser, group.adminPassword);
@@ -104,7 +168,9 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
     });
     const probe = seeded.users.pop()!;
     const users = seeded.users;
-    const sale: SaleContext = { group, nodes, couponName, users, probe, http, check, note: (text) => notes.push(text) };
+    const sale: SaleContext = {
+      group, nodes, couponName, users, probe, http, databaseLink, redisLink, clockFile, check, note: (text) => notes.push(text),
+    };
 
     let fault: Promise<void> | null = null;
     const run = await runSale({
@@ -148,9 +214,16 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
       durationMs: Date.now() - started,
     };
   } finally {
+    // Whatever the fault left stopped or cut is restored first, so every process can stop.
+    for (const p of group?.processes ?? []) p.signal('SIGCONT');
+    databaseLink?.set('forward');
+    redisLink?.set('forward');
     await http?.close();
     await group?.stop();
     for (const node of nodes) await node.kill();
+    await databaseLink?.close();
+    await redisLink?.close();
+    if (clockFile) rmSync(clockFile, { force: true });
   }
 }
 
@@ -218,6 +291,116 @@ async function probeClaim(sale: SaleContext): Promise<{ status: number; code: st
 }
 
 const LOCK_LOST = /was lost \(lease expired\)/;
+
+interface StuckSession {
+  backendPid: number;
+  attempts: number;
+}
+
+/**
+ * Cuts one process off (freezes it, or blackholes its link) again and again until the cut
+ * lands while one of its sessions sits idle in a transaction holding the coupon row, and
+ * returns that session; null if that did not happen within `withinMs`. After each cut it
+ * waits for the process's running statements to finish, then reads pg_stat_activity and
+ * pg_locks, and confirms from its own session that the row is locked (FOR UPDATE NOWAIT
+ * refused). Otherwise it restores the process and tries again a moment later.
+ */
+async function cutWhileHoldingRow(
+  sale: SaleContext,
+  clientPorts: () => Set<number>,
+  cut: () => void,
+  restore: () => void,
+  withinMs = 20_000,
+): Promise<StuckSession | null> {
+  return withDatabase(sale.group.databaseUrl, async (db) => {
+    const deadline = Date.now() + withinMs;
+    for (let attempts = 1; Date.now() < deadline; attempts++) {
+      cut();
+      const ports = clientPorts();
+      let sessions: { pid: number; state: string; holds_row: boolean }[] = [];
+      for (let waited = 0; waited <= 500; waited += 10) {
+        const { rows } = await db.query(
+          `SELECT a.pid, a.client_port, a.state,
+                  EXISTS (SELECT 1 FROM pg_locks l
+                           WHERE l.pid = a.pid AND l.granted AND l.relation = 'coupons'::regclass AND l.mode = 'RowShareLock') AS holds_row
+             FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.application_name = 'flash-sale-coupons'`,
+        );
+        sessions = rows.filter((r: { client_port: number }) => ports.has(r.client_port));
+        if (!sessions.some((r) => r.state === 'active')) break;
+        await sleep(10);
+      }
+      const holder = sessions.find((r) => r.state === 'idle in transaction' && r.holds_row);
+      if (holder && (await rowIsLocked(db, sale.couponName))) return { backendPid: holder.pid, attempts };
+      restore();
+      await sleep(5 + Math.random() * 40);
+    }
+    return null;
+  });
+}
+
+/** Whether someone holds the coupon's row lock, asked without waiting and without keeping it. */
+async function rowIsLocked(db: Client, couponName: string): Promise<boolean> {
+  await db.query('BEGIN');
+  try {
+    await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE NOWAIT', [couponName]);
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code === '55P03') return true;
+    throw error;
+  } finally {
+    await db.query('ROLLBACK');
+  }
+}
+
+/** What the rest of the system did while one process stayed cut off; milliseconds from the cut. */
+interface WhileStuck {
+  firstGrantMs: number | null;
+  soldOutMs: number | null;
+  sessionEndedMs: number | null;
+  rowsAtCut: number;
+  remainingAtCut: number;
+}
+
+async function watchWhileStuck(sale: SaleContext, stuck: StuckSession, forMs: number): Promise<WhileStuck> {
+  return withDatabase(sale.group.databaseUrl, async (db) => {
+    const started = performance.now();
+    const read = async () => {
+      const { rows } = await db.query(
+        `SELECT c.remaining_amount, (SELECT count(*)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS rows,
+                EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $2) AS session_alive
+           FROM coupons c WHERE c.name = $1`,
+        [sale.couponName, stuck.backendPid],
+      );
+      return rows[0] as { remaining_amount: number; rows: number; session_alive: boolean };
+    };
+    const first = await read();
+    const seen: WhileStuck = { firstGrantMs: null, soldOutMs: null, sessionEndedMs: null, rowsAtCut: first.rows, remainingAtCut: first.remaining_amount };
+    while (performance.now() - started < forMs) {
+      const now = await read();
+      const at = Math.round(performance.now() - started);
+      if (seen.firstGrantMs === null && now.rows > first.rows) seen.firstGrantMs = at;
+      if (seen.soldOutMs === null && now.remaining_amount === 0) seen.soldOutMs = at;
+      if (seen.sessionEndedMs === null && !now.session_alive) seen.sessionEndedMs = at;
+      await sleep(100);
+    }
+    return seen;
+  });
+}
+
+/** The liveness checks of a process cut off mid-transaction: the others go on, and soon. */
+function checkOthersWentOn(sale: SaleContext, seen: WhileStuck, who: string, forMs: number): void {
+  sale.check(
+    `first grant through the other process within 10 s of ${who}`,
+    seen.firstGrantMs !== null && seen.firstGrantMs < 10_000,
+    `first new row ${seen.firstGrantMs ?? 'never'} ms after the cut (rows then: ${seen.rowsAtCut}, remaining ${seen.remainingAtCut})`,
+  );
+  sale.check(
+    `the rest of the stock sold while ${who} lasted (${forMs / 1000} s)`,
+    seen.soldOutMs !== null,
+    `sold out ${seen.soldOutMs ?? 'not'} ms after the cut`,
+  );
+}
 
 const scenario = (id: number, title: string, spec: Omit<FaultSale, 'id' | 'title'>): FaultScenario => ({
   id,
@@ -366,4 +549,138 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       sale.check('the other process went on: the stock sold out', db?.remaining_amount === 0, `remaining ${db?.remaining_amount}`);
     },
   }),
+  scenario(9, 'An API process frozen (SIGSTOP) for 25 s while it holds the coupon row', {
+    // Clients wait out the freeze (60 s timeout) so the frozen process's answers are judged too.
+    processes: 2, redisNodes: 3, users: 1200, stock: 1000, expect: 'exact', faultAt: 0.05, requestTimeoutMs: 60_000,
+    fault: async (sale) => {
+      const stuck = sale.group.processes[1];
+      const frozenMs = 25_000;
+      const caught = await cutWhileHoldingRow(sale, () => localTcpPortsOf(stuck.pid), () => stuck.signal('SIGSTOP'), () => stuck.signal('SIGCONT'));
+      sale.check(
+        'frozen while a session of it sat idle in transaction holding the coupon row (pg_stat_activity, pg_locks, FOR UPDATE NOWAIT refused)',
+        caught !== null,
+        caught ? `caught on attempt ${caught.attempts}` : 'not caught within 20 s',
+      );
+      if (!caught) return;
+      // A load balancer stops sending to an instance whose health checks time out.
+      sale.http.setInRotation(stuck.url, false);
+      const seen = await watchWhileStuck(sale, caught, frozenMs);
+      stuck.signal('SIGCONT');
+      sale.http.setInRotation(stuck.url, true);
+      checkOthersWentOn(sale, seen, 'the freeze', frozenMs);
+      sale.note(
+        `API process 2 of 2 SIGSTOPped on attempt ${caught.attempts} with backend ${caught.backendPid} idle in transaction holding the coupon row; ` +
+          `PostgreSQL ended that session ${seen.sessionEndedMs ?? 'never'} ms in; first new grant ${seen.firstGrantMs ?? 'never'} ms in; ` +
+          `sold out ${seen.soldOutMs ?? 'not'} ms in; SIGCONT after ${frozenMs / 1000} s (out of the clients' rotation meanwhile)`,
+      );
+    },
+    after: async (sale) => {
+      // Its stuck batch must fail on waking (its session is gone): a commit there would be a 200 on a row
+      // the others may have sold meanwhile. The exact checks above hold it to every answer it gave.
+      const failed = sale.group.processes[1].count(/failed, database unavailable/);
+      sale.check('on waking, the frozen process reported its stuck batch failed (database unavailable)', failed > 0, `${failed} such warnings`);
+    },
+  }),
+  scenario(10, "One API process's link to PostgreSQL blackholed mid-transaction for 12 s, then restored", {
+    // Less stock than 9: the rest must sell within the 12 s cut, after the stuck lease runs out (~5 s).
+    processes: 2, redisNodes: 3, users: 1000, stock: 700, expect: 'exact', faultAt: 0.05, requestTimeoutMs: 60_000, databaseLinkOf: 1,
+    fault: async (sale) => {
+      const cutOff = sale.group.processes[1];
+      const link = sale.databaseLink!;
+      const cutMs = 12_000;
+      const caught = await cutWhileHoldingRow(sale, () => new Set(link.upstreamPorts()), () => link.set('blackhole'), () => link.set('forward'));
+      sale.check(
+        'blackholed while a session of it sat idle in transaction holding the coupon row (pg_stat_activity, pg_locks, FOR UPDATE NOWAIT refused)',
+        caught !== null,
+        caught ? `caught on attempt ${caught.attempts}` : 'not caught within 20 s',
+      );
+      if (!caught) return;
+      sale.http.setInRotation(cutOff.url, false);
+      const seen = await watchWhileStuck(sale, caught, cutMs);
+      link.set('forward');
+      sale.http.setInRotation(cutOff.url, true);
+      checkOthersWentOn(sale, seen, 'the partition', cutMs);
+      sale.note(
+        `the proxy between API process 2 and PostgreSQL stopped forwarding (no close, no reset) on attempt ${caught.attempts}; ` +
+          `PostgreSQL ended the stuck session ${seen.sessionEndedMs ?? 'never'} ms in; first new grant ${seen.firstGrantMs ?? 'never'} ms in; ` +
+          `sold out ${seen.soldOutMs ?? 'not'} ms in; link restored after ${cutMs / 1000} s (process out of the clients' rotation meanwhile)`,
+      );
+    },
+  }),
+  scenario(11, 'The link to one Redis node blackholed mid-sale (quorum 2 of 3 holds)', {
+    processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.2, redisLinkTo: { node: 0 },
+    fault: async (sale) => {
+      sale.redisLink!.set('blackhole');
+      sale.note('the proxy between every API process and node 1 of 3 stopped forwarding at 20% (connections stay open) until the sale ended');
+    },
+    after: async (sale, run) => {
+      const slowest = Math.max(...run.records.map((r) => r.latencyMs));
+      sale.check('no claim hung: every answer within 5 s', slowest < 5000, `slowest answer ${Math.round(slowest)} ms`);
+      sale.note(`slowest answer ${Math.round(slowest)} ms`);
+    },
+  }),
+  scenario(12, 'One Redis node 200 ms away (100 ms each way) for the whole sale', {
+    processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', redisLinkTo: { node: 0, delayMs: 100 },
+    after: async (sale, run) => {
+      const rtt = await pingThrough(sale.redisLink!.port);
+      sale.check('the slow link was slow: a PING through it took 200 ms or more', rtt >= 200, `PING ${Math.round(rtt)} ms`);
+      const p99 = run.latency.getValueAtPercentile(99) / 1000;
+      sale.note(`PING through the slow link ${Math.round(rtt)} ms; claim answers p50 ${Math.round(run.latency.getValueAtPercentile(50) / 1000)} ms, p99 ${Math.round(p99)} ms`);
+    },
+  }),
+  scenario(13, "One API process's wall clock jumped 30 s forward mid-sale (libfaketime)", {
+    processes: 2, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.2, fakeClockOf: 1,
+    fault: async (sale) => {
+      const jumped = sale.group.processes[1];
+      // A second coupon whose sale opens 20 s from now by the database's clock: 10 s ago by the jumped one's.
+      const admin = await login(sale.http, sale.group.adminUser, sale.group.adminPassword);
+      const later = `${sale.couponName}_LATER`;
+      const opensAt = await withDatabase(sale.group.databaseUrl, async (db) => (await db.query(`SELECT now() + interval '20 seconds' AS at`)).rows[0].at as Date);
+      const created = await sale.http.request('POST', '/api/coupons', { name: later, amount: 10, starts_at: opensAt.toISOString() }, admin);
+      if (created.status !== 201) throw new Error(`creating ${later}: ${created.status} ${JSON.stringify(created.body)}`);
+
+      writeFileSync(sale.clockFile!, '+30s\n');
+      let aheadMs = 0;
+      for (let waited = 0; waited < 5000 && aheadMs < 25_000; waited += 250) {
+        await sleep(250);
+        const answer = await fetch(`${jumped.url}/api/healthcheck`);
+        aheadMs = Date.parse(answer.headers.get('date') ?? '') - Date.now();
+      }
+      sale.check("the jumped process's clock is 30 s ahead (its HTTP Date header)", aheadMs >= 25_000, `${Math.round(aheadMs / 1000)} s ahead`);
+
+      const probe = await fetch(`${jumped.url}/api/coupons/claim`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${sale.probe.token}` },
+        body: JSON.stringify({ coupon_name: later }),
+      });
+      const body = (await probe.json()) as { code?: string };
+      const retryAfter = Number(probe.headers.get('retry-after'));
+      sale.check(
+        'the sale window is judged by the database clock: through the jumped process, a sale opening in 20 s answers 409 SALE_NOT_STARTED',
+        probe.status === 409 && body.code === 'SALE_NOT_STARTED' && retryAfter >= 1 && retryAfter <= 20,
+        `${probe.status} ${body.code}, Retry-After ${retryAfter}`,
+      );
+      sale.note(`API process 2 of 2 runs under libfaketime; its wall clock jumped +30 s at 20% (monotonic clock untouched); probe on a sale opening in 20 s: ${probe.status} ${body.code}, Retry-After ${retryAfter} s`);
+    },
+    after: async (sale) => {
+      // Leases are timed on the monotonic clock: the jump neither ends one early (a false
+      // "lost" warning) nor, backwards, keeps one trusted past its real expiry.
+      const lost = sale.group.processes[1].count(LOCK_LOST);
+      sale.check('no lease judged by the jumped wall clock: no "lock lost" warning on the jumped process', lost === 0, `${lost} lock-lost warnings`);
+    },
+  }),
 ];
+
+/** One PING through a Redis link, in milliseconds. */
+async function pingThrough(port: number): Promise<number> {
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const started = performance.now();
+    await client.ping();
+    return performance.now() - started;
+  } finally {
+    client.disconnect();
+  }
+}

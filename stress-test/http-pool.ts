@@ -12,6 +12,7 @@ export interface HttpAnswer {
 /** Keep-alive connection pools to one or more instances, used round-robin. */
 export class HttpPool {
   private readonly pools: Pool[];
+  private readonly outOfRotation = new Set<number>();
   private next = 0;
 
   constructor(
@@ -31,7 +32,21 @@ export class HttpPool {
     );
   }
 
+  /**
+   * Takes an instance out of the round-robin (or puts it back), as a load balancer does when
+   * its health checks fail; requests already sent to it still wait for their answer.
+   */
+  setInRotation(url: string, inRotation: boolean): void {
+    const index = this.urls.indexOf(url);
+    if (index < 0) throw new Error(`${url} is not one of this pool's instances`);
+    if (inRotation) this.outOfRotation.delete(index);
+    else this.outOfRotation.add(index);
+  }
+
   async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<HttpAnswer> {
+    for (let skipped = 0; this.outOfRotation.has(this.next) && skipped < this.pools.length; skipped++) {
+      this.next = (this.next + 1) % this.pools.length;
+    }
     const pool = this.pools[this.next];
     this.next = (this.next + 1) % this.pools.length;
     const headers: Record<string, string> = {};

@@ -47,8 +47,13 @@ export async function startSelfHostedService(extraEnv: Record<string, string> = 
  * Starts `count` API processes like startSelfHostedService, all on one database and key
  * prefix, as instances behind a load balancer would be. The first creates and migrates the
  * database alone; the others start together. stop() ends every process still running.
+ * `perProcess(index, env)` may change one process's environment (a proxied link, a fake clock).
  */
-export async function startServiceGroup(count: number, extraEnv: Record<string, string> = {}): Promise<ServiceGroup> {
+export async function startServiceGroup(
+  count: number,
+  extraEnv: Record<string, string> = {},
+  perProcess: (index: number, env: Record<string, string>) => Record<string, string> = (_, env) => env,
+): Promise<ServiceGroup> {
   const main = join(projectRoot(), 'dist', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
   const base = loadConfig();
@@ -81,8 +86,8 @@ export async function startServiceGroup(count: number, extraEnv: Record<string, 
     await deleteKeysWithPrefix(env.REDIS_URLS ? env.REDIS_URLS.split(',') : redisUrls(base), prefix);
   };
   try {
-    processes.push(await spawnService(main, env));
-    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => spawnService(main, env)))));
+    processes.push(await spawnService(main, perProcess(0, env)));
+    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env))))));
   } catch (error) {
     await stop();
     throw error;

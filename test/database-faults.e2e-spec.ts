@@ -1,4 +1,4 @@
-import { TcpProxy } from './support/tcp-proxy';
+import { TcpProxy } from '../stress-test/tcp-proxy';
 import { TestApp, couponInvariants, databaseUrl, isolatedNames, startTestApp } from './support/test-app';
 
 describe('when PostgreSQL goes away', () => {
@@ -12,6 +12,9 @@ describe('when PostgreSQL goes away', () => {
     t = await startTestApp({
       DATABASE_URL: databaseUrl(database, `postgres://postgres@127.0.0.1:${proxy.port}/postgres`),
       DATABASE_STATEMENT_TIMEOUT_MS: 800,
+      // Start-up refuses timeouts out of order: idle-in-transaction < lock wait < statement.
+      DATABASE_LOCK_TIMEOUT_MS: 600,
+      DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: 400,
       DATABASE_CONNECT_TIMEOUT_MS: 500,
       HEALTH_TIMEOUT_MS: 500,
     });

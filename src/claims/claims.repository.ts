@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, QueryRunner } from 'typeorm';
-import { isDatabaseUnavailable } from '../common/database-errors';
+import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
 import { SaleWindow, judgeClaims } from './claim-decision';
 import { SoldOutMemorySource, StockState } from './sold-out-memory';
 
@@ -71,7 +71,11 @@ export class ClaimsRepository implements SoldOutMemorySource {
       committing = true;
       await runner.commitTransaction();
       return settlement;
-    } catch (error) {
+    } catch (thrown) {
+      // TypeORM releases the runner when its connection fails (PostgreSQL ended the session
+      // while this process stalled, past DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS): the
+      // "already released" that follows is that failure, and answers like it (503).
+      const error = thrown instanceof QueryRunnerAlreadyReleasedError ? new SessionLostError(`session lost mid-transaction: ${thrown.message}`) : thrown;
       if (runner.isTransactionActive && !committing) await runner.rollbackTransaction().catch(() => undefined);
       if (committing && settlement && isDatabaseUnavailable(error)) {
         // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.

@@ -12,6 +12,8 @@ const CONNECTION_ERROR_CODES = new Set([
   '57P01', // admin_shutdown (pg_terminate_backend)
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
+  '57P05', // idle_session_timeout
+  '25P03', // idle_in_transaction_session_timeout: this process stalled inside a transaction
   '53300', // too_many_connections
   '08000',
   '08001',
@@ -25,6 +27,8 @@ const CONNECTION_MESSAGES = [
   'Connection terminated',
   'timeout exceeded when trying to connect',
   'Client has encountered a connection error',
+  // The session was ended (e.g. idle-in-transaction timeout) while this process was not looking.
+  'Client was closed and is not queryable',
   'Connection is closed',
   'terminating connection',
   'Query read timeout',
@@ -36,6 +40,15 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * The session under a transaction died (PostgreSQL ended it, or its connection broke) and
+ * TypeORM gave the query runner back, so the next statement met "runner already released".
+ */
+export class SessionLostError extends Error {
+  override name = 'SessionLostError';
+  readonly code = '08006'; // connection_failure
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = codeOf(error);
@@ -44,6 +57,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return CONNECTION_MESSAGES.some((text) => error.message.includes(text));
 }
 
+/** lock_timeout: a row lock (the coupon's) stayed held past DATABASE_LOCK_TIMEOUT_MS. */
+export const isLockTimeout = (error: unknown) => codeOf(error) === '55P03';
 export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
 export const isCheckViolation = (error: unknown) => codeOf(error) === '23514';
 export const isForeignKeyViolation = (error: unknown) => codeOf(error) === '23503';

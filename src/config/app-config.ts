@@ -54,6 +54,21 @@ export class AppConfig {
   @IsInt() @Min(100) @Max(600000)
   DATABASE_STATEMENT_TIMEOUT_MS: number;
 
+  /**
+   * PostgreSQL ends a service session left idle inside a transaction this long (a frozen or
+   * cut-off process), which frees the row locks it holds. Below DATABASE_LOCK_TIMEOUT_MS.
+   */
+  @IsInt() @Min(100) @Max(600000)
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: number;
+
+  /** The longest a statement waits for a row lock; below DATABASE_STATEMENT_TIMEOUT_MS. */
+  @IsInt() @Min(100) @Max(600000)
+  DATABASE_LOCK_TIMEOUT_MS: number;
+
+  /** TCP keepalive on PostgreSQL and Redis sockets (both ends of a PostgreSQL session): idle time before the first probe. */
+  @IsInt() @Min(1000) @Max(7_200_000)
+  TCP_KEEPALIVE_MS: number;
+
   @IsBoolean()
   DATABASE_CREATE_IF_MISSING: boolean;
 

@@ -67,6 +67,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { CORS_ORIGINS: 'https://a.example/path' })).toThrow(/CORS_ORIGINS/);
   });
 
+  it('a stuck session ends before a lock wait, and a lock wait before the statement timeout; start-up refuses any other order', () => {
+    const defaults = loadConfig({}, {});
+    expect(defaults.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS).toBeLessThan(defaults.DATABASE_LOCK_TIMEOUT_MS);
+    expect(defaults.DATABASE_LOCK_TIMEOUT_MS).toBeLessThan(defaults.DATABASE_STATEMENT_TIMEOUT_MS);
+    expect(() => loadConfig({}, { DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3500' })).toThrow(
+      /DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS=3500: must be below DATABASE_LOCK_TIMEOUT_MS=3500/,
+    );
+    expect(() => loadConfig({}, { DATABASE_STATEMENT_TIMEOUT_MS: '3000' })).toThrow(
+      /DATABASE_LOCK_TIMEOUT_MS=3500: must be below DATABASE_STATEMENT_TIMEOUT_MS=3000/,
+    );
+    // Both problems in one message; 0 (PostgreSQL's "never") is refused like any value below 100.
+    expect(() => loadConfig({}, { DATABASE_LOCK_TIMEOUT_MS: '9000', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '9000' })).toThrow(
+      /IDLE_IN_TRANSACTION.*\n.*DATABASE_LOCK_TIMEOUT_MS=9000/s,
+    );
+    expect(() => loadConfig({}, { DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0' })).toThrow(/DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS=0/);
+    const tight = loadConfig({}, { DATABASE_STATEMENT_TIMEOUT_MS: '800', DATABASE_LOCK_TIMEOUT_MS: '600', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '400' });
+    expect(tight.DATABASE_LOCK_TIMEOUT_MS).toBe(600);
+  });
+
   it('rate limits may be turned off with 0 but not made negative', () => {
     expect(loadConfig({}, { CLAIM_RATE_LIMIT_PER_USER: '0' }).CLAIM_RATE_LIMIT_PER_USER).toBe(0);
     expect(() => loadConfig({}, { LOGIN_RATE_LIMIT_PER_ADDRESS: '-1' })).toThrow(/LOGIN_RATE_LIMIT_PER_ADDRESS/);

@@ -74,8 +74,32 @@ export function loadConfig(
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  checkTimeoutOrder(config);
   checkProductionSafety(config, defaults);
   return Object.freeze(config);
+}
+
+/**
+ * A process frozen or cut off inside a transaction holds the coupon row until PostgreSQL ends
+ * its session. The batch queued behind it must outlast that (lock wait > idle-in-transaction
+ * timeout), and must end as a lock wait (503 LOCK_BUSY) before the statement timeout calls the
+ * database slow. Any other order lets a stuck process stall the sale: see reliability.md.
+ */
+function checkTimeoutOrder(config: AppConfig): void {
+  const problems: string[] = [];
+  if (config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS >= config.DATABASE_LOCK_TIMEOUT_MS) {
+    problems.push(
+      `  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS=${config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS}: must be below ` +
+        `DATABASE_LOCK_TIMEOUT_MS=${config.DATABASE_LOCK_TIMEOUT_MS}, or claims queued behind a stuck process give up before its session ends`,
+    );
+  }
+  if (config.DATABASE_LOCK_TIMEOUT_MS >= config.DATABASE_STATEMENT_TIMEOUT_MS) {
+    problems.push(
+      `  DATABASE_LOCK_TIMEOUT_MS=${config.DATABASE_LOCK_TIMEOUT_MS}: must be below ` +
+        `DATABASE_STATEMENT_TIMEOUT_MS=${config.DATABASE_STATEMENT_TIMEOUT_MS}, so a wait for the coupon row ends as a lock wait`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
 }
 
 function checkProductionSafety(config: AppConfig, defaults: RawConfig): void {

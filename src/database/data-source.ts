@@ -30,9 +30,27 @@ export function dataSourceOptions(config: AppConfig): DataSourceOptions {
       statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
       // A cut connection must fail its query rather than hang the request.
       query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
+      // Per session, so a frozen or cut-off API process cannot hold the coupon row for longer
+      // than the batch queued behind it waits (the order is checked in config.loader.ts).
+      idle_in_transaction_session_timeout: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      lock_timeout: config.DATABASE_LOCK_TIMEOUT_MS,
+      // Both ends probe an idle connection: ours to drop a dead socket from the pool, the
+      // server's (set for this session) to free the slot of a client that vanished.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: config.TCP_KEEPALIVE_MS,
+      options: serverKeepalive(config.TCP_KEEPALIVE_MS),
       application_name: 'flash-sale-coupons',
     },
   };
+}
+
+/**
+ * The server's keepalive for this session: first probe after `idleMs`, then every `idleMs`,
+ * three unanswered probes end the session (all three settings are per-session in PostgreSQL).
+ */
+function serverKeepalive(idleMs: number): string {
+  const seconds = Math.max(1, Math.round(idleMs / 1000));
+  return `-c tcp_keepalives_idle=${seconds} -c tcp_keepalives_interval=${seconds} -c tcp_keepalives_count=3`;
 }
 
 export function createDataSource(config: AppConfig): DataSource {

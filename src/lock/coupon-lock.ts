@@ -1,3 +1,4 @@
+import { isLockTimeout } from '../common/database-errors';
 import { DomainError, lockBusy, lockUnavailable } from '../common/domain-error';
 import { LockBusyError, LockUnavailableError } from './lock.errors';
 
@@ -7,9 +8,13 @@ import { LockBusyError, LockUnavailableError } from './lock.errors';
  */
 export const couponLockResource = (couponName: string) => `claim:coupon:${couponName}`;
 
-/** The client's answer to a failed lock on a coupon (503, retry later), or null for other errors. */
+/**
+ * The client's answer to a failed lock on a coupon (503, retry later), or null for other errors.
+ * A wait for the coupon's row that reached lock_timeout is the same "busy": the row's holder
+ * kept it (a stuck process, until PostgreSQL ends its session), nothing was written.
+ */
 export function couponLockError(error: unknown, couponName: string): DomainError | null {
-  if (error instanceof LockBusyError) return lockBusy(couponName);
+  if (error instanceof LockBusyError || isLockTimeout(error)) return lockBusy(couponName);
   if (error instanceof LockUnavailableError) return lockUnavailable();
   return null;
 }

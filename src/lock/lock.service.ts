@@ -13,6 +13,15 @@ export interface LockOutcome<T> {
   heldThroughout: boolean;
 }
 
+/** A granted lock and the monotonic instant (performance.now()) its lease ends. */
+interface Lease {
+  lock: Lock;
+  validUntil: number;
+}
+
+/** Redlock's allowance for clock drift between the Redis nodes: 1% of the TTL plus 2 ms. */
+const leaseDrift = (ttlMs: number) => Math.round(0.01 * ttlMs) + 2;
+
 /**
  * Redlock over the configured Redis nodes. The lock keeps claimants of one coupon from
  * fighting over its row; correctness never depends on it (see claims.repository.ts).
@@ -62,16 +71,16 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async withLock<T>(resource: string, work: () => Promise<T>): Promise<LockOutcome<T>> {
-    const started = Date.now();
-    const lock = await this.acquire(resource);
-    const waitedMs = Date.now() - started;
+    const started = performance.now();
+    const lease = await this.acquire(resource);
+    const waitedMs = Math.round(performance.now() - started);
     let heldThroughout = false;
     let result: T;
     try {
       result = await work();
     } finally {
       // The work is committed (or rolled back) by now; a failed release must not change that.
-      heldThroughout = await this.release(lock, resource);
+      heldThroughout = await this.release(lease, resource);
     }
     return { result, waitedMs, heldThroughout };
   }
@@ -85,7 +94,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
    * for 80 s). A single redlock attempt releases its partial keys before it throws, as the
    * Redlock algorithm asks, so the next attempt of anyone starts from free nodes.
    */
-  private async acquire(resource: string): Promise<Lock> {
+  private async acquire(resource: string): Promise<Lease> {
     const key = this.key(resource);
     for (let attempt = 0; ; attempt++) {
       // A node whose connection is down cannot vote. Without a connected quorum every attempt
@@ -111,18 +120,23 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
    * fence against a vote that never settles (redlock waits forever on a tie, which an odd
    * node count rules out). A lock granted after the bound is given back at once.
    */
-  private async attemptOnce(key: string): Promise<Lock> {
+  private async attemptOnce(key: string): Promise<Lease> {
+    // The lease is timed on the monotonic clock from before the first vote was sent, like
+    // redlock's own validity but immune to a wall-clock jump: Redis expires the keys TTL after
+    // they were set, so no jump of this host's clock may make us trust a lease for longer.
+    const requestedAt = performance.now();
     const attempt = this.redlock.acquire([key], this.config.LOCK_TTL_MS, { retryCount: 0 });
     const lock = await this.bounded(attempt, 'no quorum answer', () => {
       attempt.then((late) => late.release().catch(() => undefined), () => undefined);
     });
+    const lease = { lock, validUntil: requestedAt + this.config.LOCK_TTL_MS - leaseDrift(this.config.LOCK_TTL_MS) };
     // Redlock can grant a lease that is already spent (slow votes, or a TTL shorter than the
     // command timeout): give it back and count the attempt as failed rather than work unlocked.
-    if (lock.expiration <= Date.now()) {
+    if (lease.validUntil <= performance.now()) {
       await lock.release().catch(() => undefined);
       throw new Error('the lock was granted already expired');
     }
-    return lock;
+    return lease;
   }
 
   private bounded<T>(work: Promise<T>, what: string, onLate: () => void): Promise<T> {
@@ -138,8 +152,8 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Releases the lock; returns whether it was still valid when the work ended. */
-  private async release(lock: Lock, resource: string): Promise<boolean> {
-    const stillValid = lock.expiration > Date.now();
+  private async release({ lock, validUntil }: Lease, resource: string): Promise<boolean> {
+    const stillValid = validUntil > performance.now();
     if (!stillValid) {
       this.logger.warn(`lock on ${resource} was lost (lease expired) before the work finished; the database fence decided`);
     }

@@ -16,6 +16,9 @@ export function createRedisClients(config: AppConfig): Redis[] {
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       lazyConnect: false,
+      // A node cut off without a reset leaves the socket open; probes close it in the end, so
+      // the lock counts the node as down instead of waiting on it for every vote.
+      keepAlive: config.TCP_KEEPALIVE_MS,
     });
     // Connection errors surface as failed votes; the event itself must not crash the process.
     client.on('error', () => undefined);

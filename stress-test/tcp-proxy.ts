@@ -1,0 +1,119 @@
+import { Server, Socket, createConnection, createServer } from 'node:net';
+
+export type ProxyMode = 'forward' | 'blackhole' | 'refuse';
+
+/** One proxied connection: the client's socket, ours to the target, and what a partition holds back. */
+interface Link {
+  client: Socket;
+  upstream: Socket;
+  /** Bytes sent during a blackhole, delivered in order when it lifts (as TCP would retransmit them). */
+  held: { to: Socket; chunk: Buffer }[];
+  /** A side closed during a blackhole: the other side learns it when the blackhole lifts. */
+  closedDuringBlackhole: boolean;
+}
+
+/**
+ * A loopback TCP proxy a test can break on purpose, like a network between two hosts:
+ * - `blackhole`: a partition. Connections stay open on both sides, no byte and no close gets
+ *   through (new connections are accepted and hang too). When it lifts, held bytes arrive in
+ *   order, and a side whose peer went away meanwhile is reset, as a real peer would do.
+ * - `refuse`: cuts every connection and rejects new ones.
+ * - `delayMs`: every chunk, either way, arrives that much later (a slow link).
+ */
+export class TcpProxy {
+  private mode: ProxyMode = 'forward';
+  private delay = 0;
+  private readonly links = new Set<Link>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+    let proxy!: TcpProxy;
+    const server = createServer((client) => proxy.accept(client, targetHost, targetPort));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new TcpProxy(server, (server.address() as { port: number }).port);
+    return proxy;
+  }
+
+  private accept(client: Socket, host: string, port: number): void {
+    if (this.mode === 'refuse') {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host, port });
+    const link: Link = { client, upstream, held: [], closedDuringBlackhole: false };
+    this.links.add(link);
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+    const onClose = (other: Socket) => () => {
+      if (this.mode === 'blackhole') {
+        link.closedDuringBlackhole = true;
+        return;
+      }
+      this.links.delete(link);
+      other.destroy();
+    };
+    client.on('close', onClose(upstream));
+    upstream.on('close', onClose(client));
+    client.on('data', (chunk) => this.pass(link, upstream, chunk));
+    upstream.on('data', (chunk) => this.pass(link, client, chunk));
+  }
+
+  private pass(link: Link, to: Socket, chunk: Buffer): void {
+    if (this.mode === 'blackhole') {
+      link.held.push({ to, chunk });
+      return;
+    }
+    if (this.mode !== 'forward') return;
+    if (this.delay > 0) setTimeout(() => to.destroyed || to.write(chunk), this.delay);
+    else if (!to.destroyed) to.write(chunk);
+  }
+
+  set(mode: ProxyMode): void {
+    const wasBlackhole = this.mode === 'blackhole';
+    this.mode = mode;
+    if (mode === 'refuse') {
+      for (const link of this.links) {
+        link.client.destroy();
+        link.upstream.destroy();
+      }
+      this.links.clear();
+    }
+    if (wasBlackhole && mode === 'forward') {
+      for (const link of [...this.links]) {
+        if (link.closedDuringBlackhole) {
+          // The peer is gone: a retransmission after the partition meets a reset.
+          this.links.delete(link);
+          link.client.resetAndDestroy();
+          link.upstream.resetAndDestroy();
+          continue;
+        }
+        for (const { to, chunk } of link.held.splice(0)) this.pass(link, to, chunk);
+      }
+    }
+  }
+
+  /** Adds `ms` to every chunk's trip, in both directions, from now on. */
+  setDelay(ms: number): void {
+    this.delay = ms;
+  }
+
+  /**
+   * The local ports of the proxy's own connections to the target: what the target sees as its
+   * clients' ports (PostgreSQL's pg_stat_activity.client_port), so a test can tell them apart.
+   */
+  upstreamPorts(): number[] {
+    return [...this.links].map((link) => link.upstream.localPort).filter((p): p is number => typeof p === 'number');
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links) {
+      link.client.destroy();
+      link.upstream.destroy();
+    }
+    this.links.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,91 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { LockService } from '../src/lock/lock.service';
+import { TestApp, couponInvariants, sleep, startTestApp } from './support/test-app';
+
+/**
+ * A process that stalls inside a claim transaction (frozen, paused, cut off) and what it may
+ * answer afterwards; the multi-process versions are fault scenarios 9, 10 and 13.
+ */
+describe('a claim transaction whose process stalls', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await startTestApp({
+      DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: 300,
+      DATABASE_LOCK_TIMEOUT_MS: 600,
+      DATABASE_STATEMENT_TIMEOUT_MS: 2000,
+      LOCK_TTL_MS: 1000,
+    });
+    admin = await t.adminToken();
+  });
+  afterAll(() => t.close());
+
+  it('its session ended by PostgreSQL before COMMIT: 503 DATABASE_UNAVAILABLE, no row, stock untouched', async () => {
+    await t.api.createCoupon(admin, 'STALLED', 1);
+    const token = await t.api.newUser('stalled');
+    // The process stalls between its last statement and COMMIT, longer than the idle-in-
+    // transaction timeout (as a SIGSTOP would make it): PostgreSQL ends the session, the
+    // COMMIT then meets a dead connection and the repository looks for the claim.
+    const dataSource = t.app.get(DataSource);
+    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    let stalledCommits = 0;
+    const stalled = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
+      const runner = createQueryRunner(...args);
+      const commit = runner.commitTransaction.bind(runner);
+      runner.commitTransaction = async () => {
+        stalledCommits++;
+        await sleep(1000);
+        return commit();
+      };
+      return runner;
+    });
+    const claim = await t.api.claim(token, 'STALLED');
+    stalled.mockRestore();
+    expect(stalledCommits).toBe(1);
+    expect({ status: claim.status, code: claim.body.code }).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+    expect(claim.headers.get('retry-after')).toBeTruthy();
+    expect(await couponInvariants(t, 'STALLED')).toMatchObject({ remaining_amount: 1, rows: 0 });
+    // Nothing changed, so the retry is an ordinary claim.
+    expect((await t.api.claim(token, 'STALLED')).status).toBe(200);
+  });
+
+  it('queued behind a row held past DATABASE_LOCK_TIMEOUT_MS: 503 LOCK_BUSY with Retry-After, nothing written', async () => {
+    await t.api.createCoupon(admin, 'ROWHELD', 3);
+    const token = await t.api.newUser('queued');
+    // A session without the service's timeouts holds the coupon row, like an operator's psql.
+    const holder = new Client({ connectionString: t.config.DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', ['ROWHELD']);
+      const started = Date.now();
+      const claim = await t.api.claim(token, 'ROWHELD');
+      const elapsed = Date.now() - started;
+      expect({ status: claim.status, code: claim.body.code }).toEqual({ status: 503, code: 'LOCK_BUSY' });
+      expect(claim.headers.get('retry-after')).toBeTruthy();
+      expect(elapsed).toBeLessThan(2000); // the lock wait ended it, not the statement timeout
+      await holder.query('COMMIT');
+    } finally {
+      await holder.end();
+    }
+    expect(await couponInvariants(t, 'ROWHELD')).toMatchObject({ remaining_amount: 3, rows: 0 });
+    expect((await t.api.claim(token, 'ROWHELD')).status).toBe(200);
+  });
+
+  it('no lease is trusted past its real expiry when the wall clock jumps back', async () => {
+    const lock = t.app.get(LockService);
+    const realNow = Date.now;
+    let jumped: jest.SpyInstance | undefined;
+    try {
+      const outcome = await lock.withLock('clock-jump-test', async () => {
+        // NTP steps the wall clock back 30 s (and it stays so) while the work runs past the 1 s lease.
+        jumped = jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 30_000);
+        await sleep(1300);
+      });
+      expect(outcome.heldThroughout).toBe(false);
+    } finally {
+      jumped?.mockRestore();
+    }
+  });
+});
