@@ -1,21 +1,48 @@
 import { Inject, Injectable } from '@nestjs/common';
 import * as bcrypt from 'bcrypt';
+import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { bcryptConcurrency } from '../config/config.loader';
+import { HashingGate } from './hashing-gate';
 
+/**
+ * Every bcrypt hash and compare of this process (registration, login, the admin account) runs
+ * through one HashingGate: past BCRYPT_MAX_CONCURRENT the caller gets 503 AUTH_BUSY before any
+ * work is done, so a flood of registrations or wrong-password logins cannot take the CPU the
+ * claims need, and a refused registration has written nothing.
+ */
 @Injectable()
 export class PasswordHasher {
   /** Compared against when the username is unknown, so both cases cost one bcrypt compare. */
   private readonly dummyHash: string;
+  private readonly gate: HashingGate;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.dummyHash = bcrypt.hashSync('dummy-password-for-timing', config.BCRYPT_COST);
+    this.gate = new HashingGate(bcryptConcurrency(config));
+  }
+
+  /** True while every hashing slot is taken: a new hash would be refused. */
+  get busy(): boolean {
+    return this.gate.full;
+  }
+
+  get capacity(): number {
+    return this.gate.capacity;
   }
 
   hash(password: string): Promise<string> {
-    return bcrypt.hash(password, this.config.BCRYPT_COST);
+    return this.run(() => bcrypt.hash(password, this.config.BCRYPT_COST));
   }
 
   verify(password: string, hash: string | undefined): Promise<boolean> {
-    return bcrypt.compare(password, hash ?? this.dummyHash).then((ok) => ok && hash !== undefined);
+    return this.run(() => bcrypt.compare(password, hash ?? this.dummyHash)).then((ok) => ok && hash !== undefined);
+  }
+
+  private run<T>(task: () => Promise<T>): Promise<T> {
+    return this.gate.tryRun(task) ?? Promise.reject(authBusy());
   }
 }
+
+export const authBusy = () =>
+  new DomainError('AUTH_BUSY', 'Too many logins and registrations at this moment; retry shortly', 1);
