@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as bcrypt from 'bcrypt';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -13,9 +13,12 @@ import { HashingGate } from './hashing-gate';
  */
 @Injectable()
 export class PasswordHasher {
+  private readonly logger = new Logger(PasswordHasher.name);
   /** Compared against when the username is unknown, so both cases cost one bcrypt compare. */
   private readonly dummyHash: string;
   private readonly gate: HashingGate;
+  private refusedSinceWarning = 0;
+  private lastWarning = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.dummyHash = bcrypt.hashSync('dummy-password-for-timing', config.BCRYPT_COST);
@@ -39,10 +42,29 @@ export class PasswordHasher {
     return this.run(() => bcrypt.compare(password, hash ?? this.dummyHash)).then((ok) => ok && hash !== undefined);
   }
 
+  /** Counts one AUTH_BUSY answer; warns at most once per interval, with how many there were. */
+  countRefusal(): void {
+    this.refusedSinceWarning++;
+    const now = Date.now();
+    if (now - this.lastWarning < BUSY_WARNING_INTERVAL_MS) return;
+    this.logger.warn(
+      `password hashing at capacity (${this.gate.capacity} at once): ${this.refusedSinceWarning} logins/registrations ` +
+        `answered 503 AUTH_BUSY since the last warning`,
+    );
+    this.lastWarning = now;
+    this.refusedSinceWarning = 0;
+  }
+
   private run<T>(task: () => Promise<T>): Promise<T> {
-    return this.gate.tryRun(task) ?? Promise.reject(authBusy());
+    const running = this.gate.tryRun(task);
+    if (running) return running;
+    this.countRefusal();
+    return Promise.reject(authBusy());
   }
 }
+
+/** A flood is refused thousands of times a second: say so once per interval, not per request. */
+const BUSY_WARNING_INTERVAL_MS = 10_000;
 
 export const authBusy = () =>
   new DomainError('AUTH_BUSY', 'Too many logins and registrations at this moment; retry shortly', 1);
