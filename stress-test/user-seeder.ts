@@ -33,7 +33,7 @@ export async function seedUsers(options: {
     try {
       await db.query(
         `INSERT INTO users (username, password_hash, role)
-         SELECT unnest($1::text[]), $2, 'user' ON CONFLICT (username) DO NOTHING`,
+         SELECT unnest($1::text[]), $2, 'user' ON CONFLICT DO NOTHING`,
         [usernames, hash],
       );
     } finally {

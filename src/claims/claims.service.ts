@@ -17,6 +17,7 @@ import { LockService } from '../lock/lock.service';
 import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
+import { sameUsername } from '../users/dto/credentials.dto';
 import { ClaimBatcher } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository, StockState } from './claims.repository';
 
@@ -102,7 +103,7 @@ export class ClaimsService implements OnApplicationShutdown {
     requestedUsername: string | undefined,
     logFields: RequestLogFields,
   ): Promise<DomainError | null> {
-    if (requestedUsername !== undefined && requestedUsername !== user.username) return null;
+    if (requestedUsername !== undefined && !sameUsername(requestedUsername, user.username)) return null;
     const refusal = await this.answerFromMemory(couponName, user.id).catch(() => null);
     if (refusal) this.record(couponName, refusal.code, null, logFields);
     return refusal;
@@ -121,7 +122,7 @@ export class ClaimsService implements OnApplicationShutdown {
     requestedUsername: string | undefined,
     report: { lockWaitMs?: number },
   ): Promise<ClaimView> {
-    if (requestedUsername !== undefined && requestedUsername !== user.username) {
+    if (requestedUsername !== undefined && !sameUsername(requestedUsername, user.username)) {
       throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
     }
     const remembered = await this.answerFromMemory(couponName, user.id);

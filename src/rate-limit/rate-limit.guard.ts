@@ -46,7 +46,8 @@ export class RateLimitGuard implements CanActivate {
     // and attacker-chosen junk must not become Redis keys.
     const username = (request.body as { username?: unknown } | undefined)?.username;
     if (typeof username === 'string' && USERNAME_PATTERN.test(username)) {
-      buckets.push({ key: `login:username:${username}`, limit: this.config.LOGIN_RATE_LIMIT_PER_USERNAME, windowMs });
+      // One counter per name in any case: varying the case must not buy more guesses.
+      buckets.push({ key: `login:username:${username.toLowerCase()}`, limit: this.config.LOGIN_RATE_LIMIT_PER_USERNAME, windowMs });
     }
     return buckets;
   }
