@@ -64,6 +64,20 @@ describe('usernames are one name in any case', () => {
   });
 });
 
+it('the per-username login limit counts a name in every case as one', async () => {
+  const t = await startTestApp({ LOGIN_RATE_LIMIT_PER_USERNAME: 3 });
+  try {
+    await t.api.register('Guessed');
+    const statuses = [];
+    for (const name of ['guessed', 'GUESSED', 'Guessed', 'gUeSsEd']) {
+      statuses.push((await t.api.post('/api/users/login', { username: name, password: 'wrong-password' })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+  } finally {
+    await t.close();
+  }
+});
+
 describe('the case-insensitive migration on a database that already holds case-duplicates', () => {
   const before = MIGRATIONS.filter((m) => m !== CaseInsensitiveUsernames1764100000000);
   let url: string;
