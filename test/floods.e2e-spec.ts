@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { bcryptConcurrency, loadConfig } from '../src/config/config.loader';
+import { HashingLoadShedder } from '../src/users/hashing-load-shedder';
 import { ApiResponse } from './support/http-client';
 import { SHARED_REDIS_URL, TestApp, startSecondInstance, startTestApp } from './support/test-app';
 
@@ -96,6 +97,8 @@ describe('password hashing is bounded per process', () => {
     // "At once": refusals do not wait for a hash. A cost-12 hash takes hundreds of ms here.
     const hashMs = Math.min(...answers.filter((a) => a.status === 201).map((a) => a.ms));
     expect(percentile(answers.filter((a) => a.status === 503).map((a) => a.ms), 0.9)).toBeLessThan(hashMs / 2);
+    // Most were refused as they arrived, before their body was read.
+    expect(t.app.get(HashingLoadShedder).answered).toBeGreaterThanOrEqual(refused.length / 2);
 
     const stored = (await t.sql<{ username: string }>(`SELECT username FROM users WHERE username LIKE 'flood_%'`)).map((r) => r.username);
     expect(stored.sort()).toEqual([...created].sort());

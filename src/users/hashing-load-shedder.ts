@@ -20,6 +20,8 @@ export const HASHING_ROUTES = new Set(['/api/users/login', '/api/users/register'
 @Injectable()
 export class HashingLoadShedder implements OnModuleInit {
   private readonly logger = new Logger(HashingLoadShedder.name);
+  /** Requests refused here (tests use it to see that the hook, not only the hasher, refuses). */
+  answered = 0;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -33,6 +35,7 @@ export class HashingLoadShedder implements OnModuleInit {
         done();
         return;
       }
+      this.answered++;
       requestLogFields(request).shed = true;
       this.hasher.countRefusal();
       sendError(reply, authBusy(), this.logger);
