@@ -344,13 +344,14 @@ ${table}
 
 ${floodTable(floods)}
 
-\`bench/flood-rows.ts\`: a sold-out coupon, ${floods.claimers} users claiming it in a loop for
-${floods.secondsPerPass} s, alone and while one client (its own process, \`bench/flood-client.ts\`)
-keeps ${floods.floodConcurrency} registrations, or wrong-password logins for ever new usernames,
-in flight, waiting each answer's \`Retry-After\`. The service runs at \`BCRYPT_COST\` ${floods.bcryptCost} with
-the default hashing bound (${floods.bcryptConcurrent} at once on this machine) and the per-address
-registration and login limits off, so the flood reaches the hashing as one spread over many
-addresses would. The row shows the turn with the median ratio (quiet and flood passes alternate).
+\`bench/flood-rows.ts\`: a sold-out coupon and ${floods.claimers} users claiming it in a loop,
+while one client (its own process, \`bench/flood-client.ts\`) keeps ${floods.floodConcurrency} registrations,
+or wrong-password logins for ever new usernames, in flight, waiting each answer's \`Retry-After\`.
+The flooding process is paused and resumed (SIGSTOP/SIGCONT) so that ${floods.slices} quiet and
+${floods.slices} flooded slices of ${floods.secondsPerPass} s alternate within seconds; the row is the
+mean of each side. The service runs at \`BCRYPT_COST\` ${floods.bcryptCost} with the default hashing
+bound (${floods.bcryptConcurrent} at once on this machine) and the per-address registration and login
+limits off, so the flood reaches the hashing as one spread over many addresses would.
 
 ## Targets
 

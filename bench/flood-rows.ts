@@ -22,7 +22,7 @@ export interface FloodRow {
   floodPerSecond: number;
   /** The flooding client's answers during the pass, by status and code. */
   floodAnswers: Record<string, number>;
-  /** Every turn's quiet/flood pair, for the spread. */
+  /** Every slice pair's quiet/flood figures, for the spread. */
   turns: { quiet: number; flood: number }[];
 }
 
@@ -32,13 +32,19 @@ export interface FloodResult {
   claimers: number;
   floodConcurrency: number;
   secondsPerPass: number;
+  slices: number;
   rows: FloodRow[];
 }
 
 const CLAIMERS = 64;
 const FLOOD_CONCURRENCY = 64;
-const SECONDS = Math.max(1, Number(process.env.BENCH_FLOOD_SECONDS ?? 5) || 5);
-const TURNS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 1);
+/** Seconds of each quiet and each flooded slice, and how many pairs of them per flood kind. */
+const SLICE_SECONDS = Math.max(0.5, Number(process.env.BENCH_FLOOD_SLICE_SECONDS ?? 1.5) || 1.5);
+const SLICES = Math.max(1, Number(process.env.BENCH_FLOOD_SLICES ?? 8) || 8);
+/** After resuming the flood, before measuring: its 64 requests are back in flight. */
+const RAMP_MS = 300;
+/** After pausing the flood, before measuring quiet: what it started has finished. */
+const DRAIN_MS = 800;
 const COUPON = 'FLOOD_SOLD_OUT';
 const BCRYPT_COST = '10';
 /** The hashing bound under test: '0' (the default) unless BENCH_FLOOD_BCRYPT_MAX_CONCURRENT asks for another, e.g. 1024 to see the service without it. */
@@ -80,6 +86,7 @@ function startFlood(url: string, kind: FloodKind): { child: ChildProcess; stop: 
     child,
     stop: async () => {
       child.kill('SIGTERM');
+      child.kill('SIGCONT'); // a paused process only acts on SIGTERM once resumed
       await exited;
       return JSON.parse(output.trim().split('\n').pop() || '{}') as Record<string, number>;
     },
@@ -105,37 +112,36 @@ export async function measureFloodRows(log: (line: string) => void): Promise<Flo
     await claimLoop(http, users, 2); // warm-up
     const rows: FloodRow[] = [];
     for (const kind of ['registration', 'login'] as FloodKind[]) {
-      const turns: { quiet: number; flood: number; answers: Record<string, number> }[] = [];
-      for (let turn = 0; turn < TURNS; turn++) {
-        // Alternate the order, so neither side always runs right after the other's flood.
-        const quietFirst = turn % 2 === 0;
-        let quiet = quietFirst ? await claimLoop(http, users, SECONDS) : 0;
-        const flood = startFlood(service.url, kind);
-        floods.push(flood);
-        await sleep(1000); // the flood reaches its 64 in flight
-        const flooded = await claimLoop(http, users, SECONDS);
-        const answers = await flood.stop();
-        floods.pop();
-        await sleep(500); // hashes already admitted finish
-        if (!quietFirst) quiet = await claimLoop(http, users, SECONDS);
-        turns.push({ quiet, flood: flooded, answers });
-        log(`flood ${kind} turn ${turn + 1}: quiet ${round(quiet)}/s, flooded ${round(flooded)}/s (${(flooded / quiet).toFixed(2)}x); flood answers ${JSON.stringify(answers)}`);
+      // One flooding process per kind, paused (SIGSTOP) and resumed (SIGCONT) between short
+      // slices: quiet and flooded slices alternate within seconds, so this shared machine's
+      // swings hit both sides alike; the row sums all slices of each side.
+      const flood = startFlood(service.url, kind);
+      floods.push(flood);
+      await sleep(1500); // the flood process starts and reaches its 64 in flight
+      const slices: { quiet: number; flood: number }[] = [];
+      for (let slice = 0; slice < SLICES; slice++) {
+        flood.child.kill('SIGCONT');
+        await sleep(RAMP_MS);
+        const flooded = await claimLoop(http, users, SLICE_SECONDS);
+        flood.child.kill('SIGSTOP');
+        await sleep(DRAIN_MS); // hashes already admitted finish
+        const quiet = await claimLoop(http, users, SLICE_SECONDS);
+        slices.push({ quiet: round(quiet), flood: round(flooded) });
       }
-      const middle = [...turns].sort((x, y) => x.flood / x.quiet - y.flood / y.quiet)[Math.floor(turns.length / 2)];
-      rows.push({
-        flood: kind,
-        quietPerSecond: round(middle.quiet),
-        floodPerSecond: round(middle.flood),
-        floodAnswers: middle.answers,
-        turns: turns.map((t) => ({ quiet: round(t.quiet), flood: round(t.flood) })),
-      });
+      const answers = await flood.stop();
+      floods.pop();
+      const mean = (side: 'quiet' | 'flood') => round(slices.reduce((sum, s) => sum + s[side], 0) / slices.length);
+      log(`flood ${kind}: slices (quiet/flooded) ${slices.map((x) => `${x.quiet}/${x.flood}`).join(', ')}; flood answers ${JSON.stringify(answers)}`);
+      rows.push({ flood: kind, quietPerSecond: mean('quiet'), floodPerSecond: mean('flood'), floodAnswers: answers, turns: slices });
+      await sleep(DRAIN_MS);
     }
     return {
       bcryptCost: Number(BCRYPT_COST),
       bcryptConcurrent: bcryptConcurrency(loadConfig({ BCRYPT_MAX_CONCURRENT: Number(BCRYPT_MAX_CONCURRENT) }, {})),
       claimers: CLAIMERS,
       floodConcurrency: FLOOD_CONCURRENCY,
-      secondsPerPass: SECONDS,
+      secondsPerPass: SLICE_SECONDS,
+      slices: SLICES,
       rows,
     };
   } finally {
@@ -155,7 +161,7 @@ export function floodTargets(result: FloodResult): BenchTarget[] {
 
 export function floodTable(result: FloodResult): string {
   const lines = [
-    '| flood (one client, 64 in flight) | claims answered/s quiet | during the flood | ratio | flooding client got | every turn (quiet/flood) |',
+    '| flood (one client, 64 in flight) | claims answered/s quiet | during the flood | ratio | flooding client got | every slice pair (quiet/flood) |',
     '|---|---|---|---|---|---|',
   ];
   for (const row of result.rows) {
