@@ -1,9 +1,16 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import * as bcrypt from 'bcrypt';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { bcryptConcurrency } from '../config/config.loader';
+import { bcryptConcurrency, libuvThreadPoolSize } from '../config/config.loader';
 import { HashingGate } from './hashing-gate';
+import { HashingThreads } from './hashing-threads';
+
+/**
+ * The hashing threads' nice value: under CPU contention the event loop (nice 0, weight 1024)
+ * gets ~10x the CPU of a hash (nice 10, weight 110); alone on a core a hash runs at full speed.
+ */
+const HASHING_NICE = 10;
 
 /**
  * Every bcrypt hash and compare of this process (registration, login, the admin account) runs
@@ -12,17 +19,24 @@ import { HashingGate } from './hashing-gate';
  * claims need, and a refused registration has written nothing.
  */
 @Injectable()
-export class PasswordHasher {
+export class PasswordHasher implements OnApplicationShutdown {
   private readonly logger = new Logger(PasswordHasher.name);
   /** Compared against when the username is unknown, so both cases cost one bcrypt compare. */
   private readonly dummyHash: string;
   private readonly gate: HashingGate;
+  private readonly threads: HashingThreads;
   private refusedSinceWarning = 0;
   private lastWarning = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.dummyHash = bcrypt.hashSync('dummy-password-for-timing', config.BCRYPT_COST);
     this.gate = new HashingGate(bcryptConcurrency(config));
+    // Past the libuv pool's size (load tools and tests only) the extra jobs wait for a thread.
+    this.threads = new HashingThreads(Math.min(this.gate.capacity, libuvThreadPoolSize()), HASHING_NICE);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.threads.close();
   }
 
   /** True while every hashing slot is taken: a new hash would be refused. */
@@ -35,11 +49,11 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.run(() => bcrypt.hash(password, this.config.BCRYPT_COST));
+    return this.run(() => this.threads.hash(password, this.config.BCRYPT_COST));
   }
 
   verify(password: string, hash: string | undefined): Promise<boolean> {
-    return this.run(() => bcrypt.compare(password, hash ?? this.dummyHash)).then((ok) => ok && hash !== undefined);
+    return this.run(() => this.threads.compare(password, hash ?? this.dummyHash)).then((ok) => ok && hash !== undefined);
   }
 
   /** Counts one AUTH_BUSY answer; warns at most once per interval, with how many there were. */
