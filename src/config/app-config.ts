@@ -92,8 +92,8 @@ export class AppConfig {
   /**
    * bcrypt hashes (registration and login together) one process runs at once; past it the
    * request is refused with 503 AUTH_BUSY instead of queued. 0: half the CPU cores, at least 1,
-   * at most the libuv thread pool (see bcryptConcurrency in config.loader.ts). Above
-   * UV_THREADPOOL_SIZE the extra hashes wait inside libuv: load tools only.
+   * at most UV_THREADPOOL_SIZE (see bcryptConcurrency in config.loader.ts). Above it the extra
+   * hashes wait for a hashing thread: load tools only.
    */
   @IsInt() @Min(0) @Max(1024)
   BCRYPT_MAX_CONCURRENT: number;
