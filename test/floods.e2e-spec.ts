@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { readFileSync, readdirSync } from 'node:fs';
 import { bcryptConcurrency, loadConfig } from '../src/config/config.loader';
 import { HashingLoadShedder } from '../src/users/hashing-load-shedder';
 import { ApiResponse } from './support/http-client';
@@ -116,6 +117,17 @@ describe('password hashing is bounded per process', () => {
     expect(codes.filter((c) => c === 'AUTH_BUSY').length).toBeGreaterThanOrEqual(20);
     expect(codes.filter((c) => c !== 'AUTH_BUSY' && c !== 'INVALID_CREDENTIALS')).toEqual([]);
     expect((await t.api.post('/api/users/login', { username: 'patient', password: 'password123' })).status).toBe(200);
+  });
+
+  it('hashes run on threads of their own at nice 10 (Linux), so claims win the CPU when cores are short', async () => {
+    if (process.platform !== 'linux') return;
+    // stat field 19 is the nice value; fields after the ")" of the thread name start at field 3.
+    const niceOf = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    const niced = readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === 10);
+    // This suite's app (BCRYPT_MAX_CONCURRENT 1): one hashing thread; the event loop stays at 0.
+    expect(niced.length).toBeGreaterThanOrEqual(1);
+    expect(niceOf(String(process.pid))).toBe(0);
+    expect((await t.api.register('niced_user')).status).toBe(201);
   });
 
   it('the default bound is half the cores, at least 1, at most the libuv pool', () => {
