@@ -39,23 +39,38 @@ export class HashingThreads {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; worker: Worker }>();
   private nextId = 0;
 
-  constructor(count: number, nice: number) {
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { nice, bcryptPath: require.resolve('bcrypt') } });
-      // Idle hashing threads must not keep a process alive.
-      worker.unref();
-      worker.on('message', ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
-        const job = this.pending.get(id);
-        if (!job) return;
-        this.pending.delete(id);
-        this.release(job.worker);
-        if (error !== undefined) job.reject(new Error(`bcrypt failed: ${error}`));
-        else job.resolve(result);
-      });
-      worker.on('error', (error) => this.failAll(worker, error));
-      this.all.push(worker);
-      this.idle.push(worker);
-    }
+  private closing = false;
+
+  constructor(
+    count: number,
+    private readonly nice: number,
+  ) {
+    for (let i = 0; i < count; i++) this.idle.push(this.spawn());
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { nice: this.nice, bcryptPath: require.resolve('bcrypt') } });
+    // Idle hashing threads must not keep a process alive.
+    worker.unref();
+    worker.on('message', ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
+      const job = this.pending.get(id);
+      if (!job) return;
+      this.pending.delete(id);
+      this.release(job.worker);
+      if (error !== undefined) job.reject(new Error(`bcrypt failed: ${error}`));
+      else job.resolve(result);
+    });
+    // A thread that dies fails its job and is replaced, so no later job waits for it for ever.
+    worker.once('exit', () => {
+      this.all.splice(this.all.indexOf(worker), 1);
+      const idleAt = this.idle.indexOf(worker);
+      if (idleAt >= 0) this.idle.splice(idleAt, 1);
+      this.failAll(worker, new Error('a hashing thread stopped'));
+      if (!this.closing) this.release(this.spawn());
+    });
+    worker.on('error', () => undefined); // followed by 'exit'
+    this.all.push(worker);
+    return worker;
   }
 
   hash(password: string, cost: number): Promise<string> {
@@ -67,7 +82,8 @@ export class HashingThreads {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.all.map((worker) => worker.terminate()));
+    this.closing = true;
+    await Promise.all([...this.all].map((worker) => worker.terminate()));
   }
 
   private async run(job: Job): Promise<unknown> {
