@@ -14,6 +14,7 @@ import { databaseSnapshot } from '../stress-test/stress';
 import { renderHtmlReport } from '../stress-test/html-report';
 import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
 import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
+import { floodTable, floodTargets, measureFloodRows } from './flood-rows';
 
 /**
  * `npm run bench`: rows A (batch size 1), B (as shipped), C (pgbench, the bare claim
@@ -317,13 +318,16 @@ async function main(): Promise<void> {
       };
     }),
   );
-  const targets = benchTargets(rows);
-  const result: BenchResult = {
+  // Its own service and its own turns: one client flooding registration or login.
+  const floods = await measureFloodRows(log);
+  const targets = [...benchTargets(rows), ...floodTargets(floods)];
+  const result: BenchResult & { floods: typeof floods } = {
     startedAt: started.toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
     users: USERS,
     pgbenchMaxClients: PGBENCH_MAX_CLIENTS,
     rows,
+    floods,
     targets,
     passed: targets.every((t) => t.passed),
   };
@@ -371,6 +375,19 @@ before the sell-out. Every A and B row also ran the stress tool's checks (no ove
 double claim, API and database agree with the 200s).
 
 ${table}
+
+## Floods
+
+${floodTable(floods)}
+
+\`bench/flood-rows.ts\`: a sold-out coupon and ${floods.claimers} users claiming it in a loop,
+while one client (its own process, \`bench/flood-client.ts\`) keeps ${floods.floodConcurrency} registrations,
+or wrong-password logins for ever new usernames, in flight, waiting each answer's \`Retry-After\`.
+The flooding process is paused and resumed (SIGSTOP/SIGCONT) so that ${floods.slices} quiet and
+${floods.slices} flooded slices of ${floods.secondsPerPass} s alternate within seconds; the row is the
+mean of each side. The service runs at \`BCRYPT_COST\` ${floods.bcryptCost} with the default hashing
+bound (${floods.bcryptConcurrent} at once on this machine) and the per-address registration and login
+limits off, so the flood reaches the hashing as one spread over many addresses would.
 
 ## Targets
 

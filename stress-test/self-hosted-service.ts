@@ -72,9 +72,12 @@ export async function startServiceGroup(
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: adminPassword,
     JWT_SECRET: randomBytes(32).toString('hex'),
-    // Every stress user logs in from this one address: a per-address login limit would stop
-    // the set-up, not test the sale. Per-username and per-user claim limits stay on.
+    // Every stress user logs in (and may register) from this one address: per-address limits
+    // would stop the set-up, not test the sale. Per-username and per-user claim limits stay on.
     LOGIN_RATE_LIMIT_PER_ADDRESS: '0',
+    REGISTRATION_RATE_LIMIT_PER_ADDRESS: '0',
+    // The set-up logs thousands of users in, 64 at a time; a sale's own logins are not measured.
+    BCRYPT_MAX_CONCURRENT: '1024',
     // No load balancer polls these processes' health: stop straight away on SIGTERM.
     SHUTDOWN_GRACE_MS: '0',
     ...extraEnv,

@@ -1,6 +1,6 @@
 import * as bcrypt from 'bcrypt';
 import { Client } from 'pg';
-import { HttpPool, runBounded } from './http-pool';
+import { HttpAnswer, HttpPool, runBounded } from './http-pool';
 
 export interface SaleUser {
   username: string;
@@ -33,7 +33,7 @@ export async function seedUsers(options: {
     try {
       await db.query(
         `INSERT INTO users (username, password_hash, role)
-         SELECT unnest($1::text[]), $2, 'user' ON CONFLICT (username) DO NOTHING`,
+         SELECT unnest($1::text[]), $2, 'user' ON CONFLICT DO NOTHING`,
         [usernames, hash],
       );
     } finally {
@@ -42,7 +42,7 @@ export async function seedUsers(options: {
     method = 'bulk-insert';
   } else {
     await runBounded(usernames, options.concurrency, async (username) => {
-      const answer = await options.http.request('POST', '/api/users/register', { username, password: options.password });
+      const answer = await politely(() => options.http.request('POST', '/api/users/register', { username, password: options.password }));
       if (answer.status !== 201 && !(answer.status === 409 && answer.body?.code === 'USERNAME_TAKEN')) {
         throw new Error(`registering ${username} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
       }
@@ -57,14 +57,25 @@ export async function seedUsers(options: {
 }
 
 export async function login(http: HttpPool, username: string, password: string): Promise<string> {
+  const answer = await politely(() => http.request('POST', '/api/users/login', { username, password }));
+  if (answer.status === 200 && typeof answer.body?.access_token === 'string') return answer.body.access_token;
+  throw new Error(`login of ${username} failed: ${answer.status} ${JSON.stringify(answer.body ?? answer.failure)}`);
+}
+
+/**
+ * Sends a request again, as a real client would, while the answer says "retry later": a login
+ * limit (429), the deployment's bound on password hashing (503 AUTH_BUSY, which a deployment
+ * at its own BCRYPT_COST answers often while thousands log in at once) or another 503. Waits
+ * Retry-After (or a growing pause) with jitter, for up to about a minute.
+ */
+async function politely(send: () => Promise<HttpAnswer>): Promise<HttpAnswer> {
+  const deadline = Date.now() + 60_000;
   for (let attempt = 0; ; attempt++) {
-    const answer = await http.request('POST', '/api/users/login', { username, password });
-    if (answer.status === 200 && typeof answer.body?.access_token === 'string') return answer.body.access_token;
-    // Login limits or a busy server: back off a little and try again, a few times.
-    if ((answer.status === 429 || answer.status === 503 || answer.status === 0) && attempt < 5) {
-      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
-      continue;
-    }
-    throw new Error(`login of ${username} failed: ${answer.status} ${JSON.stringify(answer.body ?? answer.failure)}`);
+    const answer = await send();
+    const retryable = answer.status === 429 || answer.status === 503 || answer.status === 0;
+    if (!retryable || Date.now() > deadline) return answer;
+    const told = Number(answer.retryAfter) * 1000;
+    const pause = Number.isFinite(told) && told > 0 ? told : 200 * Math.min(attempt + 1, 5);
+    await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
   }
 }

@@ -15,7 +15,7 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in: a bearer token for the other routes' })
   @ApiOkResponse({ type: AccessTokenResponse })
-  @ApiErrors('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS')
+  @ApiErrors('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
   @UseGuards(RateLimitGuard)
   @RateLimited('login')
   login(@Body() body: CredentialsDto): Promise<AccessToken> {

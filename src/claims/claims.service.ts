@@ -17,6 +17,7 @@ import { LockService } from '../lock/lock.service';
 import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
+import { sameUsername } from '../users/dto/credentials.dto';
 import { ClaimBatcher } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository } from './claims.repository';
 import { RememberedRefusal, SoldOutMemory } from './sold-out-memory';
@@ -90,7 +91,7 @@ export class ClaimsService implements OnApplicationShutdown {
     requestedUsername: string | undefined,
     logFields: RequestLogFields,
   ): Promise<DomainError | null> {
-    if (requestedUsername !== undefined && requestedUsername !== user.username) return null;
+    if (requestedUsername !== undefined && !sameUsername(requestedUsername, user.username)) return null;
     const remembered = await this.soldOut.answer(couponName, user.id).catch(() => null);
     if (!remembered) return null;
     const refusal = refusalError(couponName, remembered);
@@ -111,7 +112,7 @@ export class ClaimsService implements OnApplicationShutdown {
     requestedUsername: string | undefined,
     report: { lockWaitMs?: number },
   ): Promise<ClaimView> {
-    if (requestedUsername !== undefined && requestedUsername !== user.username) {
+    if (requestedUsername !== undefined && !sameUsername(requestedUsername, user.username)) {
       throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
     }
     // The per-user limit guards the lock and the database. A refusal from memory costs less

@@ -42,6 +42,7 @@ const EXAMPLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
   LOCK_BUSY: 'Coupon "FLASH50" is busy; retry shortly',
   LOCK_UNAVAILABLE: 'The lock service (Redis) is unreachable; retry shortly',
   DATABASE_UNAVAILABLE: 'The database is unreachable; retry shortly',
+  AUTH_BUSY: 'Too many logins and registrations at this moment; retry shortly',
 };
 
 const RETRYABLE = 'Retryable: the answer carries `Retry-After` (seconds) and nothing was written.';

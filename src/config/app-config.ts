@@ -104,6 +104,15 @@ export class AppConfig {
   @IsInt() @Min(4) @Max(15)
   BCRYPT_COST: number;
 
+  /**
+   * bcrypt hashes (registration and login together) one process runs at once; past it the
+   * request is refused with 503 AUTH_BUSY instead of queued. 0: half the CPU cores, at least 1,
+   * at most UV_THREADPOOL_SIZE (see bcryptConcurrency in config.loader.ts). Above it the extra
+   * hashes wait for a hashing thread: load tools only.
+   */
+  @IsInt() @Min(0) @Max(1024)
+  BCRYPT_MAX_CONCURRENT: number;
+
   /** How often each process reloads the list of deleted users whose tokens it must refuse. */
   @IsInt() @Min(100) @Max(60000)
   USER_REVOCATION_POLL_MS: number;
@@ -117,6 +126,12 @@ export class AppConfig {
 
   @IsInt() @Min(100) @Max(24 * 3600 * 1000)
   LOGIN_RATE_LIMIT_WINDOW_MS: number;
+
+  @IsInt() @Min(0) @Max(1_000_000)
+  REGISTRATION_RATE_LIMIT_PER_ADDRESS: number;
+
+  @IsInt() @Min(100) @Max(24 * 3600 * 1000)
+  REGISTRATION_RATE_LIMIT_WINDOW_MS: number;
 
   @IsInt() @Min(0) @Max(1_000_000)
   CLAIM_RATE_LIMIT_PER_USER: number;

@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AppConfig, ConfigKey } from './app-config';
 
@@ -100,6 +101,26 @@ function checkTimeoutOrder(config: AppConfig): void {
     );
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+}
+
+/** libuv's thread pool, where bcrypt hashes run: UV_THREADPOOL_SIZE (1-1024), 4 when unset. */
+export function libuvThreadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const size = Number(env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(size) && size >= 1 ? Math.min(size, 1024) : 4;
+}
+
+/**
+ * How many bcrypt hashes a process runs at once: BCRYPT_MAX_CONCURRENT, or for 0 half the
+ * cores (at least 1, at most the libuv pool), so hashing can never take every core from the
+ * claims that share them.
+ */
+export function bcryptConcurrency(
+  config: AppConfig,
+  cores: number = availableParallelism(),
+  pool: number = libuvThreadPoolSize(),
+): number {
+  if (config.BCRYPT_MAX_CONCURRENT > 0) return config.BCRYPT_MAX_CONCURRENT;
+  return Math.max(1, Math.min(pool, Math.floor(cores / 2)));
 }
 
 function checkProductionSafety(config: AppConfig, defaults: RawConfig): void {

@@ -2,6 +2,7 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { InitialSchema1763890000000 } from '../../migrations/1763890000000-InitialSchema';
 import { UserDeletion1763990000000 } from '../../migrations/1763990000000-UserDeletion';
 import { CouponSaleWindows1764000000000 } from '../../migrations/1764000000000-CouponSaleWindows';
+import { CaseInsensitiveUsernames1764100000000 } from '../../migrations/1764100000000-CaseInsensitiveUsernames';
 import { AppConfig } from '../config/app-config';
 import { Coupon } from '../coupons/coupon.entity';
 import { UserClaim } from '../claims/user-claim.entity';
@@ -10,7 +11,12 @@ import { User } from '../users/user.entity';
 export const ENTITIES = [User, Coupon, UserClaim];
 
 /** Listed, not globbed: the same list works from ts sources (jest) and from dist/. */
-export const MIGRATIONS = [InitialSchema1763890000000, UserDeletion1763990000000, CouponSaleWindows1764000000000];
+export const MIGRATIONS = [
+  InitialSchema1763890000000,
+  UserDeletion1763990000000,
+  CouponSaleWindows1764000000000,
+  CaseInsensitiveUsernames1764100000000,
+];
 
 /** One set of options for the app (TypeOrmModule) and the migration CLI. */
 export function dataSourceOptions(config: AppConfig): DataSourceOptions {

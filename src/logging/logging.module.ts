@@ -30,12 +30,14 @@ export class RequestLogHook implements OnModuleInit {
     });
     fastify.addHook('onResponse', (request, reply, done) => {
       const status = reply.statusCode;
-      // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are bugs.
-      const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
+      const fields = addedLogFields(request);
+      // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are
+      // bugs. Load shed on purpose (fields.shed) is info: its source warns once per interval instead.
+      const level = status === 503 && !fields?.shed ? 'warn' : status >= 500 && status !== 503 ? 'error' : 'info';
       if (this.root.isLevelEnabled(level)) {
         const line = {
           // The handler's fields first: they may add to the line, never replace its core fields.
-          ...addedLogFields(request),
+          ...fields,
           request_id: request.id,
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',

@@ -5,7 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { USERNAME_PATTERN } from '../users/dto/credentials.dto';
 import { RateLimitBucket, RateLimiter } from './rate-limiter.service';
 
-export type RateLimitPolicy = 'login';
+export type RateLimitPolicy = 'login' | 'registration';
 
 const RATE_LIMIT_KEY = 'rate-limit-policy';
 
@@ -14,8 +14,9 @@ export const RateLimited = (policy: RateLimitPolicy) => SetMetadata(RATE_LIMIT_K
 
 /**
  * login: per username and per client address (Fastify's request.ip, which honours
- * X-Forwarded-For only as far as TRUST_PROXY allows). The per-user claim limit is applied by
- * ClaimsService, after the sold-out answers from memory (see there).
+ * X-Forwarded-For only as far as TRUST_PROXY allows). registration: per client address, the
+ * same way. The per-user claim limit is applied by ClaimsService, after the sold-out answers
+ * from memory (see there).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -29,7 +30,13 @@ export class RateLimitGuard implements CanActivate {
     const policy = this.reflector.get<RateLimitPolicy | undefined>(RATE_LIMIT_KEY, context.getHandler());
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (policy === 'login') await this.limiter.consume(this.loginBuckets(request));
+    if (policy === 'registration') await this.limiter.consume(this.registrationBuckets(request));
     return true;
+  }
+
+  private registrationBuckets(request: AuthenticatedRequest): RateLimitBucket[] {
+    const { REGISTRATION_RATE_LIMIT_PER_ADDRESS: limit, REGISTRATION_RATE_LIMIT_WINDOW_MS: windowMs } = this.config;
+    return [{ key: `registration:address:${request.ip}`, limit, windowMs }];
   }
 
   private loginBuckets(request: AuthenticatedRequest): RateLimitBucket[] {
@@ -39,7 +46,8 @@ export class RateLimitGuard implements CanActivate {
     // and attacker-chosen junk must not become Redis keys.
     const username = (request.body as { username?: unknown } | undefined)?.username;
     if (typeof username === 'string' && USERNAME_PATTERN.test(username)) {
-      buckets.push({ key: `login:username:${username}`, limit: this.config.LOGIN_RATE_LIMIT_PER_USERNAME, windowMs });
+      // One counter per name in any case: varying the case must not buy more guesses.
+      buckets.push({ key: `login:username:${username.toLowerCase()}`, limit: this.config.LOGIN_RATE_LIMIT_PER_USERNAME, windowMs });
     }
     return buckets;
   }

@@ -8,7 +8,8 @@ export class User {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id: string;
 
-  @Column({ type: 'varchar', length: 64, unique: true })
+  /** Unique in any case (index users_username_lower_key on lower(username)); stored as registered. */
+  @Column({ type: 'varchar', length: 64 })
   username: string;
 
   @Column({ name: 'password_hash', type: 'varchar', length: 60, select: false })

@@ -5,6 +5,7 @@ import { CurrentUser } from '../auth/current-user.decorator';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { Roles } from '../auth/roles.decorator';
 import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
+import { RateLimitGuard, RateLimited } from '../rate-limit/rate-limit.guard';
 import { CredentialsDto } from './dto/credentials.dto';
 import { UserResponse } from './dto/user.response';
 import { UsernameParam } from './dto/username.param';
@@ -19,7 +20,9 @@ export class UsersController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Register a user' })
   @ApiCreatedResponse({ type: UserResponse })
-  @ApiErrors('VALIDATION_FAILED', 'USERNAME_TAKEN', 'PAYLOAD_TOO_LARGE')
+  @ApiErrors('VALIDATION_FAILED', 'USERNAME_TAKEN', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
+  @UseGuards(RateLimitGuard)
+  @RateLimited('registration')
   register(@Body() body: CredentialsDto): Promise<UserView> {
     return this.users.register(body.username, body.password);
   }

@@ -5,6 +5,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../common/database-err
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DeletedUsersRegistry } from './deleted-users.registry';
+import { sameUsername } from './dto/credentials.dto';
 import { PasswordHasher } from './password-hasher';
 import { Role, User } from './user.entity';
 
@@ -34,13 +35,14 @@ export class UsersService implements OnApplicationBootstrap {
   ) {}
 
   async register(username: string, password: string): Promise<UserView> {
-    // The configured admin name is reserved even while no admin password is set.
-    if (username === this.config.ADMIN_USERNAME) throw usernameTaken(username);
+    // The configured admin name is reserved, in any case, even while no admin password is set.
+    if (sameUsername(username, this.config.ADMIN_USERNAME)) throw usernameTaken(username);
     const passwordHash = await this.hasher.hash(password);
     try {
       const user = await this.users.save(this.users.create({ username, passwordHash, role: 'user' }));
       return toUserView(user);
     } catch (error) {
+      // users_username_lower_key: the name is taken in some case.
       if (isUniqueViolation(error)) throw usernameTaken(username);
       throw error;
     }
@@ -52,14 +54,14 @@ export class UsersService implements OnApplicationBootstrap {
    * foreign key (RESTRICT): their claims keep remaining_amount = amount - claims true.
    */
   async delete(username: string, requestedBy: string): Promise<void> {
-    if (username === requestedBy) {
+    if (sameUsername(username, requestedBy)) {
       throw new DomainError('CANNOT_DELETE_SELF', 'An admin cannot delete its own account');
     }
     let deleted: { user_id: string }[];
     try {
       // One statement: the user goes and the deletion is recorded, or neither happens.
       deleted = await this.users.query(
-        `WITH gone AS (DELETE FROM users WHERE username = $1 RETURNING id)
+        `WITH gone AS (DELETE FROM users WHERE lower(username) = lower($1) RETURNING id)
          INSERT INTO deleted_users (user_id) SELECT id FROM gone RETURNING user_id`,
         [username],
       );
@@ -75,12 +77,12 @@ export class UsersService implements OnApplicationBootstrap {
     this.logger.log(`user "${username}" deleted by "${requestedBy}"`);
   }
 
-  /** The user with its password hash, for login only. */
+  /** The user with its password hash, for login only; the name in any case (users_username_lower_key). */
   findWithHash(username: string): Promise<User | null> {
     return this.users
       .createQueryBuilder('user')
       .addSelect('user.passwordHash')
-      .where('user.username = :username', { username })
+      .where('lower(user.username) = lower(:username)', { username })
       .getOne();
   }
 
@@ -105,7 +107,7 @@ export class UsersService implements OnApplicationBootstrap {
     const passwordHash = await this.hasher.hash(password);
     await this.users.query(
       `INSERT INTO users (username, password_hash, role) VALUES ($1, $2, 'admin')
-       ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'`,
+       ON CONFLICT ((lower(username))) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'`,
       [username, passwordHash],
     );
     this.logger.log(`admin account "${username}" is ready`);

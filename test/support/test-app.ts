@@ -49,7 +49,11 @@ export function testConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}):
       // Suites log in and claim far faster than people; the rate-limit suite turns these on.
       LOGIN_RATE_LIMIT_PER_USERNAME: 0,
       LOGIN_RATE_LIMIT_PER_ADDRESS: 0,
+      REGISTRATION_RATE_LIMIT_PER_ADDRESS: 0,
       CLAIM_RATE_LIMIT_PER_USER: 0,
+      // Suites register and log in users hundreds at a time (at BCRYPT_COST 4); the flood suite
+      // sets the real bound.
+      BCRYPT_MAX_CONCURRENT: 1024,
       ...overrides,
     },
     {},

@@ -18,6 +18,9 @@ class PasswordBytes implements ValidatorConstraintInterface {
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
 export const USERNAME_MESSAGE = 'username must be 3-64 characters of [A-Za-z0-9_.-]';
 
+/** One name in any case (users_username_lower_key). ASCII only, so this is PostgreSQL's lower(). */
+export const sameUsername = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
 export class CredentialsDto {
   @ApiProperty({ pattern: '^[A-Za-z0-9_.-]{3,64}$', example: 'alice' })
   @IsString()
