@@ -114,34 +114,38 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
     const r = data.rates;
     root.appendChild(
       el('p', { class: 'summary' },
-        `${s.users} users, stock ${s.stock}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}; ` +
+        `${s.users} users, stock ${s.stock}${s.coupons > 1 ? ` over ${s.coupons} coupons (${s.claimsPerUser} claimed per user)` : ''}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}; ` +
         `${data.counts.requests} requests in ${r.durationSeconds} s (${r.claimsPerSecond}/s); ` +
         (r.secondsUntilSoldOut === null ? 'not sold out; ' : `sold out after ${r.secondsUntilSoldOut} s; `) +
         `latency p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; target ${s.targets.join(', ')}${s.selfHosted ? ' (self-started)' : ''}.`),
     );
     root.appendChild(grid);
     const timeline: any[] = data.timeline;
-    const seconds = timeline.map((b) => b.second);
+    // Bucket width adapts to the run (100 ms for a sale over in a second); bars show rates per second.
+    const width = timeline[0]?.widthMs ?? 1000;
+    const seconds = (ms: number) => String(Math.round(ms) / 1000);
+    const bucketLabels = timeline.map((b) => `${seconds(b.startMs)}-${seconds(b.startMs + b.widthMs)} s`);
+    const perSecond = (n: number) => Math.round((n * 1000) / width);
     const named = ['GRANTED', 'SOLD_OUT', 'ALREADY_CLAIMED', 'LOCK_BUSY'];
     const outcome = (b: any, code: string) => b.outcomes[code] ?? 0;
     const errors = (b: any) => Object.entries(b.outcomes).filter(([code]) => !named.includes(code)).reduce((sum, [, n]) => sum + (n as number), 0);
     const series = [
-      { label: 'granted', color: colors.granted, value: (b: any) => outcome(b, 'GRANTED') },
-      { label: 'sold out', color: colors.soldOut, value: (b: any) => outcome(b, 'SOLD_OUT') },
-      { label: 'already claimed', color: colors.already, value: (b: any) => outcome(b, 'ALREADY_CLAIMED') },
-      { label: 'lock busy', color: colors.busy, value: (b: any) => outcome(b, 'LOCK_BUSY') },
-      { label: 'errors', color: colors.errors, value: errors },
+      { label: 'granted', color: colors.granted, value: (b: any) => perSecond(outcome(b, 'GRANTED')) },
+      { label: 'sold out', color: colors.soldOut, value: (b: any) => perSecond(outcome(b, 'SOLD_OUT')) },
+      { label: 'already claimed', color: colors.already, value: (b: any) => perSecond(outcome(b, 'ALREADY_CLAIMED')) },
+      { label: 'lock busy', color: colors.busy, value: (b: any) => perSecond(outcome(b, 'LOCK_BUSY')) },
+      { label: 'errors', color: colors.errors, value: (b: any) => perSecond(errors(b)) },
     ];
-    chart('claims-per-second', 'Claims per second by outcome', {
+    chart('claims-per-second', `Claims per second by outcome (${width} ms buckets)`, {
       type: 'bar',
-      data: { labels: seconds.map((x) => `${x}-${x + 1} s`), datasets: series.map((d) => ({ label: d.label, backgroundColor: d.color, data: timeline.map(d.value) })) },
-      options: { scales: { x: { stacked: true, ...axis('second of the sale') }, y: { stacked: true, ...axis('answers') } } },
+      data: { labels: bucketLabels, datasets: series.map((d) => ({ label: d.label, backgroundColor: d.color, data: timeline.map(d.value) })) },
+      options: { scales: { x: { stacked: true, ...axis('time since the sale started') }, y: { stacked: true, ...axis('answers per second') } } },
     });
 
-    // Stock after each second, from the full stock at 0 s; a dashed line marks the sell-out.
+    // Stock after each bucket, from the full stock at 0 s; a dashed line marks the sell-out.
     const soldOutAt = r.secondsUntilSoldOut;
-    // Stock is known at the end of each second, and exactly 0 at the sell-out moment.
-    const stockPoints = [{ x: 0, y: s.stock }, ...timeline.map((b) => ({ x: Math.min(b.second + 1, r.durationSeconds), y: b.stockLeft }))]
+    // Stock is known at the end of each bucket, and exactly 0 at the sell-out moment.
+    const stockPoints = [{ x: 0, y: s.stock }, ...timeline.map((b) => ({ x: Math.min((b.startMs + b.widthMs) / 1000, r.durationSeconds), y: b.stockLeft }))]
       .filter((p, i) => i === 0 || soldOutAt === null || p.x < soldOutAt);
     if (soldOutAt !== null) stockPoints.push({ x: soldOutAt, y: 0 }, { x: Math.max(soldOutAt, r.durationSeconds), y: 0 });
     const soldOutMarker = {
@@ -172,16 +176,16 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
       plugins: [soldOutMarker],
     });
 
-    chart('latency-over-time', 'Latency per second (p50, p99)', {
+    chart('latency-over-time', `Latency per ${width} ms (p50, p99)`, {
       type: 'line',
       data: {
-        labels: seconds.map((x) => `${x}-${x + 1} s`),
+        labels: bucketLabels,
         datasets: [
           { label: 'p50', borderColor: colors.p50, backgroundColor: colors.p50, data: timeline.map((b) => b.p50Ms) },
           { label: 'p99', borderColor: colors.p99, backgroundColor: colors.p99, data: timeline.map((b) => b.p99Ms) },
         ],
       },
-      options: { scales: { x: axis('second of the sale'), y: { min: 0, ...axis('ms') } } },
+      options: { scales: { x: axis('time since the sale started'), y: { min: 0, ...axis('ms') } } },
     });
 
     const buckets: any[] = data.latencyHistogram;

@@ -78,6 +78,12 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     expect(byId['stock-left'].datasetLabels).toEqual(['stock left', 'sell-out']);
     expect(byId['latency-over-time'].datasetLabels).toEqual(['p50', 'p99']);
     expect(byId['latency-histogram'].datasetLabels).toEqual(['requests']);
+    // A sale of a few seconds is drawn in 100 ms buckets, one bar each, not one bar per second.
+    expect(report.timeline[0].widthMs).toBe(100);
+    expect(report.timeline.length).toBeGreaterThanOrEqual(Math.floor((report.rates.durationSeconds * 1000) / 100));
+    expect(byId['claims-per-second'].labels).toEqual(report.timeline.map((b: { startMs: number }) => `${b.startMs / 1000}-${(b.startMs + 100) / 1000} s`));
+    expect(byId['claims-per-second'].labels[1]).toBe('0.1-0.2 s');
+    expect(byId['latency-over-time'].labels).toHaveLength(report.timeline.length);
     for (const chart of page.charts) {
       expect(chart.pointCount).toBeGreaterThan(0);
       expect(chart.width * chart.height).toBeGreaterThan(0);
