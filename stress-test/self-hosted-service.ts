@@ -48,7 +48,12 @@ export async function startSelfHostedService(extraEnv: Record<string, string> = 
  * prefix, as instances behind a load balancer would be. The first creates and migrates the
  * database alone; the others start together. stop() ends every process still running.
  */
-export async function startServiceGroup(count: number, extraEnv: Record<string, string> = {}): Promise<ServiceGroup> {
+export async function startServiceGroup(
+  count: number,
+  extraEnv: Record<string, string> = {},
+  /** 'discard' sends the processes' stdout to /dev/null (as a log shipper would take it away), so a chatty LOG_LEVEL costs this process nothing. */
+  stdout: 'keep' | 'discard' = 'keep',
+): Promise<ServiceGroup> {
   const main = join(projectRoot(), 'dist', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
   const base = loadConfig();
@@ -81,8 +86,8 @@ export async function startServiceGroup(count: number, extraEnv: Record<string, 
     await deleteKeysWithPrefix(env.REDIS_URLS ? env.REDIS_URLS.split(',') : redisUrls(base), prefix);
   };
   try {
-    processes.push(await spawnService(main, env));
-    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => spawnService(main, env)))));
+    processes.push(await spawnService(main, env, stdout));
+    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, () => spawnService(main, env, stdout)))));
   } catch (error) {
     await stop();
     throw error;
@@ -98,9 +103,9 @@ export async function startServiceGroup(count: number, extraEnv: Record<string, 
   };
 }
 
-async function spawnService(main: string, env: Record<string, string>): Promise<ServiceProcess> {
+async function spawnService(main: string, env: Record<string, string>, stdout: 'keep' | 'discard'): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', stdout === 'keep' ? 'pipe' : 'ignore', 'pipe'] });
   let output = '';
   let partial = '';
   const counters = new Map<RegExp, number>();
@@ -111,7 +116,7 @@ async function spawnService(main: string, env: Record<string, string>): Promise<
     partial = lines.pop()!;
     for (const line of lines) for (const [pattern, n] of counters) if (pattern.test(line)) counters.set(pattern, n + 1);
   };
-  child.stdout!.on('data', onData);
+  child.stdout?.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const service: ServiceProcess = {
