@@ -51,9 +51,14 @@ export async function startSelfHostedService(extraEnv: Record<string, string> = 
 export async function startServiceGroup(
   count: number,
   extraEnv: Record<string, string> = {},
-  /** 'discard' sends the processes' stdout to /dev/null (as a log shipper would take it away), so a chatty LOG_LEVEL costs this process nothing. */
-  stdout: 'keep' | 'discard' = 'keep',
+  options: {
+    /** 'discard' sends the processes' stdout to /dev/null (as a log shipper would take it away), so a chatty LOG_LEVEL costs this process nothing. */
+    stdout?: 'keep' | 'discard';
+    /** The processes reach PostgreSQL on this loopback port (a proxy in front of it); set-up and clean-up go direct. */
+    databasePort?: number;
+  } = {},
 ): Promise<ServiceGroup> {
+  const stdout = options.stdout ?? 'keep';
   const main = join(projectRoot(), 'dist', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
   const base = loadConfig();
@@ -67,7 +72,7 @@ export async function startServiceGroup(
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: options.databasePort ? onLoopbackPort(dbUrl, options.databasePort) : dbUrl.toString(),
     REDIS_KEY_PREFIX: prefix,
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: adminPassword,
@@ -101,6 +106,13 @@ export async function startServiceGroup(
     adminPassword,
     stop,
   };
+}
+
+function onLoopbackPort(url: URL, port: number): string {
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(port);
+  return proxied.toString();
 }
 
 async function spawnService(main: string, env: Record<string, string>, stdout: 'keep' | 'discard'): Promise<ServiceProcess> {
