@@ -250,5 +250,39 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
       ratios: rows.map((row) => (row.b.soldOutAnswersPerSecond === null ? '' : `B/D ${times(row.b.soldOutAnswersPerSecond, row.dRequestsPerSecond)}`)) },
     { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
   ]);
+  const crowds = data.crowds;
+  if (crowds) {
+    const sweep: any[] = crowds.sweep;
+    const sweepLabels = sweep.map((r) => `${r.concurrency} in flight`);
+    const line = (id: string, title: string, unit: string, labelsOf: string[], datasets: any[]) =>
+      chart(id, title, { type: 'bar', data: { labels: labelsOf, datasets }, options: { scales: { y: { beginAtZero: true, grace: '18%', ...axis(unit) } } }, plugins: [ratioLabels] });
+    line('crowd-sweep-throughput', 'Concurrency sweep: grants/s and sold-out answers/s', 'per second', sweepLabels, [
+      { label: 'grants/s', backgroundColor: colors.granted, data: sweep.map((r) => r.grantsPerSecond), ratios: sweep.map((r) => `vs 64: ${times(r.grantsPerSecond, sweep[0].grantsPerSecond)}`) },
+      { label: 'sold-out answers/s', backgroundColor: colors.soldOut, data: sweep.map((r) => r.soldOutAnswersPerSecond) },
+    ]);
+    line('crowd-sweep-latency', 'Concurrency sweep: latency (ms) and listen overflows', 'ms', sweepLabels, [
+      { label: 'p50 ms', backgroundColor: colors.p50, data: sweep.map((r) => r.p50Ms) },
+      { label: 'mean ms', backgroundColor: colors.already, data: sweep.map((r) => r.meanMs) },
+      { label: 'p99 ms', backgroundColor: colors.p99, data: sweep.map((r) => r.p99Ms), ratios: sweep.map((r) => `p99/mean ${times(r.p99Ms, r.meanMs)}\noverflows ${r.listenOverflows}`) },
+      { label: 'max ms', backgroundColor: colors.busy, data: sweep.map((r) => r.maxMs) },
+    ]);
+    const many: any[] = crowds.manyCoupons;
+    line('crowd-many-coupons', 'One coupon vs many, same total stock: grants/s', 'per second', many.map((r, i) => `${r.coupons} coupon${r.coupons > 1 ? 's' : ''} (run ${i + 1})`), [
+      { label: 'grants/s', backgroundColor: colors.granted, data: many.map((r) => r.grantsPerSecond), ratios: many.map((r) => `${r.couponsSoldOut}/${r.coupons} sold out`) },
+    ]);
+    const lat: any[] = crowds.latency;
+    const delays = [...new Set(lat.map((r) => r.delayMs))];
+    const byVariant = (v: string) => delays.map((d) => lat.find((r) => r.variant === v && r.delayMs === d));
+    line('crowd-latency', 'PostgreSQL and Redis one hop away: grants/s by delay each way', 'per second', delays.map((d) => `${d} ms each way`), [
+      { label: 'A (batch 1) grants/s', backgroundColor: colors.soldOut, data: byVariant('A').map((r) => r?.grantsPerSecond ?? null) },
+      { label: 'B (shipped) grants/s', backgroundColor: colors.granted, data: byVariant('B').map((r) => r?.grantsPerSecond ?? null),
+        ratios: byVariant('B').map((r) => `vs 0 ms ${times(r?.grantsPerSecond ?? null, byVariant('B')[0]?.grantsPerSecond ?? null)}`) },
+    ]);
+    const tax: any[] = crowds.tax;
+    line('crowd-tax', 'Per-request tax: GET /api/healthcheck/live, bare app vs the service (LOG_LEVEL=info)', 'requests per second', tax.map((_, i) => `turn ${i + 1}`), [
+      { label: 'bare NestJS + Fastify req/s', backgroundColor: colors.busy, data: tax.map((t) => t.bareRequestsPerSecond) },
+      { label: 'service req/s', backgroundColor: colors.granted, data: tax.map((t) => t.serviceRequestsPerSecond), ratios: tax.map((t) => times(t.serviceRequestsPerSecond, t.bareRequestsPerSecond)) },
+    ]);
+  }
   checkList('Targets', data.targets);
 }
