@@ -148,7 +148,8 @@ async function startBareApp(): Promise<{ url: string; stop: () => void }> {
  */
 async function measureTax(log: Log): Promise<TaxTurn[]> {
   const bare = await startBareApp();
-  const group = await startServiceGroup(1, { LOG_LEVEL: 'info' }, { stdout: 'discard' });
+  // As deployed: NODE_ENV=production writes JSON lines (development pretty-prints them in a worker thread).
+  const group = await startServiceGroup(1, { LOG_LEVEL: 'info', NODE_ENV: 'production' }, { stdout: 'discard' });
   const bareHttp = new HttpPool([bare.url], TAX_CONCURRENCY, 30_000);
   const serviceHttp = new HttpPool([group.url], TAX_CONCURRENCY, 30_000);
   const path = '/api/healthcheck/live';

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { PinoAppLogger } from './app-logger';
-import { addedLogFields, createRootLogger } from './request-logging';
+import { addedLogFields, createRootLogger, requestLineLogger, safeRequestFields } from './request-logging';
 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
@@ -17,10 +17,14 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
  */
 @Injectable()
 export class RequestLogHook implements OnModuleInit {
+  private readonly lines: Pino;
+
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    @Inject(ROOT_LOGGER) private readonly root: Pino,
-  ) {}
+    @Inject(ROOT_LOGGER) root: Pino,
+  ) {
+    this.lines = requestLineLogger(root);
+  }
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
@@ -32,10 +36,10 @@ export class RequestLogHook implements OnModuleInit {
       const status = reply.statusCode;
       // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are bugs.
       const level = status === 503 ? 'warn' : status >= 500 ? 'error' : 'info';
-      if (this.root.isLevelEnabled(level)) {
+      if (this.lines.isLevelEnabled(level)) {
         const line = {
           // The handler's fields first: they may add to the line, never replace its core fields.
-          ...addedLogFields(request),
+          ...safeRequestFields(addedLogFields(request)),
           request_id: request.id,
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',
@@ -44,7 +48,7 @@ export class RequestLogHook implements OnModuleInit {
           status,
           duration_ms: Math.round(reply.elapsedTime),
         };
-        this.root[level](line, level === 'info' ? 'request completed' : 'request failed');
+        this.lines[level](line, level === 'info' ? 'request completed' : 'request failed');
       }
       done();
     });
