@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import pino, { DestinationStream, LevelWithSilent, Logger as Pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
+import { BatchedLogStream } from './batched-log-stream';
 
 /** Nest and the config speak `verbose`; pino calls the same level `trace`. */
 const PINO_LEVEL: Record<string, LevelWithSilent> = {
@@ -53,7 +54,17 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
     redact: { paths: SECRET_KEYS.flatMap((key) => [key, `*.${key}`]).concat('*.*.authorization'), censor: '[redacted]' },
     transport: pretty ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } } : undefined,
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination || pretty) return destination ? pino(options, destination) : pino(options);
+  return pino(options, batchedStdout());
+}
+
+/** stdout through BatchedLogStream; the pending lines reach stdout before the process exits. */
+function batchedStdout(): BatchedLogStream {
+  let stream: BatchedLogStream | null = null;
+  // Registered before pino.destination registers its own exit flush, so this one runs first.
+  process.once('exit', () => stream?.flushSync());
+  stream = new BatchedLogStream(pino.destination({ dest: 1, sync: false }));
+  return stream;
 }
 
 /** Field names that never reach a log line with their value. */
