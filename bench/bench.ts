@@ -320,7 +320,7 @@ async function main(): Promise<void> {
 
   const markdown = `# Benchmarks
 
-Reproduce with \`npm run bench\` (about 8 minutes; writes this file). \`npm run bench -- --json\`
+Reproduce with \`npm run bench\` (writes this file; the crowd rows add about 3 minutes to the A/B/C/D rows). \`npm run bench -- --json\`
 prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
 them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars; an example
 from a small run, \`BENCH_USERS=2000\`: [bench-report.png](bench-report.png); more in
