@@ -262,7 +262,7 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
     ]);
     line('crowd-sweep-latency', 'Concurrency sweep: latency (ms) and listen overflows', 'ms', sweepLabels, [
       { label: 'p50 ms', backgroundColor: colors.p50, data: sweep.map((r) => r.p50Ms) },
-      { label: 'mean ms', backgroundColor: colors.already, data: sweep.map((r) => r.meanMs) },
+      { label: 'mean ms', backgroundColor: '#8250df', data: sweep.map((r) => r.meanMs) },
       { label: 'p99 ms', backgroundColor: colors.p99, data: sweep.map((r) => r.p99Ms), ratios: sweep.map((r) => `p99/mean ${times(r.p99Ms, r.meanMs)}\noverflows ${r.listenOverflows}`) },
       { label: 'max ms', backgroundColor: colors.busy, data: sweep.map((r) => r.maxMs) },
     ]);
