@@ -1,3 +1,5 @@
+import type { CrowdsResult } from './crowds-result';
+
 /** What `npm run bench` measured: the `--json` output, the markdown table and the `--report` page all come from this. */
 export interface ServiceRow {
   grantsPerSecond: number;
@@ -39,6 +41,8 @@ export interface BenchResult {
   users: number;
   pgbenchMaxClients: number;
   rows: BenchRow[];
+  /** The crowd rows (bench/crowds.ts): concurrency sweep, many coupons, latency, per-request tax; their targets are also in `targets`. */
+  crowds?: CrowdsResult;
   targets: BenchTarget[];
   passed: boolean;
 }

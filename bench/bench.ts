@@ -15,6 +15,8 @@ import { renderHtmlReport } from '../stress-test/html-report';
 import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
 import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
 import { floodTable, floodTargets, measureFloodRows } from './flood-rows';
+import { measureCrowds } from './crowds';
+import { crowdsTables } from './crowds-result';
 
 /**
  * `npm run bench`: rows A (batch size 1), B (as shipped), C (pgbench, the bare claim
@@ -240,6 +242,12 @@ async function main(): Promise<void> {
   Logger.overrideLogger(new StderrLogger());
   const started = new Date();
   const load = loadavg()[0].toFixed(2);
+  if (process.env.BENCH_ROWS === 'crowds') {
+    // Only the crowd rows, printed, nothing written: for working on them.
+    const crowds = await measureCrowds(log);
+    process.stdout.write(args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${crowds.targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`);
+    process.exit(crowds.targets.every((t) => t.passed) ? 0 : 1);
+  }
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
   // A, B and D stay up together and are measured turn by turn, so that a slow moment on
   // this shared machine hits both sides of a ratio alike.
@@ -308,6 +316,9 @@ async function main(): Promise<void> {
     await services.R.stop();
   }
 
+  // Run alone after the A/B/C/D services stopped: 4,096 connections and a second service would skew them.
+  const crowds = await measureCrowds(log);
+
   const rows: BenchRow[] = STOCKS.flatMap((stock) =>
     CONCURRENCY.map((concurrency) => {
       const key = `${stock}/${concurrency}`;
@@ -320,7 +331,7 @@ async function main(): Promise<void> {
   );
   // Its own service and its own turns: one client flooding registration or login.
   const floods = await measureFloodRows(log);
-  const targets = [...benchTargets(rows), ...floodTargets(floods)];
+  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets];
   const result: BenchResult & { floods: typeof floods } = {
     startedAt: started.toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
@@ -328,10 +339,11 @@ async function main(): Promise<void> {
     pgbenchMaxClients: PGBENCH_MAX_CLIENTS,
     rows,
     floods,
+    crowds,
     targets,
     passed: targets.every((t) => t.passed),
   };
-  const table = benchTable(rows);
+  const table = `${benchTable(rows)}\n\n${crowdsTables(crowds)}`;
   const targetLines = targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n');
   const machine = result.machine;
   process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : `${table}\n\n${targetLines}\n`);
@@ -342,7 +354,7 @@ async function main(): Promise<void> {
 
   const markdown = `# Benchmarks
 
-Reproduce with \`npm run bench\` (about 4 minutes; writes this file). \`npm run bench -- --json\`
+Reproduce with \`npm run bench\` (writes this file; the crowd rows add about 3 minutes to the A/B/C/D rows). \`npm run bench -- --json\`
 prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
 them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars; an example
 from a small run, \`BENCH_USERS=2000\`: [bench-report.png](bench-report.png); more in
@@ -373,6 +385,21 @@ alternating; N's and R's passes right after B's), and the row shows the numbers 
 machine's speed swings by up to 2x within a minute, so only numbers from one moment compare. "LOCK_BUSY" counts LOCK_BUSY answers and retries seen
 before the sell-out. Every A and B row also ran the stress tool's checks (no oversell, no
 double claim, API and database agree with the 200s).
+
+The crowd rows (\`bench/crowds.ts\`, after A/B/C/D have stopped; ${crowds.users} users, stock ${crowds.stock}):
+
+- **Concurrency sweep**: the shipped service, one sale per row at 64, 256, 1,024 and 4,096
+  requests in flight, each row on a fresh connection pool (the crowd connects during the
+  sale). "listen overflows" is the growth of the kernel's \`TcpExt ListenOverflows\` during the
+  row (\`/proc/net/netstat\`, machine-wide: another process's drops would count too); "API peak
+  RSS" the API process's highest resident memory, sampled every 100 ms.
+- **Many coupons**: the same total stock as ${crowds.manyCoupons.find((r) => r.coupons > 1)?.coupons ?? '-'} coupons or as one, each user claiming one
+  (\`npm run stress -- --coupons N\`), alternating, twice each; every check runs per coupon.
+- **One hop away**: A and B with their PostgreSQL and Redis connections through a loopback proxy
+  that holds every chunk 0 ms, then 1 ms, each way (\`stress-test/tcp-proxy.ts\`).
+- **Per-request tax**: \`GET /api/healthcheck/live\` on a bare NestJS + Fastify app with that one
+  route (\`bench/constant-endpoint.ts\`) and on the service at \`LOG_LEVEL=info\` (its log lines to
+  /dev/null, as to a log shipper), ${crowds.tax.length} alternating turns; the target uses the median turn.
 
 ${table}
 

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 
@@ -16,7 +16,16 @@ class ConstantController {
   }
 }
 
-@Module({ controllers: [ConstantController] })
+/** The bare-framework row: the service's liveness route, answered by the framework alone (no logs, metrics, headers, ids). */
+@Controller('healthcheck')
+class BareLivenessController {
+  @Get('live')
+  live() {
+    return { status: 'ok' };
+  }
+}
+
+@Module({ controllers: [ConstantController, BareLivenessController] })
 class ConstantModule {}
 
 async function main(): Promise<void> {

@@ -7,7 +7,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const app = await createApp(config);
   installGracefulShutdown(app, config);
-  await app.listen(config.PORT, config.HOST);
+  await app.listen({ port: config.PORT, host: config.HOST, backlog: config.LISTEN_BACKLOG });
   new Logger('Bootstrap').log(`listening on ${await app.getUrl()}`);
 }
 

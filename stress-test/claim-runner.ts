@@ -5,6 +5,8 @@ import { SaleUser } from './user-seeder';
 /** The final answer one claim request got (after retries of retryable 503s). */
 export interface ClaimRecord {
   username: string;
+  /** The coupon this claim asked for. */
+  coupon: string;
   status: number;
   code: string | null;
   claimedAt: string | null;
@@ -15,8 +17,10 @@ export interface ClaimRecord {
   doubleDip: boolean;
 }
 
+/** Answers that arrived in [startMs, startMs + widthMs) of the sale. */
 export interface TimelineBucket {
-  second: number;
+  startMs: number;
+  widthMs: number;
   outcomes: Record<string, number>;
   granted: number;
   stockLeft: number;
@@ -51,14 +55,24 @@ function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
+/** Who claims which coupon: `claimsPerUser` distinct coupons per user, spread evenly over the coupons. */
+export function claimPlan(users: number, coupons: string[], claimsPerUser: number): string[][] {
+  const perUser = Math.min(claimsPerUser, coupons.length);
+  return Array.from({ length: users }, (_, i) => Array.from({ length: perUser }, (_, k) => coupons[(i + k) % coupons.length]));
+}
+
 /**
- * Every user claims once, in a seeded random order, with at most `concurrency` requests in
- * flight over keep-alive connections; one "double dip" user fires `doubleDip` claims at once
- * at the very start. Latency is recorded in microseconds in an HDR histogram.
+ * Every user claims (one coupon, or `claimsPerUser` of `coupons` at once), in a seeded random
+ * order, with at most `concurrency` requests in flight over keep-alive connections; one "double
+ * dip" user fires `doubleDip` claims of the first coupon at once at the very start. `stock` is
+ * the total the sale can grant (all coupons). Latency is recorded in microseconds in an HDR histogram.
  */
 export async function runSale(options: {
   http: HttpPool;
   couponName: string;
+  /** Several coupons sold at once; defaults to [couponName]. */
+  coupons?: string[];
+  claimsPerUser?: number;
   users: SaleUser[];
   stock: number;
   concurrency: number;
@@ -69,17 +83,18 @@ export async function runSale(options: {
   retryDelayMs: number;
   onProgress?: (progress: SaleProgress) => void;
 }): Promise<SaleRun> {
-  const { http, couponName, users } = options;
+  const { http, users } = options;
+  const coupons = options.coupons ?? [options.couponName];
   const [dipper, ...crowd] = users;
   const order = shuffle(crowd, options.seed);
-  const jobs: { user: SaleUser; doubleDip: boolean }[] = [
-    ...Array.from({ length: options.doubleDip > 0 ? options.doubleDip : 1 }, () => ({ user: dipper, doubleDip: options.doubleDip > 0 })),
-    ...order.map((user) => ({ user, doubleDip: false })),
+  const plan = claimPlan(order.length, coupons, options.claimsPerUser ?? 1);
+  const jobs: { user: SaleUser; coupon: string; doubleDip: boolean }[] = [
+    ...Array.from({ length: options.doubleDip > 0 ? options.doubleDip : 1 }, () => ({ user: dipper, coupon: coupons[0], doubleDip: options.doubleDip > 0 })),
+    ...order.flatMap((user, i) => plan[i].map((coupon) => ({ user, coupon, doubleDip: false }))),
   ];
   const records: ClaimRecord[] = [];
   const retryableSeen: Record<string, number> = {};
   const latency = newHistogram();
-  const perSecond = new Map<number, { outcomes: Record<string, number>; granted: number; histogram: hdr.Histogram }>();
   const started = performance.now();
   const deadline = started + options.durationSeconds * 1000;
   let granted = 0;
@@ -96,23 +111,24 @@ export async function runSale(options: {
       // Not sent: the sale did not finish inside the cap, which the checks must see.
       cappedByDuration = true;
       records.push({
-        username: job.user.username, status: 0, code: 'NOT_SENT_DURATION_CAP', claimedAt: null,
+        username: job.user.username, coupon: job.coupon, status: 0, code: 'NOT_SENT_DURATION_CAP', claimedAt: null,
         answeredAtMs: performance.now() - started, latencyMs: 0, retries: 0, doubleDip: job.doubleDip,
       });
       return;
     }
     const sent = performance.now();
     let retries = 0;
-    let answer = await http.request('POST', '/api/coupons/claim', { coupon_name: couponName }, job.user.token);
+    let answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
     while (answer.status >= 429 && RETRYABLE.has(answer.body?.code) && retries < options.retries && performance.now() < deadline) {
       retryableSeen[answer.body.code] = (retryableSeen[answer.body.code] ?? 0) + 1;
       retries++;
       await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs * (0.5 + Math.random())));
-      answer = await http.request('POST', '/api/coupons/claim', { coupon_name: couponName }, job.user.token);
+      answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
     }
     const now = performance.now();
     const record: ClaimRecord = {
       username: job.user.username,
+      coupon: job.coupon,
       status: answer.status,
       code: answer.status === 200 ? null : (answer.body?.code ?? answer.failure ?? null),
       claimedAt: answer.status === 200 ? (answer.body?.claimed_at ?? null) : null,
@@ -122,44 +138,57 @@ export async function runSale(options: {
       doubleDip: job.doubleDip,
     };
     records.push(record);
-    const micros = Math.max(1, Math.round((now - sent) * 1000));
-    latency.recordValue(micros);
-    const second = Math.floor(record.answeredAtMs / 1000);
-    let bucket = perSecond.get(second);
-    if (!bucket) {
-      bucket = { outcomes: {}, granted: 0, histogram: newHistogram() };
-      perSecond.set(second, bucket);
-    }
-    const outcome = outcomeOf(record);
-    bucket.outcomes[outcome] = (bucket.outcomes[outcome] ?? 0) + 1;
-    bucket.histogram.recordValue(micros);
+    latency.recordValue(Math.max(1, Math.round((now - sent) * 1000)));
     if (record.status === 200) {
       granted++;
-      bucket.granted++;
       if (granted >= options.stock) soldOutAtMs = record.answeredAtMs;
     }
   });
   if (progressTimer) clearInterval(progressTimer);
   options.onProgress?.({ done: records.length, total: jobs.length, granted, elapsedMs: performance.now() - started });
+  const durationMs = performance.now() - started;
+  const timeline = buildTimeline(records, options.stock, timelineBucketMs(durationMs));
+  return { records, durationMs, soldOutAtMs, retryableSeen, latency, timeline, cappedByDuration };
+}
 
-  let stockLeft = options.stock;
-  const timeline = [...perSecond.keys()]
-    .sort((a, b) => a - b)
-    .map((second) => {
-      const bucket = perSecond.get(second)!;
-      stockLeft -= bucket.granted;
-      const row = {
-        second,
-        outcomes: bucket.outcomes,
-        granted: bucket.granted,
-        stockLeft,
-        p50Ms: bucket.histogram.getValueAtPercentile(50) / 1000,
-        p99Ms: bucket.histogram.getValueAtPercentile(99) / 1000,
-      };
-      bucket.histogram.destroy();
-      return row;
-    });
-  return { records, durationMs: performance.now() - started, soldOutAtMs, retryableSeen, latency, timeline, cappedByDuration };
+/** Bucket widths a reader can add up in their head, from 100 ms (a sale over in a blink) up. */
+const BUCKET_WIDTHS_MS = [100, 200, 250, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 300_000];
+/** About as many bars as a chart's width shows apart. */
+export const MAX_TIMELINE_BUCKETS = 120;
+
+/**
+ * The time axis' bucket width for a run of `durationMs`: the narrowest of BUCKET_WIDTHS_MS that
+ * draws at most MAX_TIMELINE_BUCKETS bars, so a 0.6 s sell-out gets six 100 ms bars, not one bar.
+ */
+export function timelineBucketMs(durationMs: number): number {
+  return BUCKET_WIDTHS_MS.find((width) => Math.ceil(durationMs / width) <= MAX_TIMELINE_BUCKETS) ?? BUCKET_WIDTHS_MS[BUCKET_WIDTHS_MS.length - 1];
+}
+
+/** Answers per time bucket (every bucket from 0 to the last answer, empty ones included, so the axis is linear). */
+export function buildTimeline(records: Pick<ClaimRecord, 'status' | 'code' | 'answeredAtMs' | 'latencyMs'>[], stock: number, widthMs: number): TimelineBucket[] {
+  if (records.length === 0) return [];
+  const count = Math.floor(Math.max(...records.map((r) => r.answeredAtMs)) / widthMs) + 1;
+  const latencies: number[][] = Array.from({ length: count }, () => []);
+  const buckets: TimelineBucket[] = Array.from({ length: count }, (_, i) => ({
+    startMs: i * widthMs, widthMs, outcomes: {}, granted: 0, stockLeft: 0, p50Ms: 0, p99Ms: 0,
+  }));
+  for (const record of records) {
+    const i = Math.floor(record.answeredAtMs / widthMs);
+    const outcome = outcomeOf(record);
+    buckets[i].outcomes[outcome] = (buckets[i].outcomes[outcome] ?? 0) + 1;
+    if (record.status === 200) buckets[i].granted++;
+    if (!(record.status === 0 && record.latencyMs === 0)) latencies[i].push(record.latencyMs);
+  }
+  let stockLeft = stock;
+  for (const [i, bucket] of buckets.entries()) {
+    stockLeft -= bucket.granted;
+    bucket.stockLeft = stockLeft;
+    const sorted = latencies[i].sort((a, b) => a - b);
+    const at = (p: number) => (sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] * 100) / 100);
+    bucket.p50Ms = at(50);
+    bucket.p99Ms = at(99);
+  }
+  return buckets;
 }
 
 /** Deterministic Fisher-Yates with a small seeded generator (mulberry32). */

@@ -114,34 +114,38 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
     const r = data.rates;
     root.appendChild(
       el('p', { class: 'summary' },
-        `${s.users} users, stock ${s.stock}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}; ` +
+        `${s.users} users, stock ${s.stock}${s.coupons > 1 ? ` over ${s.coupons} coupons (${s.claimsPerUser} claimed per user)` : ''}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}; ` +
         `${data.counts.requests} requests in ${r.durationSeconds} s (${r.claimsPerSecond}/s); ` +
         (r.secondsUntilSoldOut === null ? 'not sold out; ' : `sold out after ${r.secondsUntilSoldOut} s; `) +
         `latency p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; target ${s.targets.join(', ')}${s.selfHosted ? ' (self-started)' : ''}.`),
     );
     root.appendChild(grid);
     const timeline: any[] = data.timeline;
-    const seconds = timeline.map((b) => b.second);
+    // Bucket width adapts to the run (100 ms for a sale over in a second); bars show rates per second.
+    const width = timeline[0]?.widthMs ?? 1000;
+    const seconds = (ms: number) => String(Math.round(ms) / 1000);
+    const bucketLabels = timeline.map((b) => `${seconds(b.startMs)}-${seconds(b.startMs + b.widthMs)} s`);
+    const perSecond = (n: number) => Math.round((n * 1000) / width);
     const named = ['GRANTED', 'SOLD_OUT', 'ALREADY_CLAIMED', 'LOCK_BUSY'];
     const outcome = (b: any, code: string) => b.outcomes[code] ?? 0;
     const errors = (b: any) => Object.entries(b.outcomes).filter(([code]) => !named.includes(code)).reduce((sum, [, n]) => sum + (n as number), 0);
     const series = [
-      { label: 'granted', color: colors.granted, value: (b: any) => outcome(b, 'GRANTED') },
-      { label: 'sold out', color: colors.soldOut, value: (b: any) => outcome(b, 'SOLD_OUT') },
-      { label: 'already claimed', color: colors.already, value: (b: any) => outcome(b, 'ALREADY_CLAIMED') },
-      { label: 'lock busy', color: colors.busy, value: (b: any) => outcome(b, 'LOCK_BUSY') },
-      { label: 'errors', color: colors.errors, value: errors },
+      { label: 'granted', color: colors.granted, value: (b: any) => perSecond(outcome(b, 'GRANTED')) },
+      { label: 'sold out', color: colors.soldOut, value: (b: any) => perSecond(outcome(b, 'SOLD_OUT')) },
+      { label: 'already claimed', color: colors.already, value: (b: any) => perSecond(outcome(b, 'ALREADY_CLAIMED')) },
+      { label: 'lock busy', color: colors.busy, value: (b: any) => perSecond(outcome(b, 'LOCK_BUSY')) },
+      { label: 'errors', color: colors.errors, value: (b: any) => perSecond(errors(b)) },
     ];
-    chart('claims-per-second', 'Claims per second by outcome', {
+    chart('claims-per-second', `Claims per second by outcome (${width} ms buckets)`, {
       type: 'bar',
-      data: { labels: seconds.map((x) => `${x}-${x + 1} s`), datasets: series.map((d) => ({ label: d.label, backgroundColor: d.color, data: timeline.map(d.value) })) },
-      options: { scales: { x: { stacked: true, ...axis('second of the sale') }, y: { stacked: true, ...axis('answers') } } },
+      data: { labels: bucketLabels, datasets: series.map((d) => ({ label: d.label, backgroundColor: d.color, data: timeline.map(d.value) })) },
+      options: { scales: { x: { stacked: true, ...axis('time since the sale started') }, y: { stacked: true, ...axis('answers per second') } } },
     });
 
-    // Stock after each second, from the full stock at 0 s; a dashed line marks the sell-out.
+    // Stock after each bucket, from the full stock at 0 s; a dashed line marks the sell-out.
     const soldOutAt = r.secondsUntilSoldOut;
-    // Stock is known at the end of each second, and exactly 0 at the sell-out moment.
-    const stockPoints = [{ x: 0, y: s.stock }, ...timeline.map((b) => ({ x: Math.min(b.second + 1, r.durationSeconds), y: b.stockLeft }))]
+    // Stock is known at the end of each bucket, and exactly 0 at the sell-out moment.
+    const stockPoints = [{ x: 0, y: s.stock }, ...timeline.map((b) => ({ x: Math.min((b.startMs + b.widthMs) / 1000, r.durationSeconds), y: b.stockLeft }))]
       .filter((p, i) => i === 0 || soldOutAt === null || p.x < soldOutAt);
     if (soldOutAt !== null) stockPoints.push({ x: soldOutAt, y: 0 }, { x: Math.max(soldOutAt, r.durationSeconds), y: 0 });
     const soldOutMarker = {
@@ -172,16 +176,16 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
       plugins: [soldOutMarker],
     });
 
-    chart('latency-over-time', 'Latency per second (p50, p99)', {
+    chart('latency-over-time', `Latency per ${width} ms (p50, p99)`, {
       type: 'line',
       data: {
-        labels: seconds.map((x) => `${x}-${x + 1} s`),
+        labels: bucketLabels,
         datasets: [
           { label: 'p50', borderColor: colors.p50, backgroundColor: colors.p50, data: timeline.map((b) => b.p50Ms) },
           { label: 'p99', borderColor: colors.p99, backgroundColor: colors.p99, data: timeline.map((b) => b.p99Ms) },
         ],
       },
-      options: { scales: { x: axis('second of the sale'), y: { min: 0, ...axis('ms') } } },
+      options: { scales: { x: axis('time since the sale started'), y: { min: 0, ...axis('ms') } } },
     });
 
     const buckets: any[] = data.latencyHistogram;
@@ -250,5 +254,39 @@ function drawReport(Chart: any, doc: any, kind: 'stress' | 'bench', data: any): 
       ratios: rows.map((row) => (row.soldOutReusingRead === null ? '' : `/D ${times(row.soldOutReusingRead, row.dRequestsPerSecond)}`)) },
     { label: 'D req/s', backgroundColor: colors.busy, data: rows.map((row) => row.dRequestsPerSecond) },
   ]);
+  const crowds = data.crowds;
+  if (crowds) {
+    const sweep: any[] = crowds.sweep;
+    const sweepLabels = sweep.map((r) => `${r.concurrency} in flight`);
+    const line = (id: string, title: string, unit: string, labelsOf: string[], datasets: any[]) =>
+      chart(id, title, { type: 'bar', data: { labels: labelsOf, datasets }, options: { scales: { y: { beginAtZero: true, grace: '18%', ...axis(unit) } } }, plugins: [ratioLabels] });
+    line('crowd-sweep-throughput', 'Concurrency sweep: grants/s and sold-out answers/s', 'per second', sweepLabels, [
+      { label: 'grants/s', backgroundColor: colors.granted, data: sweep.map((r) => r.grantsPerSecond), ratios: sweep.map((r) => `vs 64: ${times(r.grantsPerSecond, sweep[0].grantsPerSecond)}`) },
+      { label: 'sold-out answers/s', backgroundColor: colors.soldOut, data: sweep.map((r) => r.soldOutAnswersPerSecond) },
+    ]);
+    line('crowd-sweep-latency', 'Concurrency sweep: latency (ms) and listen overflows', 'ms', sweepLabels, [
+      { label: 'p50 ms', backgroundColor: colors.p50, data: sweep.map((r) => r.p50Ms) },
+      { label: 'mean ms', backgroundColor: '#8250df', data: sweep.map((r) => r.meanMs) },
+      { label: 'p99 ms', backgroundColor: colors.p99, data: sweep.map((r) => r.p99Ms), ratios: sweep.map((r) => `p99/mean ${times(r.p99Ms, r.meanMs)}\noverflows ${r.listenOverflows}`) },
+      { label: 'max ms', backgroundColor: colors.busy, data: sweep.map((r) => r.maxMs) },
+    ]);
+    const many: any[] = crowds.manyCoupons;
+    line('crowd-many-coupons', 'One coupon vs many, same total stock: grants/s', 'per second', many.map((r, i) => `${r.coupons} coupon${r.coupons > 1 ? 's' : ''} (run ${i + 1})`), [
+      { label: 'grants/s', backgroundColor: colors.granted, data: many.map((r) => r.grantsPerSecond), ratios: many.map((r) => `${r.couponsSoldOut}/${r.coupons} sold out`) },
+    ]);
+    const lat: any[] = crowds.latency;
+    const delays = [...new Set(lat.map((r) => r.delayMs))];
+    const byVariant = (v: string) => delays.map((d) => lat.find((r) => r.variant === v && r.delayMs === d));
+    line('crowd-latency', 'PostgreSQL and Redis one hop away: grants/s by delay each way', 'per second', delays.map((d) => `${d} ms each way`), [
+      { label: 'A (batch 1) grants/s', backgroundColor: colors.soldOut, data: byVariant('A').map((r) => r?.grantsPerSecond ?? null) },
+      { label: 'B (shipped) grants/s', backgroundColor: colors.granted, data: byVariant('B').map((r) => r?.grantsPerSecond ?? null),
+        ratios: byVariant('B').map((r) => `vs 0 ms ${times(r?.grantsPerSecond ?? null, byVariant('B')[0]?.grantsPerSecond ?? null)}`) },
+    ]);
+    const tax: any[] = crowds.tax;
+    line('crowd-tax', 'Per-request tax: GET /api/healthcheck/live, bare app vs the service (LOG_LEVEL=info)', 'requests per second', tax.map((_, i) => `turn ${i + 1}`), [
+      { label: 'bare NestJS + Fastify req/s', backgroundColor: colors.busy, data: tax.map((t) => t.bareRequestsPerSecond) },
+      { label: 'service req/s', backgroundColor: colors.granted, data: tax.map((t) => t.serviceRequestsPerSecond), ratios: tax.map((t) => times(t.serviceRequestsPerSecond, t.bareRequestsPerSecond)) },
+    ]);
+  }
   checkList('Targets', data.targets);
 }

@@ -2,7 +2,10 @@
 export interface StressOptions {
   urls: string[] | null;
   users: number;
+  /** Total units of the sale, split over `coupons`. */
   stock: number;
+  coupons: number;
+  claimsPerUser: number;
   concurrency: number;
   doubleDip: number;
   durationSeconds: number;
@@ -35,7 +38,9 @@ check passed; otherwise non-zero, naming the failed checks.
   --database-url URL     the deployment's PostgreSQL: enables fast user seeding and the
                          database checks in --url mode (default: $STRESS_DATABASE_URL)
   --users N              distinct users racing (default 10000)
-  --stock N              coupon amount (default 1000)
+  --stock N              units for sale in total (default 1000), split evenly over the coupons
+  --coupons N            coupons sold at once (default 1); every check runs per coupon
+  --claims-per-user K    distinct coupons each user claims at once (default 1; at most --coupons)
   --concurrency N        requests in flight at once (default 256)
   --double-dip K         one user fires K concurrent claims (default 20; 0 = off)
   --duration S           cap on the claim phase in seconds (default 120)
@@ -62,6 +67,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     urls: null,
     users: 10_000,
     stock: 1_000,
+    coupons: 1,
+    claimsPerUser: 1,
     concurrency: 256,
     doubleDip: 20,
     durationSeconds: 120,
@@ -89,6 +96,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       case '--database-url': options.databaseUrl = value(); break;
       case '--users': options.users = positiveInt('--users', value()); break;
       case '--stock': options.stock = positiveInt('--stock', value()); break;
+      case '--coupons': options.coupons = positiveInt('--coupons', value()); break;
+      case '--claims-per-user': options.claimsPerUser = positiveInt('--claims-per-user', value()); break;
       case '--concurrency': options.concurrency = positiveInt('--concurrency', value()); break;
       case '--double-dip': options.doubleDip = positiveInt('--double-dip', value(), 0); break;
       case '--duration': options.durationSeconds = positiveInt('--duration', value()); break;
@@ -116,6 +125,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (options.couponName !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(options.couponName)) {
     throw new Error('--coupon must be 1-64 characters of [A-Za-z0-9_-]');
   }
+  if (options.stock < options.coupons) throw new Error(`--stock (${options.stock}) must be at least --coupons (${options.coupons}): every coupon needs a unit`);
+  if (options.claimsPerUser > options.coupons) throw new Error('--claims-per-user must not exceed --coupons (a user claims distinct coupons)');
   if (options.urls && !options.adminPassword) {
     throw new Error('--url needs the admin password (--admin-password or STRESS_ADMIN_PASSWORD)');
   }

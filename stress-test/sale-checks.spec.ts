@@ -1,9 +1,9 @@
 import { ClaimRecord } from './claim-runner';
-import { checkSale } from './sale-checks';
+import { CouponSale, checkSale, checkSales } from './sale-checks';
 
 const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString();
-const record = (username: string, status: number, code: string | null, i = 0, doubleDip = false): ClaimRecord => ({
-  username, status, code, claimedAt: status === 200 ? at(i) : null, answeredAtMs: i, latencyMs: 1, retries: 0, doubleDip,
+const record = (username: string, status: number, code: string | null, i = 0, doubleDip = false, coupon = 'C'): ClaimRecord => ({
+  username, coupon, status, code, claimedAt: status === 200 ? at(i) : null, answeredAtMs: i, latencyMs: 1, retries: 0, doubleDip,
 });
 
 /** A sale that held: 3 of 5 users won, the dipper (u0) once plus 2 ALREADY_CLAIMED. */
@@ -73,5 +73,65 @@ describe('checkSale', () => {
     ok.records.push(record('u5', 503, 'LOCK_BUSY'));
     ok.userCount = 6;
     expect(failedNames(ok)).toEqual([]);
+  });
+});
+
+/** Three coupons of 2 units, 4 claimants each; every user asks for one coupon. */
+function manyCoupons() {
+  const names = ['K0', 'K1', 'K2'];
+  const records: ClaimRecord[] = [];
+  const coupons: CouponSale[] = names.map((name, c) => {
+    const users = [0, 1, 2, 3].map((i) => `u${c}_${i}`);
+    users.forEach((u, i) => records.push(record(u, i < 2 ? 200 : 409, i < 2 ? null : 'SOLD_OUT', c * 10 + i, false, name)));
+    return {
+      name, stock: 2, claimants: 4,
+      coupon: { amount: 2, remaining_amount: 0, claimed_by: users.slice(0, 2) },
+      database: { amount: 2, remaining_amount: 0, rows: 2, distinct_users: 2 },
+    };
+  });
+  return { records, coupons, doubleDip: 0, dipper: 'u0_0' };
+}
+
+describe('checkSales (many coupons)', () => {
+  const failed = (input: ReturnType<typeof manyCoupons>) => checkSales(input).filter((c) => !c.passed);
+
+  it('passes a sale of many coupons that held, each with its own stock', () => {
+    expect(failed(manyCoupons())).toEqual([]);
+    expect(checkSales(manyCoupons()).map((c) => c.name)).toContain('every coupon sold out');
+  });
+
+  it('is exactly checkSale for one coupon', () => {
+    const sale = heldSale();
+    const one = checkSales({ records: sale.records, coupons: [{ name: 'C', stock: 3, claimants: 5, coupon: sale.coupon, database: sale.database }], doubleDip: 3, dipper: 'u0' });
+    expect(one).toEqual(checkSale(sale));
+  });
+
+  it('catches one coupon of many oversold, and names it', () => {
+    const sale = manyCoupons();
+    sale.records[6] = record('u1_2', 200, null, 12, false, 'K1');
+    const checks = failed(sale);
+    expect(checks.map((c) => c.name)).toContain('successes = min(stock, users)');
+    expect(checks.find((c) => c.name === 'successes = min(stock, users)')!.detail).toMatch(/failed on 1 of 3 coupons: K1: 3 successes, expected 2/);
+  });
+
+  it('catches a user granted the same coupon twice, though winning two different coupons is fine', () => {
+    const sale = manyCoupons();
+    sale.records.push(record('u0_0', 200, null, 30, false, 'K1'));
+    sale.coupons[1].claimants = 5;
+    sale.records[5] = record('u1_1', 409, 'SOLD_OUT', 11, false, 'K1');
+    sale.coupons[1].coupon!.claimed_by = ['u1_0', 'u0_0'];
+    expect(failed(sale)).toEqual([]);
+    sale.records.push(record('u0_0', 200, null, 31, false, 'K1'));
+    expect(failed(sale).map((c) => c.name)).toContain('no user succeeded twice');
+  });
+
+  it('catches a starved coupon (stock left although enough users asked)', () => {
+    const sale = manyCoupons();
+    sale.records[9] = record('u2_1', 409, 'SOLD_OUT', 21, false, 'K2');
+    sale.coupons[2].coupon = { amount: 2, remaining_amount: 1, claimed_by: ['u2_0'] };
+    sale.coupons[2].database = { amount: 2, remaining_amount: 1, rows: 1, distinct_users: 1 };
+    const checks = failed(sale);
+    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['successes = min(stock, users)', 'every coupon sold out']));
+    expect(checks.find((c) => c.name === 'every coupon sold out')!.detail).toContain('K2');
   });
 });

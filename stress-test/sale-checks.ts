@@ -123,3 +123,59 @@ export function checkSale(input: {
   );
   return checks;
 }
+
+/** One coupon of a sale: its stock, how many distinct users asked for it, and what the API and database say after. */
+export interface CouponSale {
+  name: string;
+  stock: number;
+  claimants: number;
+  coupon: CouponSnapshot | null;
+  database: DatabaseSnapshot | null;
+}
+
+/**
+ * checkSale for a sale of one or many coupons: every check runs on each coupon's own claims
+ * (one per user is per coupon), and a check passes only if it held on every coupon; a failure
+ * names the coupons it failed on. One coupon gives exactly checkSale's result. The double dip
+ * is on the first coupon.
+ */
+export function checkSales(input: { records: ClaimRecord[]; coupons: CouponSale[]; doubleDip: number; dipper: string }): CheckResult[] {
+  const perCoupon = input.coupons.map((sale, i) => ({
+    sale,
+    checks: checkSale({
+      records: input.coupons.length === 1 ? input.records : input.records.filter((r) => r.coupon === sale.name),
+      stock: sale.stock,
+      userCount: sale.claimants,
+      doubleDip: i === 0 ? input.doubleDip : 0,
+      dipper: input.dipper,
+      coupon: sale.coupon,
+      database: sale.database,
+    }),
+  }));
+  if (perCoupon.length === 1) return perCoupon[0].checks;
+  const names = [...new Set(perCoupon.flatMap((c) => c.checks.map((check) => check.name)))];
+  const merged = names.map((name) => {
+    const results = perCoupon.flatMap(({ sale, checks }) => checks.filter((c) => c.name === name).map((c) => ({ sale, check: c })));
+    const failed = results.filter((r) => !r.check.passed);
+    const shown = failed.slice(0, 3).map((r) => `${r.sale.name}: ${r.check.detail}`);
+    if (failed.length > shown.length) shown.push(`and ${failed.length - shown.length} more coupons`);
+    return {
+      name,
+      passed: failed.length === 0,
+      detail: failed.length === 0 ? `held on all ${results.length} coupons` : `failed on ${failed.length} of ${results.length} coupons: ${shown.join('; ')}`,
+    };
+  });
+  // No coupon starved: every coupon with at least as many claimants as units must end at 0.
+  const starved = input.coupons.filter((c) => {
+    const granted = input.records.filter((r) => r.coupon === c.name && r.status === 200).length;
+    return c.claimants >= c.stock && (granted < c.stock || (c.database ?? c.coupon)?.remaining_amount !== 0);
+  });
+  merged.push({
+    name: 'every coupon sold out',
+    passed: starved.length === 0,
+    detail: starved.length === 0
+      ? `${input.coupons.length} coupons, each sold to the last unit`
+      : `${starved.length} coupons with stock left: ${starved.slice(0, 5).map((c) => c.name).join(', ')}`,
+  });
+  return merged;
+}

@@ -8,6 +8,8 @@ export interface SaleReport {
     coupon: string;
     users: number;
     stock: number;
+    coupons: number;
+    claimsPerUser: number;
     concurrency: number;
     doubleDip: number;
     seed: number;
@@ -95,7 +97,7 @@ function table(rows: string[][]): string {
 export function renderReport(report: SaleReport): string {
   const s = report.scenario;
   const lines: string[] = [];
-  lines.push(`Flash-sale stress report: coupon ${s.coupon}, ${s.users} users, stock ${s.stock}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}`);
+  lines.push(`Flash-sale stress report: coupon ${s.coupon}${s.coupons > 1 ? ` (${s.coupons} coupons, ${s.claimsPerUser} claimed per user)` : ''}, ${s.users} users, stock ${s.stock}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}`);
   lines.push(`Target: ${s.targets.join(', ')}${s.selfHosted ? ' (self-started)' : ''}; users made by ${s.userSeeding}`);
   lines.push('');
   lines.push(table([['outcome', 'count'], ...Object.entries(report.counts.byCode).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)])]));

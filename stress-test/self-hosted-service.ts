@@ -53,7 +53,14 @@ export async function startServiceGroup(
   count: number,
   extraEnv: Record<string, string> = {},
   perProcess: (index: number, env: Record<string, string>) => Record<string, string> = (_, env) => env,
+  options: {
+    /** 'discard' sends the processes' stdout to /dev/null (as a log shipper would take it away), so a chatty LOG_LEVEL costs this process nothing. */
+    stdout?: 'keep' | 'discard';
+    /** The processes reach PostgreSQL on this loopback port (a proxy in front of it); set-up and clean-up go direct. */
+    databasePort?: number;
+  } = {},
 ): Promise<ServiceGroup> {
+  const stdout = options.stdout ?? 'keep';
   const main = join(projectRoot(), 'dist', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
   const base = loadConfig();
@@ -67,7 +74,7 @@ export async function startServiceGroup(
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: options.databasePort ? onLoopbackPort(dbUrl, options.databasePort) : dbUrl.toString(),
     REDIS_KEY_PREFIX: prefix,
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: adminPassword,
@@ -89,8 +96,8 @@ export async function startServiceGroup(
     await deleteKeysWithPrefix(env.REDIS_URLS ? env.REDIS_URLS.split(',') : redisUrls(base), prefix);
   };
   try {
-    processes.push(await spawnService(main, perProcess(0, env)));
-    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env))))));
+    processes.push(await spawnService(main, perProcess(0, env), stdout));
+    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env), stdout)))));
   } catch (error) {
     await stop();
     throw error;
@@ -106,9 +113,16 @@ export async function startServiceGroup(
   };
 }
 
-async function spawnService(main: string, env: Record<string, string>): Promise<ServiceProcess> {
+function onLoopbackPort(url: URL, port: number): string {
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(port);
+  return proxied.toString();
+}
+
+async function spawnService(main: string, env: Record<string, string>, stdout: 'keep' | 'discard'): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', stdout === 'keep' ? 'pipe' : 'ignore', 'pipe'] });
   let output = '';
   let partial = '';
   const counters = new Map<RegExp, number>();
@@ -119,7 +133,7 @@ async function spawnService(main: string, env: Record<string, string>): Promise<
     partial = lines.pop()!;
     for (const line of lines) for (const [pattern, n] of counters) if (pattern.test(line)) counters.set(pattern, n + 1);
   };
-  child.stdout!.on('data', onData);
+  child.stdout?.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const service: ServiceProcess = {

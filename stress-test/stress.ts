@@ -3,7 +3,8 @@ import { runSale } from './claim-runner';
 import { HttpPool } from './http-pool';
 import { StressOptions } from './options';
 import { progressPrinter } from './progress';
-import { CouponSnapshot, DatabaseSnapshot, checkSale } from './sale-checks';
+import { ClaimRecord, claimPlan } from './claim-runner';
+import { CouponSale, CouponSnapshot, DatabaseSnapshot, checkSales } from './sale-checks';
 import { SaleReport, buildReport } from './sale-report';
 import { SelfHostedService, startSelfHostedService } from './self-hosted-service';
 import { login, seedUsers } from './user-seeder';
@@ -24,8 +25,11 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
     const runId = Date.now().toString(36);
     const couponName = options.couponName ?? `STRESS_${options.seed}_${runId}`;
     const adminToken = await login(http, service?.adminUser ?? options.adminUser, service?.adminPassword ?? options.adminPassword!);
-    const created = await http.request('POST', '/api/coupons', { name: couponName, amount: options.stock }, adminToken);
-    if (created.status !== 201) throw new Error(`creating coupon ${couponName} failed: ${created.status} ${JSON.stringify(created.body)}`);
+    const coupons = splitStock(couponName, options.stock, options.coupons);
+    for (const coupon of coupons) {
+      const created = await http.request('POST', '/api/coupons', { name: coupon.name, amount: coupon.stock }, adminToken);
+      if (created.status !== 201) throw new Error(`creating coupon ${coupon.name} failed: ${created.status} ${JSON.stringify(created.body)}`);
+    }
 
     const started = Date.now();
     log(`making ${options.users} users...`);
@@ -43,8 +47,10 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
     const run = await runSale({
       http,
       couponName,
+      coupons: coupons.map((c) => c.name),
+      claimsPerUser: options.claimsPerUser,
       users,
-      stock: options.stock,
+      stock: expectedGrants(coupons, users.length, options.claimsPerUser),
       concurrency: options.concurrency,
       doubleDip: options.doubleDip,
       seed: options.seed,
@@ -55,18 +61,8 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
     });
     progress.done();
 
-    const couponAnswer = await http.request('GET', `/api/coupons/${couponName}`, undefined, users[0].token);
-    const coupon = couponAnswer.status === 200 ? (couponAnswer.body as CouponSnapshot) : null;
-    const database = databaseUrl ? await databaseSnapshot(databaseUrl, couponName) : null;
-    const checks = checkSale({
-      records: run.records,
-      stock: options.stock,
-      userCount: users.length,
-      doubleDip: options.doubleDip,
-      dipper: users[0].username,
-      coupon,
-      database,
-    });
+    const sales = await couponSales(http, users[0].token, databaseUrl, coupons, run.records);
+    const checks = checkSales({ records: run.records, coupons: sales, doubleDip: options.doubleDip, dipper: users[0].username });
     const report = buildReport(
       run,
       {
@@ -75,6 +71,8 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
         coupon: couponName,
         users: options.users,
         stock: options.stock,
+        coupons: options.coupons,
+        claimsPerUser: options.claimsPerUser,
         concurrency: options.concurrency,
         doubleDip: options.doubleDip,
         seed: options.seed,
@@ -105,4 +103,38 @@ export async function databaseSnapshot(url: string, couponName: string): Promise
   } finally {
     await db.end().catch(() => undefined);
   }
+}
+
+/** `stock` units over `count` coupons as evenly as they go (the first ones get the remainder). One coupon keeps `name`. */
+export function splitStock(name: string, stock: number, count: number): { name: string; stock: number }[] {
+  if (count === 1) return [{ name, stock }];
+  return Array.from({ length: count }, (_, i) => ({ name: `${name}_${i + 1}`, stock: Math.floor(stock / count) + (i < stock % count ? 1 : 0) }));
+}
+
+/** What the sale can grant in all: each coupon's stock, or fewer when fewer users ask for it (the first user is the double dipper, on the first coupon). */
+export function expectedGrants(coupons: { name: string; stock: number }[], users: number, claimsPerUser: number): number {
+  const claimants = new Map(coupons.map((c) => [c.name, 0]));
+  claimants.set(coupons[0].name, 1);
+  for (const wanted of claimPlan(users - 1, coupons.map((c) => c.name), claimsPerUser)) for (const name of wanted) claimants.set(name, claimants.get(name)! + 1);
+  return coupons.reduce((sum, c) => sum + Math.min(c.stock, claimants.get(c.name)!), 0);
+}
+
+/** Each coupon's stock, distinct claimants, and what the API and the database say after the sale. */
+export async function couponSales(
+  http: HttpPool, token: string, databaseUrl: string | null, coupons: { name: string; stock: number }[], records: ClaimRecord[],
+): Promise<CouponSale[]> {
+  const claimants = new Map<string, Set<string>>(coupons.map((c) => [c.name, new Set()]));
+  for (const record of records) claimants.get(record.coupon)?.add(record.username);
+  const sales: CouponSale[] = [];
+  for (const c of coupons) {
+    const answer = await http.request('GET', `/api/coupons/${c.name}`, undefined, token);
+    sales.push({
+      name: c.name,
+      stock: c.stock,
+      claimants: claimants.get(c.name)!.size,
+      coupon: answer.status === 200 ? (answer.body as CouponSnapshot) : null,
+      database: databaseUrl ? await databaseSnapshot(databaseUrl, c.name) : null,
+    });
+  }
+  return sales;
 }

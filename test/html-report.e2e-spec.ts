@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchResult, ServiceRow } from '../bench/bench-result';
 import { benchTargets } from '../bench/bench-result';
+import { crowdsTargets } from '../bench/crowds-result';
 import { renderHtmlReport } from '../stress-test/html-report';
 import { externalReferences, renderInBrowser } from './support/report-browser';
 
@@ -53,8 +54,16 @@ function benchFixture(): BenchResult {
     { stock: 1000, concurrency: 256, a: row(380, 700, null), b: row(2500, 150, 5300), cTps: 2100, dRequestsPerSecond: 7600, soldOutWithoutFastPath: 4300, soldOutReusingRead: 5800 },
     { stock: 2000, concurrency: 64, a: row(400, 180, null), b: row(2400, 55, null, ['</script><img src=x onerror=alert(1)>']), cTps: 1900, dRequestsPerSecond: 7300, soldOutWithoutFastPath: null, soldOutReusingRead: null },
   ];
-  const targets = benchTargets(rows);
-  return { startedAt: '2026-11-23T10:00:00.000Z', machine: '2 cores (fixture), Node v20', users: 2000, pgbenchMaxClients: 90, rows, targets, passed: targets.every((t) => t.passed) };
+  const sweep = [64, 256, 1024, 4096].map((concurrency, i) => ({
+    concurrency, grantsPerSecond: 2500 - i * 100, p50Ms: 20 * (i + 1), p99Ms: 60 * (i + 1), maxMs: 80 * (i + 1), meanMs: 30 * (i + 1), listenOverflows: 0, apiPeakRssMb: 200, soldOutAnswersPerSecond: 5000, failedChecks: [],
+  }));
+  const manyCoupons = [1, 50].map((coupons) => ({ coupons, stock: 1000, grantsPerSecond: coupons === 1 ? 2400 : 2000, p99Ms: 90, couponsSoldOut: coupons, failedChecks: [] }));
+  const latency = (['A', 'B'] as const).flatMap((variant) => [0, 1].map((delayMs) => ({ variant, delayMs, stock: 100, grantsPerSecond: variant === 'A' ? 300 / (1 + 9 * delayMs) : 2000 - 400 * delayMs, p99Ms: 100, failedChecks: [] })));
+  const tax = [{ bareRequestsPerSecond: 20000, serviceRequestsPerSecond: 15000, failed: 0 }];
+  const crowdsPart = { users: 8000, stock: 4000, latencyUsers: 2000, latencyStock: 1000, sweep, manyCoupons, latency, tax };
+  const crowds = { ...crowdsPart, targets: crowdsTargets(crowdsPart) };
+  const targets = [...benchTargets(rows), ...crowds.targets];
+  return { startedAt: '2026-11-23T10:00:00.000Z', machine: '2 cores (fixture), Node v20', users: 2000, pgbenchMaxClients: 90, rows, crowds, targets, passed: targets.every((t) => t.passed) };
 }
 
 describe('HTML reports (rendered in headless Chromium)', () => {
@@ -78,6 +87,12 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     expect(byId['stock-left'].datasetLabels).toEqual(['stock left', 'sell-out']);
     expect(byId['latency-over-time'].datasetLabels).toEqual(['p50', 'p99']);
     expect(byId['latency-histogram'].datasetLabels).toEqual(['requests']);
+    // A sale of a few seconds is drawn in 100 ms buckets, one bar each, not one bar per second.
+    expect(report.timeline[0].widthMs).toBe(100);
+    expect(report.timeline.length).toBeGreaterThanOrEqual(Math.floor((report.rates.durationSeconds * 1000) / 100));
+    expect(byId['claims-per-second'].labels).toEqual(report.timeline.map((b: { startMs: number }) => `${b.startMs / 1000}-${(b.startMs + 100) / 1000} s`));
+    expect(byId['claims-per-second'].labels[1]).toBe('0.1-0.2 s');
+    expect(byId['latency-over-time'].labels).toHaveLength(report.timeline.length);
     for (const chart of page.charts) {
       expect(chart.pointCount).toBeGreaterThan(0);
       expect(chart.width * chart.height).toBeGreaterThan(0);
@@ -106,6 +121,13 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     expect(byId['bench-latency'].ratios).toEqual([['A/B 3.17x', 'A/B 4.67x', 'A/B 3.27x']]);
     expect(byId['bench-sold-out'].datasetLabels).toEqual(['B sold-out answers/s', 'D req/s']);
     expect(byId['bench-sold-out'].ratios).toEqual([['B/D 0.69x', 'B/D 0.70x', '']]);
+    // The crowd rows: the sweep, many coupons, one hop away, the per-request tax.
+    expect(byId['crowd-sweep-throughput'].labels).toEqual(['64 in flight', '256 in flight', '1024 in flight', '4096 in flight']);
+    expect(byId['crowd-sweep-throughput'].ratios).toEqual([['vs 64: 1.00x', 'vs 64: 0.96x', 'vs 64: 0.92x', 'vs 64: 0.88x']]);
+    expect(byId['crowd-sweep-latency'].datasetLabels).toEqual(['p50 ms', 'mean ms', 'p99 ms', 'max ms']);
+    expect(byId['crowd-many-coupons'].ratios).toEqual([['1/1 sold out', '50/50 sold out']]);
+    expect(byId['crowd-latency'].ratios).toEqual([['vs 0 ms 1.00x', 'vs 0 ms 0.80x']]);
+    expect(byId['crowd-tax'].ratios).toEqual([['0.75x']]);
     for (const chart of page.charts) expect(chart.inkedPixels).toBeGreaterThan(500);
     expect(page.checks).toHaveLength(data.targets.length);
     const failed = page.checks.filter((c) => !c.passed).map((c) => c.text);

@@ -74,6 +74,49 @@ describe('npm run stress', () => {
     }
   });
 
+  it('sells many coupons at once, checking each coupon (real service)', async () => {
+    const result = await stress(['--users', '300', '--stock', '100', '--coupons', '7', '--claims-per-user', '2', '--concurrency', '64', '--double-dip', '5', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.scenario).toMatchObject({ coupons: 7, claimsPerUser: 2, stock: 100 });
+    // 1 dipper claim (5 sent) + 299 users x 2 coupons; each coupon has ~85 claimants for 14-15 units.
+    expect(report.counts.requests).toBe(5 + 299 * 2);
+    expect(report.counts.byCode.GRANTED).toBe(100);
+    const checks = Object.fromEntries(report.checks.map((c: { name: string; detail: string }) => [c.name, c.detail]));
+    expect(checks['every coupon sold out']).toBe('7 coupons, each sold to the last unit');
+    expect(checks['database rows = successes']).toBe('held on all 7 coupons');
+  });
+
+  it('FAILS against a service that oversells one coupon of many, naming the coupon', async () => {
+    const fake = await startFakeCouponServer('oversell-one-coupon');
+    try {
+      const result = await stress(
+        ['--url', fake.url, '--users', '200', '--stock', '50', '--coupons', '5', '--claims-per-user', '2', '--coupon', 'MANY', '--double-dip', '3'],
+        { STRESS_ADMIN_PASSWORD: 'irrelevant-for-the-fake' },
+      );
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/FAIL  successes = min\(stock, users\): failed on 1 of 5 coupons: MANY_2: \d+ successes, expected 10/);
+      expect(result.stdout).toMatch(/FAIL  remaining_amount = stock - successes: failed on 1 of 5 coupons: MANY_2/);
+      expect(result.stdout).toContain('PASS  no user succeeded twice');
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('passes against an honest fake selling many coupons', async () => {
+    const fake = await startFakeCouponServer('honest');
+    try {
+      const result = await stress(['--url', fake.url, '--users', '200', '--stock', '50', '--coupons', '5', '--claims-per-user', '2', '--double-dip', '3'], {
+        STRESS_ADMIN_PASSWORD: 'x',
+      });
+      expect(result.stdout).toContain('PASS  every coupon sold out');
+      expect(result.stdout).toContain('RESULT: the sale held');
+      expect(result.code).toBe(0);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('refuses bad options with exit 2 and explains --help', async () => {
     const bad = await stress(['--users', 'many']);
     expect(bad.code).toBe(2);

@@ -50,13 +50,18 @@ export class ClaimFastPath implements OnModuleInit {
   onModuleInit(): void {
     if (!this.config.CLAIM_FAST_PATH) return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('preHandler', async (request, reply) => {
-      if (!(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) return;
-      const refusal = await this.refusal(request);
-      if (!refusal) return;
-      this.answered++;
-      sendError(reply, refusal, this.logger);
-      return reply;
+    // Callback style, not async: every other route leaves at once, without a promise and a
+    // microtask hop per request (the hook runs for every route).
+    fastify.addHook('preHandler', (request, reply, done) => {
+      if (!(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) return done();
+      this.refusal(request).then(
+        (refusal) => {
+          if (!refusal) return done();
+          this.answered++;
+          sendError(reply, refusal, this.logger);
+        },
+        () => done(),
+      );
     });
   }
 

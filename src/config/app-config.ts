@@ -24,6 +24,13 @@ export class AppConfig {
   @IsInt() @Min(0) @Max(65535)
   PORT: number;
 
+  /**
+   * Connections the kernel queues for accept(); a flash sale opens thousands at once and Node's
+   * default of 511 drops SYNs past it (clients wait 1 s, 3 s, 7 s to retry). Capped by net.core.somaxconn.
+   */
+  @IsInt() @Min(1) @Max(65535)
+  LISTEN_BACKLOG: number;
+
   @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES: number;
 

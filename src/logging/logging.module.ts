@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { PinoAppLogger } from './app-logger';
-import { addedLogFields, createRootLogger } from './request-logging';
+import { addedLogFields, createRootLogger, requestLineLogger, safeRequestFields } from './request-logging';
 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
@@ -17,10 +17,14 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
  */
 @Injectable()
 export class RequestLogHook implements OnModuleInit {
+  private readonly lines: Pino;
+
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    @Inject(ROOT_LOGGER) private readonly root: Pino,
-  ) {}
+    @Inject(ROOT_LOGGER) root: Pino,
+  ) {
+    this.lines = requestLineLogger(root);
+  }
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
@@ -34,10 +38,10 @@ export class RequestLogHook implements OnModuleInit {
       // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are
       // bugs. Load shed on purpose (fields.shed) is info: its source warns once per interval instead.
       const level = status === 503 && !fields?.shed ? 'warn' : status >= 500 && status !== 503 ? 'error' : 'info';
-      if (this.root.isLevelEnabled(level)) {
+      if (this.lines.isLevelEnabled(level)) {
         const line = {
           // The handler's fields first: they may add to the line, never replace its core fields.
-          ...fields,
+          ...safeRequestFields(fields),
           request_id: request.id,
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',
@@ -46,7 +50,7 @@ export class RequestLogHook implements OnModuleInit {
           status,
           duration_ms: Math.round(reply.elapsedTime),
         };
-        this.root[level](line, level === 'info' ? 'request completed' : 'request failed');
+        this.lines[level](line, level === 'info' ? 'request completed' : 'request failed');
       }
       done();
     });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import pino, { DestinationStream, LevelWithSilent, Logger as Pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
+import { BatchedLogStream } from './batched-log-stream';
 
 /** Nest and the config speak `verbose`; pino calls the same level `trace`. */
 const PINO_LEVEL: Record<string, LevelWithSilent> = {
@@ -50,16 +51,49 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
   const options: pino.LoggerOptions = {
     level: PINO_LEVEL[config.LOG_LEVEL],
     // Belt and braces: nothing here logs headers or bodies, but a future log call might pass one.
-    redact: {
-      paths: [
-        'password', '*.password', 'password_hash', '*.password_hash', 'passwordHash', '*.passwordHash',
-        'access_token', '*.access_token', 'token', '*.token', 'authorization', '*.authorization', '*.*.authorization',
-      ],
-      censor: '[redacted]',
-    },
+    redact: { paths: SECRET_KEYS.flatMap((key) => [key, `*.${key}`]).concat('*.*.authorization'), censor: '[redacted]' },
     transport: pretty ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } } : undefined,
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination || pretty) return destination ? pino(options, destination) : pino(options);
+  return pino(options, batchedStdout());
+}
+
+/** stdout through BatchedLogStream; the pending lines reach stdout before the process exits. */
+function batchedStdout(): BatchedLogStream {
+  let stream: BatchedLogStream | null = null;
+  // Registered before pino.destination registers its own exit flush, so this one runs first.
+  process.once('exit', () => stream?.flushSync());
+  stream = new BatchedLogStream(pino.destination({ dest: 1, sync: false }));
+  return stream;
+}
+
+/** Field names that never reach a log line with their value. */
+const SECRET_KEYS = ['password', 'password_hash', 'passwordHash', 'access_token', 'token', 'authorization'];
+const SECRET_KEY_SET = new Set(SECRET_KEYS);
+
+/**
+ * The logger of the one-per-request line: the root logger minus pino's path redaction, which
+ * cost ~30 us a line (26k lines/s against 110k+ without, measured on this machine), about a
+ * third of the CPU of a constant route at LOG_LEVEL=info. The line is built by the hook from
+ * fixed fields and the handler's flat fields, never headers or bodies; safeRequestFields
+ * keeps the redaction's promise for those fields.
+ */
+export function requestLineLogger(root: Pino): Pino {
+  return root.child({}, { redact: [] });
+}
+
+/** A handler's fields for the request line, with any secret-named field censored as the redaction would. */
+export function safeRequestFields(fields: RequestLogFields | undefined): RequestLogFields | undefined {
+  if (fields === undefined) return undefined;
+  for (const key in fields) {
+    if (SECRET_KEY_SET.has(key) || (typeof fields[key] === 'object' && fields[key] !== null)) {
+      // Rare path: a nested value or a secret name; censor it rather than trust it.
+      return Object.fromEntries(
+        Object.entries(fields).map(([k, v]) => [k, SECRET_KEY_SET.has(k) ? '[redacted]' : typeof v === 'object' && v !== null ? '[object]' : v]),
+      );
+    }
+  }
+  return fields;
 }
 
 /** pino-pretty is a dev dependency: a production install logs JSON even if NODE_ENV says development. */

@@ -1,14 +1,15 @@
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 
 /** How the fake misbehaves; 'honest' behaves like the real service. */
-export type FakeFault = 'honest' | 'oversell' | 'double-grant' | 'server-error' | 'hang';
+/** 'oversell-one-coupon' oversells only the second coupon created, of however many. */
+export type FakeFault = 'honest' | 'oversell' | 'oversell-one-coupon' | 'double-grant' | 'server-error' | 'hang';
 
 /**
  * A deliberately broken coupon service, for proving the stress tool's checks can fail.
  * It speaks just enough of the API: register, login (token = username), create, claim, read.
  */
 export async function startFakeCouponServer(fault: FakeFault): Promise<{ url: string; close: () => Promise<void> }> {
-  const coupons = new Map<string, { amount: number; holders: string[] }>();
+  const coupons = new Map<string, { amount: number; holders: string[]; oversells: boolean }>();
   const hanging: ServerResponse[] = [];
   let claims = 0;
   const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -23,7 +24,7 @@ export async function startFakeCouponServer(fault: FakeFault): Promise<{ url: st
     if (req.url === '/api/users/register') return send(res, 201, { id: 1, username: body.username, role: 'user' });
     if (req.url === '/api/users/login') return send(res, 200, { access_token: body.username, token_type: 'Bearer', expires_in: 60 });
     if (req.method === 'POST' && req.url === '/api/coupons') {
-      coupons.set(body.name, { amount: body.amount, holders: [] });
+      coupons.set(body.name, { amount: body.amount, holders: [], oversells: fault === 'oversell' || (fault === 'oversell-one-coupon' && coupons.size === 1) });
       return send(res, 201, { name: body.name, amount: body.amount, remaining_amount: body.amount });
     }
     if (req.url === '/api/coupons/claim') {
@@ -33,7 +34,7 @@ export async function startFakeCouponServer(fault: FakeFault): Promise<{ url: st
       if (fault === 'server-error' && claims % 10 === 0) return send(res, 500, { statusCode: 500, code: 'INTERNAL_ERROR' });
       const holds = coupon.holders.includes(user);
       if (holds && fault !== 'double-grant') return send(res, 409, { code: 'ALREADY_CLAIMED' });
-      if (coupon.holders.length >= coupon.amount && fault !== 'oversell') return send(res, 409, { code: 'SOLD_OUT' });
+      if (coupon.holders.length >= coupon.amount && !coupon.oversells) return send(res, 409, { code: 'SOLD_OUT' });
       if (!holds) coupon.holders.push(user);
       return send(res, 200, { coupon_name: body.coupon_name, user_id: user, claimed_at: new Date().toISOString() });
     }

@@ -11,6 +11,8 @@ export interface DrawnChart {
   id: string;
   type: string;
   datasetLabels: string[];
+  /** The category axis' labels (the stress report's time buckets). */
+  labels: string[];
   /** Datasets' extra `ratios` (the numbers written on the bench's bars). */
   ratios: string[][];
   pointCount: number;
@@ -70,6 +72,7 @@ export async function renderInBrowser(htmlPath: string, screenshotPath: string):
         id: canvas.id,
         type: chart ? chart.config.type : 'none',
         datasetLabels: chart ? chart.data.datasets.map((d) => d.label) : [],
+        labels: chart && chart.data.labels ? chart.data.labels.map(String) : [],
         ratios: chart ? chart.data.datasets.filter((d) => d.ratios).map((d) => d.ratios) : [],
         pointCount: chart ? chart.data.datasets.reduce((n, d) => n + d.data.length, 0) : 0,
         inkedPixels: inked,
