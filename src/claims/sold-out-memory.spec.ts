@@ -34,6 +34,17 @@ class Table implements SoldOutMemorySource {
   }
 }
 
+/** A table whose stock reads fail with `message` until `fail` is cleared. */
+class FailingTable extends Table {
+  fail = true;
+  constructor(private readonly message: string) {
+    super();
+  }
+  override stockState(): Promise<StockState | null> {
+    return this.fail ? Promise.reject(new Error(this.message)) : super.stockState();
+  }
+}
+
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('SoldOutMemory', () => {
@@ -112,12 +123,7 @@ describe('SoldOutMemory', () => {
   });
 
   it('a failed read rejects the claims that joined it, and the next claim reads again', async () => {
-    const failing = new (class extends Table {
-      fail = true;
-      override stockState(): Promise<StockState | null> {
-        return this.fail ? Promise.reject(new Error('connection refused')) : super.stockState();
-      }
-    })();
+    const failing = new FailingTable('connection refused');
     const m = new SoldOutMemory(failing, 0, 5);
     await m.remember('C', '10', 1);
     await expect(m.answer('C', 'u')).rejects.toThrow('connection refused');
@@ -182,12 +188,7 @@ describe('SoldOutMemory', () => {
     });
 
     it('does not reuse a read that failed', async () => {
-      const failing = new (class extends Table {
-        fail = true;
-        override stockState(): Promise<StockState | null> {
-          return this.fail ? Promise.reject(new Error('gone')) : super.stockState();
-        }
-      })();
+      const failing = new FailingTable('gone');
       const m = new SoldOutMemory(failing, 100, 5, () => clock);
       await m.remember('C', '10', 1);
       await expect(m.answer('C', 'u')).rejects.toThrow('gone');
