@@ -119,8 +119,12 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     expect(byId['bench-throughput'].datasetLabels).toEqual(['A grants/s', 'B grants/s', 'C tps', 'D req/s']);
     expect(byId['bench-throughput'].ratios).toEqual([['B/A 5.61x\nB/C 1.21x', 'B/A 6.58x\nB/C 1.19x', 'B/A 6.00x\nB/C 1.26x']]);
     expect(byId['bench-latency'].ratios).toEqual([['A/B 3.17x', 'A/B 4.67x', 'A/B 3.27x']]);
-    expect(byId['bench-sold-out'].datasetLabels).toEqual(['B sold-out answers/s', 'D req/s']);
-    expect(byId['bench-sold-out'].ratios).toEqual([['B/D 0.69x', 'B/D 0.70x', '']]);
+    expect(byId['bench-sold-out'].datasetLabels).toEqual(['B sold-out answers/s', 'no fast path answers/s', 'read reused 100 ms answers/s', 'D req/s']);
+    expect(byId['bench-sold-out'].ratios).toEqual([
+      ['B/D 0.69x', 'B/D 0.70x', ''],
+      ['/D 0.55x', '/D 0.57x', ''],
+      ['/D 0.76x', '/D 0.76x', ''],
+    ]);
     // The crowd rows: the sweep, many coupons, one hop away, the per-request tax.
     expect(byId['crowd-sweep-throughput'].labels).toEqual(['64 in flight', '256 in flight', '1024 in flight', '4096 in flight']);
     expect(byId['crowd-sweep-throughput'].ratios).toEqual([['vs 64: 1.00x', 'vs 64: 0.96x', 'vs 64: 0.92x', 'vs 64: 0.88x']]);
