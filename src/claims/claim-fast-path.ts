@@ -54,14 +54,16 @@ export class ClaimFastPath implements OnModuleInit {
     // microtask hop per request (the hook runs for every route).
     fastify.addHook('preHandler', (request, reply, done) => {
       if (!(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) return done();
-      this.refusal(request).then(
-        (refusal) => {
+      this.refusal(request)
+        .then((refusal) => {
           if (!refusal) return done();
           this.answered++;
           sendError(reply, refusal, this.logger);
-        },
-        () => done(),
-      );
+        })
+        // Any failure, even while answering, leaves the request to the controller unless a reply went out.
+        .catch(() => {
+          if (!reply.sent) done();
+        });
     });
   }
 
