@@ -388,6 +388,31 @@ async function watchWhileStuck(sale: SaleContext, stuck: StuckSession, forMs: nu
   });
 }
 
+/**
+ * Scenarios 9 and 10: cut one process off while it holds the coupon row (see cutWhileHoldingRow),
+ * keep it out of the clients' rotation for `forMs` as a load balancer whose health checks time
+ * out would, watch the others, restore it, and check that the others went on. Null (with a
+ * failed check) when the cut never landed on a held row.
+ */
+async function holdCutOffWithRow(
+  sale: SaleContext,
+  how: { url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string },
+): Promise<{ caught: StuckSession; seen: WhileStuck } | null> {
+  const caught = await cutWhileHoldingRow(sale, how.clientPorts, how.cut, how.restore);
+  sale.check(
+    `${how.cutWord} while a session of it sat idle in transaction holding the coupon row (pg_stat_activity, pg_locks, FOR UPDATE NOWAIT refused)`,
+    caught !== null,
+    caught ? `caught on attempt ${caught.attempts}` : 'not caught within 20 s',
+  );
+  if (!caught) return null;
+  sale.http.setInRotation(how.url, false);
+  const seen = await watchWhileStuck(sale, caught, how.forMs);
+  how.restore();
+  sale.http.setInRotation(how.url, true);
+  checkOthersWentOn(sale, seen, how.who, how.forMs);
+  return { caught, seen };
+}
+
 /** The liveness checks of a process cut off mid-transaction: the others go on, and soon. */
 function checkOthersWentOn(sale: SaleContext, seen: WhileStuck, who: string, forMs: number): void {
   sale.check(
@@ -555,19 +580,12 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     fault: async (sale) => {
       const stuck = sale.group.processes[1];
       const frozenMs = 25_000;
-      const caught = await cutWhileHoldingRow(sale, () => localTcpPortsOf(stuck.pid), () => stuck.signal('SIGSTOP'), () => stuck.signal('SIGCONT'));
-      sale.check(
-        'frozen while a session of it sat idle in transaction holding the coupon row (pg_stat_activity, pg_locks, FOR UPDATE NOWAIT refused)',
-        caught !== null,
-        caught ? `caught on attempt ${caught.attempts}` : 'not caught within 20 s',
-      );
-      if (!caught) return;
-      // A load balancer stops sending to an instance whose health checks time out.
-      sale.http.setInRotation(stuck.url, false);
-      const seen = await watchWhileStuck(sale, caught, frozenMs);
-      stuck.signal('SIGCONT');
-      sale.http.setInRotation(stuck.url, true);
-      checkOthersWentOn(sale, seen, 'the freeze', frozenMs);
+      const held = await holdCutOffWithRow(sale, {
+        url: stuck.url, clientPorts: () => localTcpPortsOf(stuck.pid), cut: () => stuck.signal('SIGSTOP'), restore: () => stuck.signal('SIGCONT'),
+        forMs: frozenMs, cutWord: 'frozen', who: 'the freeze',
+      });
+      if (!held) return;
+      const { caught, seen } = held;
       sale.note(
         `API process 2 of 2 SIGSTOPped on attempt ${caught.attempts} with backend ${caught.backendPid} idle in transaction holding the coupon row; ` +
           `PostgreSQL ended that session ${seen.sessionEndedMs ?? 'never'} ms in; first new grant ${seen.firstGrantMs ?? 'never'} ms in; ` +
@@ -588,18 +606,12 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       const cutOff = sale.group.processes[1];
       const link = sale.databaseLink!;
       const cutMs = 12_000;
-      const caught = await cutWhileHoldingRow(sale, () => new Set(link.upstreamPorts()), () => link.set('blackhole'), () => link.set('forward'));
-      sale.check(
-        'blackholed while a session of it sat idle in transaction holding the coupon row (pg_stat_activity, pg_locks, FOR UPDATE NOWAIT refused)',
-        caught !== null,
-        caught ? `caught on attempt ${caught.attempts}` : 'not caught within 20 s',
-      );
-      if (!caught) return;
-      sale.http.setInRotation(cutOff.url, false);
-      const seen = await watchWhileStuck(sale, caught, cutMs);
-      link.set('forward');
-      sale.http.setInRotation(cutOff.url, true);
-      checkOthersWentOn(sale, seen, 'the partition', cutMs);
+      const held = await holdCutOffWithRow(sale, {
+        url: cutOff.url, clientPorts: () => new Set(link.upstreamPorts()), cut: () => link.set('blackhole'), restore: () => link.set('forward'),
+        forMs: cutMs, cutWord: 'blackholed', who: 'the partition',
+      });
+      if (!held) return;
+      const { caught, seen } = held;
       sale.note(
         `the proxy between API process 2 and PostgreSQL stopped forwarding (no close, no reset) on attempt ${caught.attempts}; ` +
           `PostgreSQL ended the stuck session ${seen.sessionEndedMs ?? 'never'} ms in; first new grant ${seen.firstGrantMs ?? 'never'} ms in; ` +
