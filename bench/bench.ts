@@ -1,5 +1,5 @@
 import { ConsoleLogger, LogLevel, Logger } from '@nestjs/common';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { renderHtmlReport } from '../stress-test/html-report';
 import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
 import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
 import { floodTable, floodTargets, measureFloodRows } from './flood-rows';
-import { measureCrowds } from './crowds';
+import { measureCrowds, startBareApp } from './crowds';
 import { crowdsTables } from './crowds-result';
 
 /**
@@ -189,15 +189,8 @@ async function preparePgbench(): Promise<{ measure: (concurrency: number) => Pro
  * driven by the same loop, users, tokens and body as B's sold-out pass (answerPass).
  */
 async function startConstantEndpoint(users: SaleUser[]): Promise<{ measure: (concurrency: number) => Promise<number>; stop: () => void }> {
-  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      const match = /listening (\d+)/.exec(String(chunk));
-      if (match) resolve(Number(match[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`constant endpoint exited ${code}`)));
-  });
-  const http = new HttpPool([`http://127.0.0.1:${port}`], Math.max(...CONCURRENCY), 30_000);
+  const app = await startBareApp();
+  const http = new HttpPool([app.url], Math.max(...CONCURRENCY), 30_000);
   const ok = (answer: HttpAnswer) => answer.status === 200;
   await answerPass(http, 'CONSTANT', users.slice(0, 2000), Math.max(...CONCURRENCY), ok);
   return {
@@ -208,7 +201,7 @@ async function startConstantEndpoint(users: SaleUser[]): Promise<{ measure: (con
     },
     stop: () => {
       void http.close();
-      child.kill('SIGTERM');
+      app.stop();
     },
   };
 }

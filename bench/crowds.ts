@@ -130,7 +130,8 @@ async function getPass(http: HttpPool, path: string, count: number, concurrency:
   return { perSecond: round(count / ((performance.now() - started) / 1000)), failed };
 }
 
-async function startBareApp(): Promise<{ url: string; stop: () => void }> {
+/** Starts bench/constant-endpoint.ts (a bare NestJS + Fastify app) on a free loopback port: row D and the tax row. */
+export async function startBareApp(): Promise<{ url: string; stop: () => void }> {
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
