@@ -75,39 +75,38 @@ export class MetricsService {
         this.set(pool()?.waitingCount ?? 0);
       },
     });
-    const logger = this.logger;
+    this.databaseGauge(
+      'coupons_sold_out',
+      'Coupons whose remaining amount is 0 (read from the database at scrape time)',
+      'SELECT count(*)::int AS n FROM coupons WHERE remaining_amount = 0',
+    );
+    // One number, not one series per coupon: coupon names are unbounded label values.
+    this.databaseGauge(
+      'coupons_remaining_amount',
+      'Units left to claim across coupons whose sale window is open now (read from the database at scrape time)',
+      `SELECT coalesce(sum(remaining_amount), 0)::bigint AS n FROM coupons
+        WHERE (starts_at IS NULL OR starts_at <= now()) AND (ends_at IS NULL OR ends_at > now())`,
+    );
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A gauge read from the database at scrape time, from one row with a column `n`. */
+  private databaseGauge(name: string, help: string, sql: string): void {
+    const { dataSource, logger } = this;
     new Gauge({
-      name: 'coupons_sold_out',
-      help: 'Coupons whose remaining amount is 0 (read from the database at scrape time)',
+      name,
+      help,
       registers: [this.registry],
       async collect() {
         try {
-          const [row] = await dataSource.query('SELECT count(*)::int AS n FROM coupons WHERE remaining_amount = 0');
-          this.set(row.n);
-        } catch (error) {
-          // A scrape during a database outage keeps the last value rather than failing the scrape.
-          logger.warn(`coupons_sold_out not refreshed: ${(error as Error).message}`);
-        }
-      },
-    });
-    new Gauge({
-      name: 'coupons_remaining_amount',
-      help: 'Units left to claim across coupons whose sale window is open now (read from the database at scrape time)',
-      registers: [this.registry],
-      async collect() {
-        try {
-          // One number, not one series per coupon: coupon names are unbounded label values.
-          const [row] = await dataSource.query(
-            `SELECT coalesce(sum(remaining_amount), 0)::bigint AS n FROM coupons
-              WHERE (starts_at IS NULL OR starts_at <= now()) AND (ends_at IS NULL OR ends_at > now())`,
-          );
+          const [row] = await dataSource.query(sql);
           this.set(Number(row.n));
         } catch (error) {
-          logger.warn(`coupons_remaining_amount not refreshed: ${(error as Error).message}`);
+          // A scrape during a database outage keeps the last value rather than failing the scrape.
+          logger.warn(`${name} not refreshed: ${(error as Error).message}`);
         }
       },
     });
-    collectDefaultMetrics({ register: this.registry });
   }
 
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
