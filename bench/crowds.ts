@@ -28,6 +28,8 @@ const LATENCY_DELAYS_MS = [0, 1];
 const TAX_REQUESTS = Number(process.env.BENCH_TAX_REQUESTS ?? 20_000);
 const TAX_CONCURRENCY = 256;
 const TAX_TURNS = 3;
+/** Which crowd rows to run (comma-separated: sweep, coupons, latency, tax; all when unset): for working on one of them. */
+const CROWD_ROWS = new Set((process.env.BENCH_CROWD_ROWS ?? 'sweep,coupons,latency,tax').split(',').map((row) => row.trim()));
 
 type Log = (line: string) => void;
 const round = (n: number) => Math.round(n * 10) / 10;
@@ -214,28 +216,30 @@ async function measureLatency(log: Log): Promise<LatencyRow[]> {
 }
 
 export async function measureCrowds(log: Log): Promise<CrowdsResult> {
-  log(`crowds: ${USERS} users, stock ${STOCK}, sweep ${SWEEP.join('/')} in flight`);
-  const service = await prepare('B', USERS, {});
+  log(`crowds: ${USERS} users, stock ${STOCK}, sweep ${SWEEP.join('/')} in flight; rows ${[...CROWD_ROWS].join(', ')}`);
   const sweep: SweepRow[] = [];
   const manyCoupons: ManyCouponsRow[] = [];
-  try {
-    for (const concurrency of SWEEP) {
-      const row = await sweepRow(service, concurrency);
-      log(`sweep ${concurrency}: ${JSON.stringify(row)}`);
-      sweep.push(row);
+  if (CROWD_ROWS.has('sweep') || CROWD_ROWS.has('coupons')) {
+    const service = await prepare('B', USERS, {});
+    try {
+      for (const concurrency of CROWD_ROWS.has('sweep') ? SWEEP : []) {
+        const row = await sweepRow(service, concurrency);
+        log(`sweep ${concurrency}: ${JSON.stringify(row)}`);
+        sweep.push(row);
+      }
+      for (const coupons of CROWD_ROWS.has('coupons') ? [1, MANY_COUPONS, 1, MANY_COUPONS] : []) {
+        const { run, failedChecks, couponsSoldOut } = await sale(service, `MANY_${coupons}_${manyCoupons.length}`, service.users, STOCK, 256, coupons);
+        const row: ManyCouponsRow = { coupons, stock: STOCK, grantsPerSecond: grantsPerSecond(run), p99Ms: ms(run.latency.getValueAtPercentile(99)), couponsSoldOut, failedChecks };
+        run.latency.destroy();
+        log(`coupons ${coupons}: ${JSON.stringify(row)}`);
+        manyCoupons.push(row);
+      }
+    } finally {
+      await service.group.stop();
     }
-    for (const coupons of [1, MANY_COUPONS, 1, MANY_COUPONS]) {
-      const { run, failedChecks, couponsSoldOut } = await sale(service, `MANY_${coupons}_${manyCoupons.length}`, service.users, STOCK, 256, coupons);
-      const row: ManyCouponsRow = { coupons, stock: STOCK, grantsPerSecond: grantsPerSecond(run), p99Ms: ms(run.latency.getValueAtPercentile(99)), couponsSoldOut, failedChecks };
-      run.latency.destroy();
-      log(`coupons ${coupons}: ${JSON.stringify(row)}`);
-      manyCoupons.push(row);
-    }
-  } finally {
-    await service.group.stop();
   }
-  const latency = await measureLatency(log);
-  const tax = await measureTax(log);
+  const latency = CROWD_ROWS.has('latency') ? await measureLatency(log) : [];
+  const tax = CROWD_ROWS.has('tax') ? await measureTax(log) : [];
   const result = { users: USERS, stock: STOCK, latencyUsers: LATENCY_USERS, latencyStock: LATENCY_STOCK, sweep, manyCoupons, latency, tax };
   return { ...result, targets: crowdsTargets(result) };
 }
