@@ -1,73 +1,140 @@
-import { ClaimBatcher } from './claim-batcher';
+import { BatchGroup, ClaimBatcher } from './claim-batcher';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+const gate = () => {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+};
+const show = <T>(groups: BatchGroup<T>[]) => groups.map((g) => `${g.key}:${g.requests.join(',')}`).join(' ');
 
 describe('ClaimBatcher', () => {
   it('settles concurrent requests for one key in arrival order, batching while a batch runs', async () => {
-    const batches: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batches: string[] = [];
+    const first = gate();
     const batcher = new ClaimBatcher<number, string>(
-      async (_key, requests) => {
-        batches.push(requests);
-        if (batches.length === 1) await gate;
-        return requests.map((r) => `ok:${r}`);
+      (groups) => {
+        batches.push(show(groups));
+        return groups.map(async (g) => {
+          if (batches.length === 1) await first.opened;
+          return g.requests.map((r) => `ok:${r}`);
+        });
       },
       3,
       0,
     );
-    const answers = [1, 2, 3, 4, 5, 6, 7].map((n) => batcher.submit('A', n));
+    const answers = [batcher.submit('A', 1)];
     await tick();
-    release();
+    answers.push(...[2, 3, 4, 5, 6, 7].map((n) => batcher.submit('A', n)));
+    await tick();
+    first.open();
     expect(await Promise.all(answers)).toEqual(['ok:1', 'ok:2', 'ok:3', 'ok:4', 'ok:5', 'ok:6', 'ok:7']);
-    // The first request went alone; the rest queued behind it, at most 3 at a time.
-    expect(batches).toEqual([[1], [2, 3, 4], [5, 6, 7]]);
+    // The first request went alone; the rest queued behind it, at most 3 at a time, one batch of a key at a time.
+    expect(batches).toEqual(['A:1', 'A:2,3,4', 'A:5,6,7']);
   });
 
-  it('keeps keys apart', async () => {
-    const seen: string[] = [];
-    const batcher = new ClaimBatcher<string, string>(async (key, requests) => {
-      seen.push(`${key}:${requests.join(',')}`);
-      return requests;
+  it('puts the queued requests of several keys in one batch, grouped by key in arrival order', async () => {
+    const batches: string[] = [];
+    const batcher = new ClaimBatcher<string, string>((groups) => {
+      batches.push(show(groups));
+      return groups.map(async (g) => g.requests.map((r) => `${g.key}/${r}`));
     }, 10, 0);
-    await Promise.all([batcher.submit('A', 'a1'), batcher.submit('B', 'b1'), batcher.submit('A', 'a2')]);
-    expect(seen.sort()).toEqual(['A:a1', 'A:a2', 'B:b1']);
+    const answers = await Promise.all([batcher.submit('A', 'a1'), batcher.submit('B', 'b1'), batcher.submit('A', 'a2')]);
+    expect(answers).toEqual(['A/a1', 'B/b1', 'A/a2']);
+    expect(batches).toEqual(['A:a1,a2 B:b1']);
   });
 
-  it('a failed batch rejects every member with its error, and the queue goes on', async () => {
+  it('never settles one key in two batches at once, but lets other keys start a second batch', async () => {
+    const batches: string[] = [];
+    const first = gate();
+    const batcher = new ClaimBatcher<number, number>((groups) => {
+      const index = batches.push(show(groups));
+      return groups.map(async (g) => {
+        if (index === 1) await first.opened;
+        return g.requests;
+      });
+    }, 10, 0);
+    const a1 = batcher.submit('A', 1);
+    await tick();
+    const later = [batcher.submit('A', 2), batcher.submit('B', 3)];
+    await tick();
+    // A is in flight: B went ahead in a second batch, A's second claim waits for A's first batch.
+    expect(batches).toEqual(['A:1', 'B:3']);
+    first.open();
+    await Promise.all([a1, ...later]);
+    expect(batches).toEqual(['A:1', 'B:3', 'A:2']);
+  });
+
+  it('a failed group rejects its members with its error; the other groups of the batch are answered, and the queue goes on', async () => {
     let calls = 0;
-    const batcher = new ClaimBatcher<number, number>(async (_key, requests) => {
+    const batcher = new ClaimBatcher<number, number>((groups) => {
       calls++;
-      if (calls === 1) throw new Error('transaction failed');
-      return requests;
+      return groups.map(async (g) => {
+        if (calls === 1 && g.key === 'A') throw new Error('transaction failed');
+        return g.requests;
+      });
     }, 10, 0);
-    const first = batcher.submit('A', 1);
-    await expect(first).rejects.toThrow('transaction failed');
+    const a = batcher.submit('A', 1);
+    const b = batcher.submit('B', 2);
+    await expect(a).rejects.toThrow('transaction failed');
+    await expect(b).resolves.toBe(2);
+    await expect(batcher.submit('A', 3)).resolves.toBe(3);
+    expect(batcher.pending).toBe(0);
+  });
+
+  it('a settler that throws at once rejects the whole batch, and the queue goes on', async () => {
+    let calls = 0;
+    const batcher = new ClaimBatcher<number, number>((groups) => {
+      if (++calls === 1) throw new Error('no settlement');
+      return groups.map(async (g) => g.requests);
+    }, 10, 0);
+    await expect(batcher.submit('A', 1)).rejects.toThrow('no settlement');
     await expect(batcher.submit('A', 2)).resolves.toBe(2);
+  });
+
+  it("frees a group's key when its own settlement ends, even while another group of its batch is still settling", async () => {
+    const batches: string[] = [];
+    const slow = gate();
+    const batcher = new ClaimBatcher<number, number>((groups) => {
+      batches.push(show(groups));
+      return groups.map(async (g) => {
+        if (g.key === 'SLOW') await slow.opened;
+        return g.requests;
+      });
+    }, 10, 0);
+    const stuck = batcher.submit('SLOW', 1);
+    await expect(batcher.submit('FAST', 2)).resolves.toBe(2);
+    // FAST's first batch is still open (SLOW holds it), yet FAST's next claim settles in the other slot.
+    await expect(batcher.submit('FAST', 3)).resolves.toBe(3);
+    expect(batches).toEqual(['SLOW:1 FAST:2', 'FAST:3']);
+    slow.open();
+    await expect(stuck).resolves.toBe(1);
   });
 
   it('waits up to maxWaitMs to fill a batch', async () => {
     const sizes: number[] = [];
-    const batcher = new ClaimBatcher<number, number>(async (_key, requests) => {
-      sizes.push(requests.length);
-      return requests;
+    const batcher = new ClaimBatcher<number, number>((groups) => {
+      sizes.push(groups.reduce((sum, g) => sum + g.requests.length, 0));
+      return groups.map(async (g) => g.requests);
     }, 10, 30);
     const first = batcher.submit('A', 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = batcher.submit('A', 2);
+    const second = batcher.submit('B', 2);
     await Promise.all([first, second]);
     expect(sizes).toEqual([2]);
   });
 
   it('whenIdle resolves after every accepted request is answered', async () => {
     let answered = 0;
-    const batcher = new ClaimBatcher<number, number>(async (_key, requests) => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      answered += requests.length;
-      return requests;
-    }, 10, 0);
+    const batcher = new ClaimBatcher<number, number>((groups) =>
+      groups.map(async (g) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        answered += g.requests.length;
+        return g.requests;
+      }),
+    10, 0);
     void batcher.submit('A', 1);
-    void batcher.submit('A', 2);
+    void batcher.submit('B', 2);
     expect(batcher.pending).toBe(2);
     await batcher.whenIdle();
     expect(answered).toBe(2);

@@ -1,54 +1,59 @@
 import { Logger } from '@nestjs/common';
 
+/** The requests of one key in a batch, in arrival order. */
+export interface BatchGroup<Request> {
+  key: string;
+  requests: Request[];
+}
+
 export interface BatchSettler<Request, Outcome> {
-  /** Settles one batch for one key; returns one outcome per request, in order. */
-  (key: string, requests: Request[]): Promise<Outcome[]>;
+  /**
+   * Settles one batch: one promise per group, in the order given, each resolving to one
+   * outcome per request of its group, in order. A group's waiters are answered, and its key
+   * is free for the next batch, as soon as its own promise settles.
+   */
+  (groups: BatchGroup<Request>[]): Promise<Outcome[]>[];
 }
 
 interface Waiter<Request, Outcome> {
+  key: string;
   request: Request;
   resolve: (outcome: Outcome) => void;
   reject: (error: unknown) => void;
 }
 
-interface KeyQueue<Request, Outcome> {
-  waiting: Waiter<Request, Outcome>[];
-  draining: boolean;
-}
-
 /**
- * Per-key claim coalescing. Concurrent requests for one coupon join its queue; a single
- * drain loop per coupon settles them in batches of at most `maxBatchSize`, in arrival
- * order. While one batch settles, the next one fills up, so batches grow with the load.
- * A batch that fails rejects every member with the same error (its transaction wrote nothing).
+ * Claim coalescing across coupons. Concurrent requests join one queue; a batch takes them in
+ * arrival order, up to `maxBatchSize`, skipping keys that are still being settled (one batch
+ * at a time per key, so a coupon's claims are settled in arrival order), and groups them by
+ * key. At most `maxConcurrentBatches` batches run at once; while they settle the queue fills,
+ * so batches grow with the load. Many coupons then share one batch (one lock round, one
+ * transaction) instead of paying for one each. A group that fails rejects every member with
+ * the same error (its transaction wrote nothing).
  */
 export class ClaimBatcher<Request, Outcome> {
   private readonly logger = new Logger(ClaimBatcher.name);
-  private readonly queues = new Map<string, KeyQueue<Request, Outcome>>();
+  private waiting: Waiter<Request, Outcome>[] = [];
+  private readonly keysInFlight = new Set<string>();
+  private batchesInFlight = 0;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private startScheduled = false;
 
   constructor(
     private readonly settle: BatchSettler<Request, Outcome>,
     private readonly maxBatchSize: number,
-    /** How long a leader waits for company before settling a short batch (0 = never waits). */
+    /** How long a batch waits for company before settling a short batch (0 = never waits). */
     private readonly maxWaitMs: number,
-    private readonly onBatch?: (key: string, size: number) => void,
+    private readonly onBatch?: (size: number, keys: number) => void,
+    private readonly maxConcurrentBatches = 2,
   ) {}
 
   submit(key: string, request: Request): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
-      let queue = this.queues.get(key);
-      if (!queue) {
-        queue = { waiting: [], draining: false };
-        this.queues.set(key, queue);
-      }
-      queue.waiting.push({ request, resolve, reject });
+      this.waiting.push({ key, request, resolve, reject });
       this.inFlight++;
-      if (!queue.draining) {
-        queue.draining = true;
-        void this.drain(key, queue);
-      }
+      this.scheduleStart();
     });
   }
 
@@ -63,36 +68,79 @@ export class ClaimBatcher<Request, Outcome> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async drain(key: string, queue: KeyQueue<Request, Outcome>): Promise<void> {
+  /**
+   * Starts batches on a microtask, so that requests submitted in the same turn (one socket
+   * read of many requests) share a batch instead of the first one going alone.
+   */
+  private scheduleStart(): void {
+    if (this.startScheduled) return;
+    this.startScheduled = true;
+    queueMicrotask(() => {
+      this.startScheduled = false;
+      this.startBatches();
+    });
+  }
+
+  private startBatches(): void {
+    while (this.batchesInFlight < this.maxConcurrentBatches && this.waiting.some((w) => !this.keysInFlight.has(w.key))) {
+      this.batchesInFlight++;
+      void this.runBatch();
+    }
+  }
+
+  private async runBatch(): Promise<void> {
     try {
-      while (queue.waiting.length > 0) {
-        if (this.maxWaitMs > 0 && queue.waiting.length < this.maxBatchSize) {
-          await new Promise((resolve) => setTimeout(resolve, this.maxWaitMs));
-        }
-        const batch = queue.waiting.splice(0, this.maxBatchSize);
-        this.onBatch?.(key, batch.length);
-        try {
-          const outcomes = await this.settle(
-            key,
-            batch.map((w) => w.request),
-          );
-          batch.forEach((waiter, i) => waiter.resolve(outcomes[i]));
-        } catch (error) {
-          batch.forEach((waiter) => waiter.reject(error));
-        } finally {
-          this.answered(batch.length);
-        }
+      if (this.maxWaitMs > 0 && this.waiting.length < this.maxBatchSize) {
+        await new Promise((resolve) => setTimeout(resolve, this.maxWaitMs));
       }
+      const groups = this.take();
+      if (groups.length === 0) return;
+      this.onBatch?.(groups.reduce((sum, g) => sum + g.waiters.length, 0), groups.length);
+      let settling: Promise<Outcome[]>[];
+      try {
+        settling = this.settle(groups.map((g) => ({ key: g.key, requests: g.waiters.map((w) => w.request) })));
+      } catch (error) {
+        settling = groups.map(() => Promise.reject(error));
+      }
+      await Promise.all(groups.map((group, i) => this.answer(group, settling[i])));
     } catch (error) {
-      this.logger.error(`claim queue for ${key} stopped: ${(error as Error).message}`);
+      this.logger.error(`claim batch stopped: ${(error as Error).message}`);
     } finally {
-      queue.draining = false;
-      if (queue.waiting.length > 0) {
-        queue.draining = true;
-        void this.drain(key, queue);
-      } else {
-        this.queues.delete(key);
+      this.batchesInFlight--;
+      this.startBatches();
+    }
+  }
+
+  /** The next batch: waiters of keys not in flight, in arrival order, grouped by key. */
+  private take(): { key: string; waiters: Waiter<Request, Outcome>[] }[] {
+    const groups = new Map<string, Waiter<Request, Outcome>[]>();
+    const left: Waiter<Request, Outcome>[] = [];
+    let taken = 0;
+    for (const waiter of this.waiting) {
+      if (taken >= this.maxBatchSize || this.keysInFlight.has(waiter.key)) {
+        left.push(waiter);
+        continue;
       }
+      let group = groups.get(waiter.key);
+      if (!group) groups.set(waiter.key, (group = []));
+      group.push(waiter);
+      taken++;
+    }
+    this.waiting = left;
+    for (const key of groups.keys()) this.keysInFlight.add(key);
+    return [...groups].map(([key, waiters]) => ({ key, waiters }));
+  }
+
+  private async answer(group: { key: string; waiters: Waiter<Request, Outcome>[] }, settling: Promise<Outcome[]> | undefined): Promise<void> {
+    try {
+      const outcomes = await (settling ?? Promise.reject(new Error(`no settlement for ${group.key}`)));
+      group.waiters.forEach((waiter, i) => waiter.resolve(outcomes[i]));
+    } catch (error) {
+      group.waiters.forEach((waiter) => waiter.reject(error));
+    } finally {
+      // The key is free for the next batch, even while a slower group of this one still settles.
+      this.keysInFlight.delete(group.key);
+      this.answered(group.waiters.length);
     }
   }
 

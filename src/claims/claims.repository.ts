@@ -24,6 +24,12 @@ export interface Settlement {
   stockVersion: number;
 }
 
+/** The claimants of one coupon in a batch, in arrival order. */
+export interface CouponClaims {
+  couponName: string;
+  claimants: Claimant[];
+}
+
 /**
  * The sale window judged by the database's clock (one clock for every API process), read
  * once as `t.now` so both bounds see the same instant. Needs `coupons c` and `t(now)`.
@@ -48,10 +54,13 @@ const toSaleWindow = (row: SaleWindowRow): SaleWindow =>
  *  - CHECK (remaining_amount BETWEEN 0 AND amount) and the conditional decrement below:
  *    stock cannot go negative, so claims never exceed the amount;
  *  - the decrement and the inserts commit together, so remaining_amount = amount - rows.
- * The coupon row is locked FOR UPDATE first, so concurrent settlements of one coupon queue
- * in PostgreSQL even when a Redlock lease has expired, and so do admin updates (which lock it
- * too): the window and stock a batch judges cannot change before it commits.
- * The coupon must exist; then `judgeClaims` (claim-decision.ts) decides each claimant.
+ * The coupon rows are locked FOR UPDATE first, in name order (two batches sharing coupons
+ * cannot deadlock), so concurrent settlements of a coupon queue in PostgreSQL even when a
+ * Redlock lease has expired, and so do admin updates (which lock one row too): the window and
+ * stock a batch judges cannot change before it commits.
+ * A coupon must exist; then `judgeClaims` (claim-decision.ts) decides each of its claimants,
+ * coupon by coupon: a batch of several coupons is several independent decisions in one
+ * transaction (one round trip per statement for all of them, and one commit).
  */
 @Injectable()
 export class ClaimsRepository implements SoldOutMemorySource {
@@ -61,25 +70,38 @@ export class ClaimsRepository implements SoldOutMemorySource {
 
   /** Settles claimants of one coupon in one transaction: first come, first served. */
   async settle(couponName: string, claimants: Claimant[]): Promise<Settlement> {
+    const [settlement] = await this.settleCoupons([{ couponName, claimants }]);
+    return settlement;
+  }
+
+  /** Settles the claimants of several coupons (distinct names) in one transaction; one settlement per coupon, in order. */
+  async settleCoupons(batch: CouponClaims[]): Promise<Settlement[]> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
+    let open = false;
     let committing = false;
-    let settlement: Settlement | undefined;
+    let settlements: Settlement[] | undefined;
     try {
-      await runner.startTransaction('READ COMMITTED');
-      settlement = await this.decide(runner, couponName, claimants);
+      // One statement, where TypeORM's startTransaction('READ COMMITTED') sends two: a round trip
+      // inside the coupons' lock saved per batch. This method owns BEGIN, COMMIT and ROLLBACK.
+      await runner.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      open = true;
+      settlements = await this.decide(runner, batch);
+      // Once COMMIT is sent the transaction is over, committed or not (PostgreSQL rolls back a
+      // failed commit); only a lost connection leaves its fate unknown, and confirmCommit looks.
       committing = true;
-      await runner.commitTransaction();
-      return settlement;
+      open = false;
+      await runner.query('COMMIT');
+      return settlements;
     } catch (thrown) {
       // TypeORM releases the runner when its connection fails (PostgreSQL ended the session
       // while this process stalled, past DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS): the
       // "already released" that follows is that failure, and answers like it (503).
       const error = thrown instanceof QueryRunnerAlreadyReleasedError ? new SessionLostError(`session lost mid-transaction: ${thrown.message}`) : thrown;
-      if (runner.isTransactionActive && !committing) await runner.rollbackTransaction().catch(() => undefined);
-      if (committing && settlement && isDatabaseUnavailable(error)) {
+      if (open && !runner.isReleased) await runner.query('ROLLBACK').catch(() => undefined);
+      if (committing && settlements && isDatabaseUnavailable(error)) {
         // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.
-        return this.confirmCommit(couponName, claimants, settlement, error as Error);
+        return this.confirmCommit(batch, settlements, error as Error);
       }
       throw error;
     } finally {
@@ -87,86 +109,110 @@ export class ClaimsRepository implements SoldOutMemorySource {
     }
   }
 
-  private async decide(runner: QueryRunner, couponName: string, claimants: Claimant[]): Promise<Settlement> {
-    const coupons: { id: string; remaining_amount: number; stock_version: number }[] = await runner.query(
-      'SELECT id, remaining_amount, stock_version FROM coupons WHERE name = $1 FOR UPDATE',
-      [couponName],
+  private async decide(runner: QueryRunner, batch: CouponClaims[]): Promise<Settlement[]> {
+    const names = batch.map((b) => b.couponName);
+    const coupons: { id: string; name: string; remaining_amount: number; stock_version: number }[] = await runner.query(
+      'SELECT id, name, remaining_amount, stock_version FROM coupons WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE',
+      [names],
     );
-    if (coupons.length === 0) {
-      return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0, stockVersion: 0 };
-    }
-    const [{ id: couponId, remaining_amount: remaining, stock_version: stockVersion }] = coupons;
-    const userIds = claimants.map((c) => c.userId);
+    const byName = new Map(coupons.map((c) => [c.name, c]));
+    const found = batch.filter((b) => byName.has(b.couponName));
 
-    // The clock is read after the row lock is held: a batch that waited behind an update judges
+    // The clock is read after the row locks are held: a batch that waited behind an update judges
     // the window as it is when it may act, never as it was when it started waiting.
-    const [judged]: (SaleWindowRow & { holders: string[] })[] = await runner.query(
-      `SELECT ${SALE_WINDOW_COLUMNS},
+    const judged: (SaleWindowRow & { id: string; holders: string[] })[] = found.length === 0 ? [] : await runner.query(
+      `SELECT c.id, ${SALE_WINDOW_COLUMNS},
               ARRAY(SELECT uc.user_id::text FROM user_claims uc
                      WHERE uc.coupon_id = c.id AND uc.user_id = ANY($2::bigint[])) AS holders
          FROM coupons c, (SELECT clock_timestamp() AS now) t
-        WHERE c.id = $1`,
-      [couponId, userIds],
+        WHERE c.id = ANY($1::bigint[])`,
+      [found.map((b) => byName.get(b.couponName)!.id), [...new Set(found.flatMap((b) => b.claimants.map((c) => c.userId)))]],
     );
-    const verdicts = judgeClaims(userIds, { holders: new Set(judged.holders), window: toSaleWindow(judged), remaining });
-    const grantees = userIds.filter((_, i) => verdicts[i].kind === 'grant');
+    const judgedById = new Map(judged.map((row) => [String(row.id), row]));
+
+    const verdicts = batch.map(({ couponName, claimants }) => {
+      const coupon = byName.get(couponName);
+      if (!coupon) return null;
+      const row = judgedById.get(String(coupon.id))!;
+      const userIds = claimants.map((c) => c.userId);
+      return judgeClaims(userIds, { holders: new Set(row.holders), window: toSaleWindow(row), remaining: coupon.remaining_amount });
+    });
+    const grants = batch.flatMap(({ couponName, claimants }, i) =>
+      claimants.filter((_, j) => verdicts[i]?.[j].kind === 'grant').map((c) => ({ couponId: String(byName.get(couponName)!.id), userId: c.userId })),
+    );
 
     const claimedAt = new Map<string, Date>();
-    if (grantees.length > 0) {
-      const inserted: { user_id: string; claimed_at: Date }[] = await runner.query(
+    const claimKey = (couponId: string, userId: string) => `${couponId}:${userId}`;
+    if (grants.length > 0) {
+      const perCoupon = new Map<string, number>();
+      for (const g of grants) perCoupon.set(g.couponId, (perCoupon.get(g.couponId) ?? 0) + 1);
+      // Each coupon is decremented by its grants only if it has them (the CHECK and this condition
+      // fence the stock), and only decremented coupons get rows.
+      const inserted: { user_id: string; coupon_id: string; claimed_at: Date }[] = await runner.query(
         `WITH decremented AS (
-           UPDATE coupons SET remaining_amount = remaining_amount - $3, updated_at = now()
-            WHERE id = $2 AND remaining_amount >= $3
-            RETURNING id)
+           UPDATE coupons c SET remaining_amount = c.remaining_amount - w.granted, updated_at = now()
+             FROM unnest($3::bigint[], $4::int[]) AS w(coupon_id, granted)
+            WHERE c.id = w.coupon_id AND c.remaining_amount >= w.granted
+            RETURNING c.id)
          INSERT INTO user_claims (user_id, coupon_id)
-         SELECT g.user_id, decremented.id
-           FROM decremented, unnest($1::bigint[]) WITH ORDINALITY AS g(user_id, arrival)
+         SELECT g.user_id, g.coupon_id
+           FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS g(user_id, coupon_id, arrival)
+           JOIN decremented ON decremented.id = g.coupon_id
           ORDER BY g.arrival
-         RETURNING user_id, claimed_at`,
-        [grantees, couponId, grantees.length],
+         RETURNING user_id, coupon_id, claimed_at`,
+        [grants.map((g) => g.userId), grants.map((g) => g.couponId), [...perCoupon.keys()], [...perCoupon.values()]],
       );
-      if (inserted.length !== grantees.length) {
-        // Only possible if the row changed under FOR UPDATE; refuse rather than guess.
-        throw new Error(`claim settlement of ${couponName} inserted ${inserted.length}/${grantees.length} rows`);
+      if (inserted.length !== grants.length) {
+        // Only possible if a row changed under FOR UPDATE; refuse rather than guess.
+        throw new Error(`claim settlement of ${names.join(', ')} inserted ${inserted.length}/${grants.length} rows`);
       }
-      for (const row of inserted) claimedAt.set(String(row.user_id), row.claimed_at);
+      for (const row of inserted) claimedAt.set(claimKey(String(row.coupon_id), String(row.user_id)), row.claimed_at);
     }
 
-    const outcomes = claimants.map((claimant, index): ClaimOutcome => {
-      const verdict = verdicts[index];
-      if (verdict.kind === 'grant') return { kind: 'granted', claimedAt: claimedAt.get(claimant.userId)! };
-      if (verdict.kind === 'needs_state') throw new Error('judgeClaims asked for facts the settlement gave it');
-      return verdict;
+    return batch.map(({ couponName, claimants }, i): Settlement => {
+      const coupon = byName.get(couponName);
+      if (!coupon) return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0, stockVersion: 0 };
+      const couponId = String(coupon.id);
+      let granted = 0;
+      const outcomes = claimants.map((claimant, j): ClaimOutcome => {
+        const verdict = verdicts[i]![j];
+        if (verdict.kind === 'grant') {
+          granted++;
+          return { kind: 'granted', claimedAt: claimedAt.get(claimKey(couponId, claimant.userId))! };
+        }
+        if (verdict.kind === 'needs_state') throw new Error('judgeClaims asked for facts the settlement gave it');
+        return verdict;
+      });
+      return { outcomes, couponId, remainingAmount: coupon.remaining_amount - granted, stockVersion: coupon.stock_version };
     });
-    return { outcomes, couponId, remainingAmount: remaining - grantees.length, stockVersion };
   }
 
-  private async confirmCommit(
-    couponName: string,
-    claimants: Claimant[],
-    settlement: Settlement,
-    cause: Error,
-  ): Promise<Settlement> {
-    const granted = claimants.filter((_, i) => settlement.outcomes[i].kind === 'granted').map((c) => c.userId);
+  private async confirmCommit(batch: CouponClaims[], settlements: Settlement[], cause: Error): Promise<Settlement[]> {
+    const granted = batch.flatMap(({ claimants }, i) =>
+      claimants.filter((_, j) => settlements[i].outcomes[j].kind === 'granted').map((c) => ({ userId: c.userId, couponId: settlements[i].couponId! })),
+    );
+    const names = batch.map((b) => b.couponName).join(', ');
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const rows: { user_id: string }[] = await this.dataSource.query(
-          'SELECT user_id FROM user_claims WHERE coupon_id = $1 AND user_id = ANY($2::bigint[])',
-          [settlement.couponId, granted],
+        const [{ found }]: { found: number }[] = await this.dataSource.query(
+          `SELECT count(*)::int AS found
+             FROM user_claims uc JOIN unnest($1::bigint[], $2::bigint[]) AS g(user_id, coupon_id)
+               ON uc.user_id = g.user_id AND uc.coupon_id = g.coupon_id`,
+          [granted.map((g) => g.userId), granted.map((g) => g.couponId)],
         );
-        if (rows.length === granted.length) {
-          this.logger.warn(`commit of ${couponName} reported "${cause.message}" but the claims are in; answering 200`);
-          return settlement;
+        if (found === granted.length) {
+          this.logger.warn(`commit of ${names} reported "${cause.message}" but the claims are in; answering 200`);
+          return settlements;
         }
-        if (rows.length === 0) throw cause;
+        if (found === 0) throw cause;
         // Partial cannot happen in one transaction; anything else is a bug worth shouting about.
-        throw new Error(`partial commit seen for ${couponName}: ${rows.length}/${granted.length}`);
+        throw new Error(`partial commit seen for ${names}: ${found}/${granted.length}`);
       } catch (error) {
         if (error === cause || !isDatabaseUnavailable(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
       }
     }
-    this.logger.error(`could not confirm the commit of a claim batch for ${couponName}: ${cause.message}`);
+    this.logger.error(`could not confirm the commit of a claim batch for ${names}: ${cause.message}`);
     throw cause;
   }
 

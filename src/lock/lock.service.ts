@@ -70,9 +70,15 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     return `${this.config.REDIS_KEY_PREFIX}${resource}`;
   }
 
-  async withLock<T>(resource: string, work: () => Promise<T>): Promise<LockOutcome<T>> {
+  /**
+   * Runs `work` holding the lock on `resource` (or on every one of `resources` at once, all or
+   * nothing on each node). `retries` overrides LOCK_RETRY_COUNT: 0 for a caller with a plan B.
+   */
+  async withLock<T>(resource: string | string[], work: () => Promise<T>, options: { retries?: number } = {}): Promise<LockOutcome<T>> {
+    const resources = typeof resource === 'string' ? [resource] : resource;
+    const name = resources.length === 1 ? resources[0] : `${resources.length} resources (${resources[0]}, ...)`;
     const started = performance.now();
-    const lease = await this.acquire(resource);
+    const lease = await this.acquire(resources, name, options.retries ?? this.config.LOCK_RETRY_COUNT);
     const waitedMs = Math.round(performance.now() - started);
     let heldThroughout = false;
     let result: T;
@@ -80,13 +86,13 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       result = await work();
     } finally {
       // The work is committed (or rolled back) by now; a failed release must not change that.
-      heldThroughout = await this.release(lease, resource);
+      heldThroughout = await this.release(lease, name);
     }
     return { result, waitedMs, heldThroughout };
   }
 
   /**
-   * Up to 1 + LOCK_RETRY_COUNT Redlock attempts, LOCK_RETRY_DELAY_MS (+- jitter) apart. The
+   * Up to 1 + `retries` (LOCK_RETRY_COUNT unless told) Redlock attempts, LOCK_RETRY_DELAY_MS (+- jitter) apart. The
    * retries are ours, not redlock's: redlock keeps the keys a failed attempt did set on a
    * minority of nodes until its whole retry window is over, so two processes that split the
    * vote (one key each) block each other, and everyone else, for the whole window, again and
@@ -94,8 +100,8 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
    * for 80 s). A single redlock attempt releases its partial keys before it throws, as the
    * Redlock algorithm asks, so the next attempt of anyone starts from free nodes.
    */
-  private async acquire(resource: string): Promise<Lease> {
-    const key = this.key(resource);
+  private async acquire(resources: string[], name: string, retries: number): Promise<Lease> {
+    const keys = resources.map((resource) => this.key(resource));
     for (let attempt = 0; ; attempt++) {
       // A node whose connection is down cannot vote. Without a connected quorum every attempt
       // is bound to fail, so answer LOCK_UNAVAILABLE now instead of after the retries
@@ -105,9 +111,9 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
         throw new LockUnavailableError(`only ${connected} of ${this.clients.length} Redis nodes are connected`);
       }
       try {
-        return await this.attemptOnce(key);
+        return await this.attemptOnce(keys);
       } catch (error) {
-        if (attempt >= this.config.LOCK_RETRY_COUNT) throw await this.classify(error, resource, attempt + 1);
+        if (attempt >= retries) throw await this.classify(error, name, attempt + 1);
       }
       const jitter = Math.floor((Math.random() * 2 - 1) * this.config.LOCK_RETRY_JITTER_MS);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.config.LOCK_RETRY_DELAY_MS + jitter)));
@@ -120,12 +126,12 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
    * fence against a vote that never settles (redlock waits forever on a tie, which an odd
    * node count rules out). A lock granted after the bound is given back at once.
    */
-  private async attemptOnce(key: string): Promise<Lease> {
+  private async attemptOnce(keys: string[]): Promise<Lease> {
     // The lease is timed on the monotonic clock from before the first vote was sent, like
     // redlock's own validity but immune to a wall-clock jump: Redis expires the keys TTL after
     // they were set, so no jump of this host's clock may make us trust a lease for longer.
     const requestedAt = performance.now();
-    const attempt = this.redlock.acquire([key], this.config.LOCK_TTL_MS, { retryCount: 0 });
+    const attempt = this.redlock.acquire(keys, this.config.LOCK_TTL_MS, { retryCount: 0 });
     const lock = await this.bounded(attempt, 'no quorum answer', () => {
       attempt.then((late) => late.release().catch(() => undefined), () => undefined);
     });
