@@ -25,11 +25,17 @@ export function helmetHeaders(): Record<string, string> {
   return headers;
 }
 
-/** Helmet's headers on every answer, errors and 404s included (an onRequest hook runs for all). */
+/**
+ * Helmet's headers and the request id (X-Request-Id, echoed for the caller; see
+ * logging/request-logging.ts requestIdOf) on every answer, errors, 404s and load-shed refusals
+ * included: an onRequest hook runs for all. One hook for both, where there were two: each hook
+ * is a turn of Fastify's hook runner on every request of every route.
+ */
 export function addSecurityHeaders(fastify: FastifyInstance): void {
   const headers = helmetHeaders();
-  fastify.addHook('onRequest', (_request, reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.headers(headers);
+    void reply.header('x-request-id', request.id);
     done();
   });
 }

@@ -9,7 +9,7 @@ import { addedLogFields, createRootLogger, requestLineLogger, safeRequestFields 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 /**
- * Echoes the request id (X-Request-Id) and writes one line per request: id, method, route
+ * Writes one line per request: id (echoed as X-Request-Id by common/security-headers.ts), method, route
  * pattern, path, status, duration, plus the fields the handler added (a claim adds coupon,
  * outcome and lock wait). Nothing from headers or bodies, so tokens and passwords cannot leak.
  * A Fastify hook sees every request exactly once, unknown URLs and routes outside the /api
@@ -28,10 +28,6 @@ export class RequestLogHook implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', (request, reply, done) => {
-      void reply.header('X-Request-Id', request.id);
-      done();
-    });
     fastify.addHook('onResponse', (request, reply, done) => {
       const status = reply.statusCode;
       const fields = addedLogFields(request);
