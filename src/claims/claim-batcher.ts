@@ -34,6 +34,8 @@ interface Waiter<Request, Outcome> {
 export class ClaimBatcher<Request, Outcome> {
   private readonly logger = new Logger(ClaimBatcher.name);
   private waiting: Waiter<Request, Outcome>[] = [];
+  /** Waiters per key, so that "is any queued key free?" costs a look per key, not per waiter. */
+  private readonly waitingPerKey = new Map<string, number>();
   private readonly keysInFlight = new Set<string>();
   private batchesInFlight = 0;
   private inFlight = 0;
@@ -52,6 +54,7 @@ export class ClaimBatcher<Request, Outcome> {
   submit(key: string, request: Request): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       this.waiting.push({ key, request, resolve, reject });
+      this.waitingPerKey.set(key, (this.waitingPerKey.get(key) ?? 0) + 1);
       this.inFlight++;
       this.scheduleStart();
     });
@@ -82,10 +85,15 @@ export class ClaimBatcher<Request, Outcome> {
   }
 
   private startBatches(): void {
-    while (this.batchesInFlight < this.maxConcurrentBatches && this.waiting.some((w) => !this.keysInFlight.has(w.key))) {
+    while (this.batchesInFlight < this.maxConcurrentBatches && this.hasFreeKey()) {
       this.batchesInFlight++;
       void this.runBatch();
     }
+  }
+
+  private hasFreeKey(): boolean {
+    for (const key of this.waitingPerKey.keys()) if (!this.keysInFlight.has(key)) return true;
+    return false;
   }
 
   private async runBatch(): Promise<void> {
@@ -125,6 +133,9 @@ export class ClaimBatcher<Request, Outcome> {
       if (!group) groups.set(waiter.key, (group = []));
       group.push(waiter);
       taken++;
+      const stillWaiting = this.waitingPerKey.get(waiter.key)! - 1;
+      if (stillWaiting === 0) this.waitingPerKey.delete(waiter.key);
+      else this.waitingPerKey.set(waiter.key, stillWaiting);
     }
     this.waiting = left;
     for (const key of groups.keys()) this.keysInFlight.add(key);
