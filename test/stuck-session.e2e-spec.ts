@@ -32,11 +32,14 @@ describe('a claim transaction whose process stalls', () => {
     let stalledCommits = 0;
     const stalled = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
       const runner = createQueryRunner(...args);
-      const commit = runner.commitTransaction.bind(runner);
-      runner.commitTransaction = async () => {
-        stalledCommits++;
-        await sleep(1000);
-        return commit();
+      // The claim transaction sends its own COMMIT (claims.repository.ts settleCoupons).
+      const query = runner.query.bind(runner);
+      runner.query = async (sql: string, ...rest: unknown[]) => {
+        if (sql === 'COMMIT') {
+          stalledCommits++;
+          await sleep(1000);
+        }
+        return (query as (sql: string, ...rest: unknown[]) => Promise<any>)(sql, ...rest);
       };
       return runner;
     });
