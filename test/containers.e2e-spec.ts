@@ -20,6 +20,17 @@ const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 const CONFIG_KEYS = Object.keys(JSON.parse(read('env.example.json')));
 
 /** Compose's ${VAR:-default} and ${VAR:?message}: a default, or a stand-in for a required secret. */
+/** Polls `read` until it returns a value, or fails after `ms`. */
+async function eventually<T>(read: () => T | undefined, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`nothing after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function interpolate(value: string, required: string[]): string {
   return value.replace(/\$\{(\w+)(?::-([^}]*)|:\?[^}]*)?\}/g, (_match, name: string, fallback?: string) => {
     if (fallback !== undefined) return fallback;
@@ -241,9 +252,10 @@ describe('the image, built by replaying the Dockerfile', () => {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect({ status, exited: service!.exitCode, output: status === 200 ? '' : output }).toEqual({ status: 200, exited: null, output: '' });
-    // Production logs are JSON lines, and the example JWT secret would have been refused.
-    const started = output.split('\n').find((line) => line.includes('listening on'));
-    expect(JSON.parse(started!).level).toBe(30);
+    // Production logs are JSON lines, and the example JWT secret would have been refused. The
+    // server answers as soon as it listens; the start-up line is written on a later turn.
+    const started = await eventually(() => output.split('\n').find((line) => line.includes('listening on')), 5_000);
+    expect(JSON.parse(started).level).toBe(30);
     expect(runtime.env.NODE_ENV).toBe('production');
   });
 
