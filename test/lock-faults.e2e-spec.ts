@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { ClaimsRepository } from '../src/claims/claims.repository';
 import { LockUnavailableError } from '../src/lock/lock.errors';
 import { LockService } from '../src/lock/lock.service';
+import { RedisConnections } from '../src/redis/redis.module';
 import { RedisNode } from './support/redis-node';
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
@@ -193,8 +194,10 @@ describe('the lock over three Redis nodes, one of them down (quorum 2 of the 2 l
     // Two clients (the service refuses an even REDIS_URLS): a 1-1 tie, which redlock itself
     // would wait on forever. The bound turns it into LOCK_UNAVAILABLE.
     const clients = nodes.slice(0, 2).map((n) => new Redis(n.url));
-    const lock = new LockService({ ...t.config, LOCK_RETRY_COUNT: 0, REDIS_COMMAND_TIMEOUT_MS: 300 }, clients);
-    await lock.onModuleInit();
+    const config = { ...t.config, LOCK_RETRY_COUNT: 0, REDIS_COMMAND_TIMEOUT_MS: 300 };
+    const lock = new LockService(config, clients);
+    const connections = new RedisConnections(config, clients);
+    await connections.onModuleInit();
     await second.set(lock.key('claim:coupon:TIE'), 'another-process', 'PX', 30_000);
     try {
       let worked = false;
@@ -205,7 +208,7 @@ describe('the lock over three Redis nodes, one of them down (quorum 2 of the 2 l
       expect(worked).toBe(false);
     } finally {
       await second.del(lock.key('claim:coupon:TIE'));
-      await lock.onApplicationShutdown();
+      await connections.onApplicationShutdown();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { IsOptional, Matches } from 'class-validator';
 import { DomainError } from './domain-error';
+import { CURSOR_PATTERN } from './identifiers';
 
 /**
  * `?limit=&after=` for cursor-paginated lists. Query values are strings: `limit` must be
@@ -11,7 +12,7 @@ export class PageQueryDto {
   limit?: string;
 
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'after must be a cursor returned as next_cursor' })
+  @Matches(CURSOR_PATTERN, { message: 'after must be a cursor returned as next_cursor' })
   after?: string;
 }
 
