@@ -55,8 +55,8 @@ export class AuthService {
       if (error instanceof TokenExpiredError) {
         throw new DomainError('TOKEN_EXPIRED', 'The access token has expired');
       }
-      // A payload segment that decodes to broken JSON makes jws throw a bare SyntaxError (it was
-      // a 500). Anything else (a misconfigured key, say) is the server's fault and stays a 500.
+      // A payload segment that decodes to broken JSON makes jws throw a bare SyntaxError: the
+      // client's fault too. Anything else (a misconfigured key, say) is the server's and a 500.
       if (error instanceof JsonWebTokenError || error instanceof SyntaxError) {
         throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
       }
