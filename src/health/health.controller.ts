@@ -1,4 +1,4 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, applyDecorators } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error';
 import { HealthResponse, HealthUnavailableResponse } from './dto/health.response';
@@ -15,6 +15,13 @@ export const PROBE_ROUTES = {
   liveness: 'api/healthcheck/live',
 } as const;
 
+const ReadinessDocs = (summary: string) =>
+  applyDecorators(
+    ApiOperation({ summary }),
+    ApiOkResponse({ type: HealthResponse }),
+    ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' }),
+  );
+
 @ApiTags('operations')
 @Controller()
 export class HealthController {
@@ -22,18 +29,13 @@ export class HealthController {
 
   /** 200 when PostgreSQL and a Redis quorum answer; 503 naming what does not. */
   @Get(PROBE_ROUTES.readiness)
-  @ApiOperation({ summary: 'Readiness: PostgreSQL and a Redis quorum answer' })
-  @ApiOkResponse({ type: HealthResponse })
-  @ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' })
+  @ReadinessDocs('Readiness: PostgreSQL and a Redis quorum answer')
   readiness(): Promise<HealthResponse> {
     return this.report();
   }
 
-  /** The same answer as the readiness route, without the API prefix. */
   @Get(PROBE_ROUTES.unprefixedReadiness)
-  @ApiOperation({ summary: 'Readiness without the /api prefix (same answer as /api/healthcheck)' })
-  @ApiOkResponse({ type: HealthResponse })
-  @ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' })
+  @ReadinessDocs('Readiness without the /api prefix (same answer as /api/healthcheck)')
   unprefixedReadiness(): Promise<HealthResponse> {
     return this.report();
   }
