@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { renderHtmlReport } from './html-report';
+import { renderHtmlReport } from '../harness/html-report';
 import { HELP, parseOptions } from './options';
-import { renderReport } from './sale-report';
+import { renderReport } from '../harness/sale-report';
 import { runStress } from './stress';
 
 /** `npm run stress`: exit 0 only if every check held; 1 if a check failed; 2 if the run could not happen. */

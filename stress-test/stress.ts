@@ -1,13 +1,13 @@
 import { Client } from 'pg';
-import { runSale } from './claim-runner';
-import { HttpPool } from './http-pool';
+import { runSale } from '../harness/claim-runner';
+import { HttpPool } from '../harness/http-pool';
 import { StressOptions } from './options';
 import { progressPrinter } from './progress';
-import { ClaimRecord, claimPlan } from './claim-runner';
-import { CouponSale, CouponSnapshot, DatabaseSnapshot, checkSales } from './sale-checks';
-import { SaleReport, buildReport } from './sale-report';
-import { SelfHostedService, startSelfHostedService } from './self-hosted-service';
-import { login, seedUsers } from './user-seeder';
+import { ClaimRecord, claimPlan } from '../harness/claim-runner';
+import { CouponSale, CouponSnapshot, DatabaseSnapshot, checkSales } from '../harness/sale-checks';
+import { SaleReport, buildReport } from '../harness/sale-report';
+import { SelfHostedService, startSelfHostedService } from '../harness/self-hosted-service';
+import { login, seedUsers } from '../harness/user-seeder';
 
 export type Log = (line: string) => void;
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/config.loader';
-import { deleteKeysWithPrefix } from '../stress-test/self-hosted-service';
+import { deleteKeysWithPrefix } from '../harness/self-hosted-service';
 import { BuiltStage, Stage, commandOf, copyContext, dockerignore, parseDockerfile, replayDockerfile, run } from './support/dockerfile-replay';
-import { freePort } from './support/redis-node';
+import { freePort } from '../harness/redis-node';
 import { SHARED_REDIS_URL, databaseUrl, dropDatabase, isolatedNames } from './support/test-app';
 
 /**

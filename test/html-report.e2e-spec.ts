@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BenchResult, ServiceRow } from '../bench/bench-result';
 import { benchTargets } from '../bench/bench-result';
 import { crowdsTargets } from '../bench/crowds-result';
-import { renderHtmlReport } from '../stress-test/html-report';
+import { renderHtmlReport } from '../harness/html-report';
 import { externalReferences, renderInBrowser } from './support/report-browser';
 
 const CLI = join(__dirname, '..', 'dist', 'stress-test', 'cli.js');

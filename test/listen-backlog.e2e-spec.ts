@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './support/redis-node';
+import { freePort } from '../harness/redis-node';
 import { databaseUrl, dropDatabase, isolatedNames, sleep } from './support/test-app';
 
 const DIST = join(__dirname, '..', 'dist', 'src');

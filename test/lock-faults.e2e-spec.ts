@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ClaimsRepository } from '../src/claims/claims.repository';
 import { LockUnavailableError } from '../src/lock/lock.errors';
 import { LockService } from '../src/lock/lock.service';
-import { RedisNode } from './support/redis-node';
+import { RedisNode } from '../harness/redis-node';
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
 describe('claims when the lock misbehaves', () => {

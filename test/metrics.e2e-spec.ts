@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { RedisNode } from './support/redis-node';
+import { RedisNode } from '../harness/redis-node';
 import { SHARED_REDIS_URL, TestApp, makeUsers, startTestApp } from './support/test-app';
 
 type Samples = Map<string, number>;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from './support/redis-node';
+import { freePort } from '../harness/redis-node';
 import { databaseUrl, dropDatabase, isolatedNames } from './support/test-app';
 
 const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');

@@ -5,8 +5,8 @@ import { createApp } from '../../src/app.factory';
 import { ClaimsService } from '../../src/claims/claims.service';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
-import { DatabaseSnapshot } from '../../stress-test/sale-checks';
-import { deleteKeysWithPrefix } from '../../stress-test/self-hosted-service';
+import { DatabaseSnapshot } from '../../harness/sale-checks';
+import { deleteKeysWithPrefix } from '../../harness/self-hosted-service';
 import { DATABASE_SNAPSHOT_SQL } from '../../stress-test/stress';
 import { ApiClient } from './http-client';
 

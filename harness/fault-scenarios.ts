@@ -9,7 +9,7 @@ import { localTcpPortsOf } from './process-sockets';
 import { RedisNode } from './redis-node';
 import { CheckResult, CouponSnapshot, DatabaseSnapshot, checkSale } from './sale-checks';
 import { ServiceGroup, startServiceGroup } from './self-hosted-service';
-import { databaseSnapshot } from './stress';
+import { databaseSnapshot } from '../stress-test/stress';
 import { TcpProxy } from './tcp-proxy';
 import { SaleUser, login, seedUsers } from './user-seeder';
 
