@@ -9,11 +9,11 @@ import { ensureDatabaseExists, runMigrations } from '../src/database/database-se
 import { runSale } from '../harness/claim-runner';
 import { HttpAnswer, HttpPool, runBounded } from '../harness/http-pool';
 import { checkSale } from '../harness/sale-checks';
-import { dropDatabase, startSelfHostedService } from '../harness/self-hosted-service';
-import { databaseSnapshot } from '../stress-test/stress';
-import { renderHtmlReport } from '../harness/html-report';
+import { startSelfHostedService } from '../harness/self-hosted-service';
+import { databaseSnapshot, dropDatabase } from '../harness/database-checks';
 import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
+import { renderBenchReport } from './bench-report';
 import { floodTable, floodTargets, measureFloodRows } from './flood-rows';
 import { measureCrowds, startBareApp } from './crowds';
 import { crowdsTables } from './crowds-result';
@@ -179,7 +179,7 @@ async function preparePgbench(): Promise<{ measure: (concurrency: number) => Pro
     },
     drop: async () => {
       await dataSource.destroy();
-      await dropDatabase(base.DATABASE_URL, url.toString());
+      await dropDatabase(url.toString());
     },
   };
 }
@@ -341,7 +341,7 @@ async function main(): Promise<void> {
   const machine = result.machine;
   process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : `${table}\n\n${targetLines}\n`);
   if (args.reportPath) {
-    writeFileSync(args.reportPath, renderHtmlReport({ kind: 'bench', data: result }));
+    writeFileSync(args.reportPath, renderBenchReport(result));
     log(`wrote the HTML report to ${args.reportPath}`);
   }
 

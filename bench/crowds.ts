@@ -6,7 +6,7 @@ import { SaleRun, runSale } from '../harness/claim-runner';
 import { HttpPool, runBounded } from '../harness/http-pool';
 import { checkSales } from '../harness/sale-checks';
 import { ServiceGroup, startServiceGroup } from '../harness/self-hosted-service';
-import { couponSales, splitStock } from '../stress-test/stress';
+import { couponSales, splitStock } from '../harness/coupon-sales';
 import { TcpProxy } from '../harness/tcp-proxy';
 import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import { CrowdsResult, LatencyRow, ManyCouponsRow, SweepRow, TaxTurn, crowdsTargets } from './crowds-result';

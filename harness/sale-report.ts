@@ -1,5 +1,5 @@
 import { SaleRun, TimelineBucket, outcomeOf } from './claim-runner';
-import { CheckResult } from './sale-checks';
+import { CheckResult } from './check-result';
 
 export interface SaleReport {
   scenario: {

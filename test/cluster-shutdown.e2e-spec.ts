@@ -2,9 +2,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { startServiceGroup } from '../harness/self-hosted-service';
-import { freePort } from '../harness/redis-node';
-import { deleteKeysWithPrefix } from '../harness/self-hosted-service';
-import { databaseUrl, dropDatabase, isolatedNames, SHARED_REDIS_URL, sleep } from './support/test-app';
+import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
+import { dropDatabase } from '../harness/database-checks';
+import { databaseUrl, isolatedNames, SHARED_REDIS_URL, sleep } from './support/test-app';
 
 const CLUSTER = join(__dirname, '..', 'dist', 'src', 'cluster.js');
 

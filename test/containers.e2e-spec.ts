@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/config.loader';
-import { deleteKeysWithPrefix } from '../harness/self-hosted-service';
+import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
 import { BuiltStage, Stage, commandOf, copyContext, dockerignore, parseDockerfile, replayDockerfile, run } from './support/dockerfile-replay';
-import { freePort } from '../harness/redis-node';
-import { SHARED_REDIS_URL, databaseUrl, dropDatabase, isolatedNames } from './support/test-app';
+import { dropDatabase } from '../harness/database-checks';
+import { SHARED_REDIS_URL, databaseUrl, isolatedNames } from './support/test-app';
 
 /**
  * No Docker engine runs on the development machines, so the container files are checked by

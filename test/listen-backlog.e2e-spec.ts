@@ -2,7 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../harness/redis-node';
-import { databaseUrl, dropDatabase, isolatedNames, sleep } from './support/test-app';
+import { dropDatabase } from '../harness/database-checks';
+import { databaseUrl, isolatedNames, sleep } from './support/test-app';
 
 const DIST = join(__dirname, '..', 'dist', 'src');
 
