@@ -9,9 +9,7 @@ import { ADMIN, TestApp, couponInvariants, databaseUrl, isolatedNames, startTest
 
 describe('usernames are one name in any case', () => {
   let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
+  beforeAll(async () => (t = await startTestApp()));
   afterAll(() => t.close());
 
   it('"Admin" is refused 409 USERNAME_TAKEN while "admin" exists, and so is any other case of a taken name', async () => {

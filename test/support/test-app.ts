@@ -78,6 +78,15 @@ export async function startTestApp(
   return boot(testConfig(overrides), true, options.logDestination);
 }
 
+/** The app, an admin token and one plain user's token: what most suites start from. */
+export async function startAppWithUser(
+  username: string,
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+): Promise<{ t: TestApp; admin: string; user: string }> {
+  const t = await startTestApp(overrides);
+  return { t, admin: await t.adminToken(), user: await t.api.newUser(username) };
+}
+
 /**
  * A second API process of the same deployment: it shares `first`'s database and Redis key
  * prefix and leaves both in place when it closes (the first app drops them). Close it first.
