@@ -394,7 +394,7 @@ The crowd rows (\`bench/crowds.ts\`, after A/B/C/D have stopped; ${crowds.users}
 - **Many coupons**: the same total stock as ${crowds.manyCoupons.find((r) => r.coupons > 1)?.coupons ?? '-'} coupons or as one, each user claiming one
   (\`npm run stress -- --coupons N\`), alternating, twice each; every check runs per coupon.
 - **One hop away**: A and B with their PostgreSQL and Redis connections through a loopback proxy
-  that holds every chunk 0 ms, then 1 ms, each way (\`stress-test/tcp-proxy.ts\`).
+  that holds every chunk 0 ms, then 1 ms, each way (\`harness/tcp-proxy.ts\`).
 - **Per-request tax**: \`GET /api/healthcheck/live\` on a bare NestJS + Fastify app with that one
   route (\`bench/constant-endpoint.ts\`) and on the service at \`LOG_LEVEL=info\` (its log lines to
   /dev/null, as to a log shipper), ${crowds.tax.length} alternating turns; the target uses the median turn.
