@@ -1,7 +1,7 @@
 import { Client } from 'pg';
-import { HttpPool } from '../stress-test/http-pool';
-import { startSelfHostedService } from '../stress-test/self-hosted-service';
-import { login } from '../stress-test/user-seeder';
+import { HttpPool } from '../harness/http-pool';
+import { startSelfHostedService } from '../harness/self-hosted-service';
+import { login } from '../harness/user-seeder';
 
 /**
  * `npm run bench:holders`: what the bare coupon read (`claimed_by`, every holder) costs

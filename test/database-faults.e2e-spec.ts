@@ -1,4 +1,4 @@
-import { TcpProxy } from '../stress-test/tcp-proxy';
+import { TcpProxy } from '../harness/tcp-proxy';
 import { TestApp, couponInvariants, databaseUrl, isolatedNames, startTestApp } from './support/test-app';
 
 describe('when PostgreSQL goes away', () => {
