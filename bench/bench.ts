@@ -6,17 +6,17 @@ import { join } from 'node:path';
 import { loadConfig, projectRoot } from '../src/config/config.loader';
 import { createDataSource } from '../src/database/data-source';
 import { ensureDatabaseExists, runMigrations } from '../src/database/database-setup';
-import { runSale } from '../stress-test/claim-runner';
-import { HttpAnswer, HttpPool, runBounded } from '../stress-test/http-pool';
-import { checkSale } from '../stress-test/sale-checks';
-import { dropDatabase, startSelfHostedService } from '../stress-test/self-hosted-service';
-import { databaseSnapshot } from '../stress-test/stress';
-import { renderHtmlReport } from '../stress-test/html-report';
-import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
-import { BenchResult, BenchRow, ServiceRow, benchTable, benchTargets } from './bench-result';
-import { floodTable, floodTargets, measureFloodRows } from './flood-rows';
+import { runSale } from '../harness/claim-runner';
+import { HttpAnswer, HttpPool, runBounded } from '../harness/http-pool';
+import { checkSale } from '../harness/sale-checks';
+import { startSelfHostedService } from '../harness/self-hosted-service';
+import { databaseSnapshot, dropDatabase } from '../harness/database-checks';
+import { SaleUser, login, seedUsers } from '../harness/user-seeder';
+import { BenchResult, BenchRow, BenchTarget, ServiceRow, benchTable, benchTargets } from './bench-result';
+import { renderBenchReport } from './bench-report';
+import { FloodResult, floodTable, floodTargets, measureFloodRows } from './flood-rows';
 import { measureCrowds, startBareApp } from './crowds';
-import { crowdsTables } from './crowds-result';
+import { CrowdsResult, crowdsTables } from './crowds-result';
 
 /**
  * `npm run bench`: rows A (batch size 1), B (as shipped), C (pgbench, the bare claim
@@ -179,7 +179,7 @@ async function preparePgbench(): Promise<{ measure: (concurrency: number) => Pro
     },
     drop: async () => {
       await dataSource.destroy();
-      await dropDatabase(base.DATABASE_URL, url.toString());
+      await dropDatabase(url.toString());
     },
   };
 }
@@ -230,6 +230,82 @@ function parseBenchArgs(argv: string[]): { json: boolean; reportPath: string | n
   return args;
 }
 
+type Services = Record<Variant, PreparedService>;
+type ConstantEndpoint = Awaited<ReturnType<typeof startConstantEndpoint>>;
+
+/** Rows A, B, C and D (with N and R in the sold-out turns) for every stock and concurrency, and the pgbench clients each row used. */
+async function measureServiceRows(): Promise<{ rows: BenchRow[]; pgbenchClients: Map<string, number> }> {
+  // A, B and D stay up together and are measured turn by turn, so that a slow moment on
+  // this shared machine hits both sides of a ratio alike.
+  const services: Services = {
+    A: await prepareService('A'), B: await prepareService('B'), N: await prepareService('N'), R: await prepareService('R'),
+  };
+  const constant = await startConstantEndpoint(services.B.users);
+  const pgbench = await preparePgbench();
+  const rows: BenchRow[] = [];
+  const pgbenchClients = new Map<string, number>();
+  try {
+    for (const stock of STOCKS) {
+      for (const concurrency of CONCURRENCY) {
+        const a = await measureVariant(services.A, stock, concurrency);
+        const b = await measureVariant(services.B, stock, concurrency);
+        const soldOut = stock < USERS ? await soldOutTurns(services, constant, b, stock, concurrency) : null;
+        const dRequestsPerSecond = soldOut ? soldOut.constant : await constant.measure(concurrency);
+        const c = await pgbench.measure(concurrency);
+        pgbenchClients.set(`${stock}/${concurrency}`, c.clients);
+        rows.push({
+          stock, concurrency, a, b, cTps: c.tps, dRequestsPerSecond,
+          soldOutWithoutFastPath: soldOut?.withoutFastPath ?? null,
+          soldOutReusingRead: soldOut?.reusedRead ?? null,
+        });
+      }
+    }
+  } finally {
+    constant.stop();
+    await pgbench.drop();
+    for (const service of Object.values(services)) await service.stop();
+  }
+  return { rows, pgbenchClients };
+}
+
+/**
+ * N and R sell the same coupon as B, then everyone asks again after the sell-out (SOLD_OUT or
+ * ALREADY_CLAIMED, the cheap answers), turn by turn with D. This shared machine's speed swings
+ * by 2x within a minute, so both numbers of a row come from one turn: the turn with the median
+ * ratio. The order alternates, so neither side always runs right after B's own sale. Sets
+ * B's soldOutAnswersPerSecond and adds N's and R's failed checks to B's row.
+ */
+async function soldOutTurns(
+  services: Services, constant: ConstantEndpoint, row: ServiceRow, stock: number, concurrency: number,
+): Promise<{ soldOut: number; withoutFastPath: number; reusedRead: number; constant: number }> {
+  for (const other of [services.N, services.R]) {
+    const sale = await measureVariant(other, stock, concurrency);
+    row.failedChecks.push(...sale.failedChecks.map((check) => `${other.variant}: ${check}`));
+  }
+  const soldOutPass = async (service: PreparedService) => {
+    const pass = await answerPass(service.http, couponOf(service.variant, stock, concurrency), service.users, concurrency, isCheapAnswer);
+    if (pass.other > 0) row.failedChecks.push(`${service.variant} sold-out pass answered something other than SOLD_OUT/ALREADY_CLAIMED`);
+    return pass.perSecond;
+  };
+  const turns: { soldOut: number; withoutFastPath: number; reusedRead: number; constant: number }[] = [];
+  for (let turn = 0; turn < ROUNDS; turn++) {
+    const soldOutFirst = turn % 2 === 0;
+    let constantRate = soldOutFirst ? 0 : await constant.measure(concurrency);
+    const soldOut = await soldOutPass(services.B);
+    const withoutFastPath = await soldOutPass(services.N);
+    const reusedRead = await soldOutPass(services.R);
+    if (soldOutFirst) constantRate = await constant.measure(concurrency);
+    turns.push({ soldOut, withoutFastPath, reusedRead, constant: constantRate });
+  }
+  const ratio = (t: { soldOut: number; constant: number }) => t.soldOut / t.constant;
+  const middle = [...turns].sort((x, y) => ratio(x) - ratio(y))[Math.floor(turns.length / 2)];
+  log(`sold-out (B, N, R)/D turns at concurrency ${concurrency}: ${turns.map((t) => `${round(t.soldOut)},${round(t.withoutFastPath)},${round(t.reusedRead)}/${round(t.constant)}`).join('; ')}`);
+  row.soldOutAnswersPerSecond = round(middle.soldOut);
+  return { soldOut: round(middle.soldOut), withoutFastPath: round(middle.withoutFastPath), reusedRead: round(middle.reusedRead), constant: round(middle.constant) };
+}
+
+const targetLines = (targets: BenchTarget[]) => targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n');
+
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
   Logger.overrideLogger(new StderrLogger());
@@ -238,94 +314,17 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ROWS === 'crowds') {
     // Only the crowd rows, printed, nothing written: for working on them.
     const crowds = await measureCrowds(log);
-    process.stdout.write(args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${crowds.targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`);
+    process.stdout.write(args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${targetLines(crowds.targets)}\n`);
     process.exit(crowds.targets.every((t) => t.passed) ? 0 : 1);
   }
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
-  // A, B and D stay up together and are measured turn by turn, so that a slow moment on
-  // this shared machine hits both sides of a ratio alike.
-  const services = {
-    A: await prepareService('A'), B: await prepareService('B'), N: await prepareService('N'), R: await prepareService('R'),
-  };
-  const constant = await startConstantEndpoint(services.B.users);
-  const pgbench = await preparePgbench();
-  const c = new Map<string, { tps: number; clients: number }>();
-  const a = new Map<string, ServiceRow>();
-  const b = new Map<string, ServiceRow>();
-  const d = new Map<string, number>();
-  const withoutFastPath = new Map<string, number>();
-  const reusedRead = new Map<string, number>();
-  try {
-    for (const stock of STOCKS) {
-      for (const concurrency of CONCURRENCY) {
-        const key = `${stock}/${concurrency}`;
-        a.set(key, await measureVariant(services.A, stock, concurrency));
-        const row = await measureVariant(services.B, stock, concurrency);
-        b.set(key, row);
-        if (stock < USERS) {
-          // N and R sell the same coupon, so their sold-out passes below meet the same state.
-          for (const other of [services.N, services.R]) {
-            const sale = await measureVariant(other, stock, concurrency);
-            row.failedChecks.push(...sale.failedChecks.map((check) => `${other.variant}: ${check}`));
-          }
-          // Everyone asks again after the sell-out (SOLD_OUT or ALREADY_CLAIMED, the cheap
-          // answers), turn by turn with D. This shared machine's speed swings by 2x within a
-          // minute, so both numbers of a row come from one turn: the turn with the median ratio.
-          // The order alternates, so neither side always runs right after B's own sale.
-          const turns: { soldOut: number; withoutFastPath: number; reusedRead: number; constant: number }[] = [];
-          const soldOutPass = async (service: PreparedService) => {
-            const pass = await answerPass(service.http, couponOf(service.variant, stock, concurrency), service.users, concurrency, isCheapAnswer);
-            if (pass.other > 0) row.failedChecks.push(`${service.variant} sold-out pass answered something other than SOLD_OUT/ALREADY_CLAIMED`);
-            return pass.perSecond;
-          };
-          for (let turn = 0; turn < ROUNDS; turn++) {
-            const soldOutFirst = turn % 2 === 0;
-            let constantRate = soldOutFirst ? 0 : await constant.measure(concurrency);
-            const soldOut = await soldOutPass(services.B);
-            const withoutFastPath = await soldOutPass(services.N);
-            const reusedRead = await soldOutPass(services.R);
-            if (soldOutFirst) constantRate = await constant.measure(concurrency);
-            turns.push({ soldOut, withoutFastPath, reusedRead, constant: constantRate });
-          }
-          const ratio = (t: { soldOut: number; constant: number }) => t.soldOut / t.constant;
-          const middle = [...turns].sort((x, y) => ratio(x) - ratio(y))[Math.floor(turns.length / 2)];
-          log(`sold-out (B, N, R)/D turns at concurrency ${concurrency}: ${turns.map((t) => `${round(t.soldOut)},${round(t.withoutFastPath)},${round(t.reusedRead)}/${round(t.constant)}`).join('; ')}`);
-          row.soldOutAnswersPerSecond = round(middle.soldOut);
-          withoutFastPath.set(key, round(middle.withoutFastPath));
-          reusedRead.set(key, round(middle.reusedRead));
-          d.set(key, round(middle.constant));
-        } else {
-          d.set(key, await constant.measure(concurrency));
-        }
-        c.set(key, await pgbench.measure(concurrency));
-      }
-    }
-  } finally {
-    constant.stop();
-    await pgbench.drop();
-    await services.A.stop();
-    await services.B.stop();
-    await services.N.stop();
-    await services.R.stop();
-  }
-
+  const { rows, pgbenchClients } = await measureServiceRows();
   // Run alone after the A/B/C/D services stopped: 4,096 connections and a second service would skew them.
   const crowds = await measureCrowds(log);
-
-  const rows: BenchRow[] = STOCKS.flatMap((stock) =>
-    CONCURRENCY.map((concurrency) => {
-      const key = `${stock}/${concurrency}`;
-      return {
-        stock, concurrency, a: a.get(key)!, b: b.get(key)!, cTps: c.get(key)!.tps, dRequestsPerSecond: d.get(key)!,
-        soldOutWithoutFastPath: withoutFastPath.get(key) ?? null,
-        soldOutReusingRead: reusedRead.get(key) ?? null,
-      };
-    }),
-  );
   // Its own service and its own turns: one client flooding registration or login.
   const floods = await measureFloodRows(log);
   const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets];
-  const result: BenchResult & { floods: typeof floods } = {
+  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult } = {
     startedAt: started.toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
     users: USERS,
@@ -337,15 +336,21 @@ async function main(): Promise<void> {
     passed: targets.every((t) => t.passed),
   };
   const table = `${benchTable(rows)}\n\n${crowdsTables(crowds)}`;
-  const targetLines = targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n');
-  const machine = result.machine;
-  process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : `${table}\n\n${targetLines}\n`);
+  process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : `${table}\n\n${targetLines(targets)}\n`);
   if (args.reportPath) {
-    writeFileSync(args.reportPath, renderHtmlReport({ kind: 'bench', data: result }));
+    writeFileSync(args.reportPath, renderBenchReport(result));
     log(`wrote the HTML report to ${args.reportPath}`);
   }
+  writeFileSync(join(projectRoot(), 'documentation', 'benchmarks.md'), benchmarksMarkdown(result, table, pgbenchClients));
+  log('wrote documentation/benchmarks.md');
+  process.exit(result.passed ? 0 : 1);
+}
 
-  const markdown = `# Benchmarks
+/** documentation/benchmarks.md: how the rows were measured, the tables and the targets. */
+function benchmarksMarkdown(result: BenchResult & { floods: FloodResult; crowds: CrowdsResult }, table: string, pgbenchClients: Map<string, number>): string {
+  const { crowds, floods, machine, targets } = result;
+  const started = new Date(result.startedAt);
+  return `# Benchmarks
 
 Reproduce with \`npm run bench\` (writes this file; the crowd rows add about 3 minutes to the A/B/C/D rows). \`npm run bench -- --json\`
 prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
@@ -366,7 +371,7 @@ concurrency) in the same run for every row.
 - **C**: \`pgbench\` running the bare claim transaction (conditional decrement + insert) on one
   hot coupon row, at the same concurrency capped at ${PGBENCH_MAX_CLIENTS} clients and at the
   connections left free (this PostgreSQL allows 100, shared with the services under test):
-  the database-serial ceiling. Clients used per row: ${[...c.entries()].map(([k, v]) => `${k}: ${v.clients}`).join(', ')}.
+  the database-serial ceiling. Clients used per row: ${[...pgbenchClients.entries()].map(([k, v]) => `${k}: ${v}`).join(', ')}.
 - **D**: a constant POST endpoint on the same NestJS + Fastify set-up and the claim route's path
   (\`bench/constant-endpoint.ts\`), driven by the same loop as B's sold-out pass (same users,
   tokens and body, no per-answer records): the HTTP ceiling of this machine.
@@ -389,7 +394,7 @@ The crowd rows (\`bench/crowds.ts\`, after A/B/C/D have stopped; ${crowds.users}
 - **Many coupons**: the same total stock as ${crowds.manyCoupons.find((r) => r.coupons > 1)?.coupons ?? '-'} coupons or as one, each user claiming one
   (\`npm run stress -- --coupons N\`), alternating, twice each; every check runs per coupon.
 - **One hop away**: A and B with their PostgreSQL and Redis connections through a loopback proxy
-  that holds every chunk 0 ms, then 1 ms, each way (\`stress-test/tcp-proxy.ts\`).
+  that holds every chunk 0 ms, then 1 ms, each way (\`harness/tcp-proxy.ts\`).
 - **Per-request tax**: \`GET /api/healthcheck/live\` on a bare NestJS + Fastify app with that one
   route (\`bench/constant-endpoint.ts\`) and on the service at \`LOG_LEVEL=info\` (its log lines to
   /dev/null, as to a log shipper), ${crowds.tax.length} alternating turns; the target uses the median turn.
@@ -411,15 +416,12 @@ limits off, so the flood reaches the hashing as one spread over many addresses w
 
 ## Targets
 
-${targetLines}
+${targetLines(targets)}
 
 All processes (load tool, API, PostgreSQL, Redis) share the same 2 cores, so absolute numbers
 move with whatever else runs; the ratios measured in one run are the result. What each target
 costs, and how the sold-out ratio spreads between runs: [performance.md](performance.md).
 `;
-  writeFileSync(join(projectRoot(), 'documentation', 'benchmarks.md'), markdown);
-  log('wrote documentation/benchmarks.md');
-  process.exit(result.passed ? 0 : 1);
 }
 
 main().catch((error) => {

@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, projectRoot, redisUrls } from '../src/config/config.loader';
-import { SaleRun, runSale } from '../stress-test/claim-runner';
-import { HttpPool, runBounded } from '../stress-test/http-pool';
-import { checkSales } from '../stress-test/sale-checks';
-import { ServiceGroup, startServiceGroup } from '../stress-test/self-hosted-service';
-import { couponSales, splitStock } from '../stress-test/stress';
-import { TcpProxy } from '../stress-test/tcp-proxy';
-import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
+import { SaleRun, runSale } from '../harness/claim-runner';
+import { HttpPool, runBounded } from '../harness/http-pool';
+import { checkSales } from '../harness/sale-checks';
+import { ServiceGroup, startServiceGroup } from '../harness/self-hosted-service';
+import { couponSales, splitStock } from '../harness/coupon-sales';
+import { TcpProxy } from '../harness/tcp-proxy';
+import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import { CrowdsResult, LatencyRow, ManyCouponsRow, SweepRow, TaxTurn, crowdsTargets } from './crowds-result';
 
 /**

@@ -1,4 +1,4 @@
-import { HttpPool } from '../stress-test/http-pool';
+import { HttpPool } from '../harness/http-pool';
 
 /**
  * One flooding client, run as its own process by bench/flood-rows.ts: `concurrency` requests

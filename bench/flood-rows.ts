@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { bcryptConcurrency, loadConfig, projectRoot } from '../src/config/config.loader';
-import { HttpAnswer, HttpPool } from '../stress-test/http-pool';
-import { startSelfHostedService } from '../stress-test/self-hosted-service';
-import { SaleUser, login, seedUsers } from '../stress-test/user-seeder';
+import { HttpAnswer, HttpPool } from '../harness/http-pool';
+import { startSelfHostedService } from '../harness/self-hosted-service';
+import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import type { BenchTarget } from './bench-result';
 
 /**

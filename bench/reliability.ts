@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { projectRoot } from '../src/config/config.loader';
-import { FAULT_SCENARIOS, ScenarioResult } from '../stress-test/fault-scenarios';
+import { FAULT_SCENARIOS, ScenarioResult } from '../harness/fault-scenarios';
 
 /**
  * `npm run reliability`: runs every fault scenario once (the same list test/fault-scenarios

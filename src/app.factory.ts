@@ -53,7 +53,7 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
   addSecurityHeaders(app.getHttpAdapter().getInstance() as FastifyInstance);
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });
-  // Prometheus scrapes /metrics by convention; probes use their seed paths. Both stay outside /api.
+  // Prometheus scrapes /metrics by convention; probes have full paths of their own. Both stay outside /api.
   app.setGlobalPrefix('api', {
     exclude: [
       { path: 'metrics', method: RequestMethod.GET },

@@ -1,16 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
-import { AuthModule } from './auth/auth.module';
 import { ClaimsModule } from './claims/claims.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { CouponsModule } from './coupons/coupons.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
-import { LockModule } from './lock/lock.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
-import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -23,10 +20,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggingModule.forConfig(config, logDestination),
         DatabaseModule,
-        LockModule,
-        RateLimitModule,
         UsersModule,
-        AuthModule,
         CouponsModule,
         ClaimsModule,
         HealthModule,

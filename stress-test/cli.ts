@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { renderHtmlReport } from './html-report';
+import { renderStressReport } from '../harness/html-report';
 import { HELP, parseOptions } from './options';
-import { renderReport } from './sale-report';
+import { renderReport } from '../harness/sale-report';
 import { runStress } from './stress';
 
 /** `npm run stress`: exit 0 only if every check held; 1 if a check failed; 2 if the run could not happen. */
@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : renderReport(report) + '\n');
   if (options.reportPath) {
     try {
-      writeFileSync(options.reportPath, renderHtmlReport({ kind: 'stress', data: report }));
+      writeFileSync(options.reportPath, renderStressReport(report));
       log(`wrote the HTML report to ${options.reportPath}`);
     } catch (error) {
       process.stderr.write(`stress: could not write the HTML report: ${(error as Error).message}\n`);

@@ -1,18 +1,12 @@
+import type { SaleShape } from '../harness/sale-report';
+
 /** Command-line options of `npm run stress`. */
-export interface StressOptions {
+export interface StressOptions extends SaleShape {
   urls: string[] | null;
-  users: number;
-  /** Total units of the sale, split over `coupons`. */
-  stock: number;
-  coupons: number;
-  claimsPerUser: number;
-  concurrency: number;
-  doubleDip: number;
   durationSeconds: number;
   json: boolean;
   /** Where to write the self-contained HTML page of charts, or null for none. */
   reportPath: string | null;
-  seed: number;
   adminUser: string;
   adminPassword: string | null;
   databaseUrl: string | null;

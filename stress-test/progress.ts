@@ -1,4 +1,4 @@
-import { SaleProgress } from './claim-runner';
+import { SaleProgress } from '../harness/claim-runner';
 
 /** A progress bar on a TTY, a plain line every few seconds otherwise; always on stderr. */
 export function progressPrinter(stock: number, stream: NodeJS.WriteStream = process.stderr): {

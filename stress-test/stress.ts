@@ -1,13 +1,12 @@
-import { Client } from 'pg';
-import { runSale } from './claim-runner';
-import { HttpPool } from './http-pool';
+import { claimPlan, runSale } from '../harness/claim-runner';
+import { couponSales, splitStock } from '../harness/coupon-sales';
+import { HttpPool } from '../harness/http-pool';
+import { checkSales } from '../harness/sale-checks';
+import { SaleReport, buildReport } from '../harness/sale-report';
+import { SelfHostedService, startSelfHostedService } from '../harness/self-hosted-service';
+import { login, seedUsers } from '../harness/user-seeder';
 import { StressOptions } from './options';
 import { progressPrinter } from './progress';
-import { ClaimRecord, claimPlan } from './claim-runner';
-import { CouponSale, CouponSnapshot, DatabaseSnapshot, checkSales } from './sale-checks';
-import { SaleReport, buildReport } from './sale-report';
-import { SelfHostedService, startSelfHostedService } from './self-hosted-service';
-import { login, seedUsers } from './user-seeder';
 
 export type Log = (line: string) => void;
 
@@ -88,53 +87,10 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
   }
 }
 
-/** A coupon's amount, stock, claim rows and distinct holders: what the three promises are judged on. */
-export const DATABASE_SNAPSHOT_SQL = `SELECT c.amount, c.remaining_amount,
-       (SELECT count(*)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS rows,
-       (SELECT count(DISTINCT user_id)::int FROM user_claims uc WHERE uc.coupon_id = c.id) AS distinct_users
-  FROM coupons c WHERE c.name = $1`;
-
-export async function databaseSnapshot(url: string, couponName: string): Promise<DatabaseSnapshot | null> {
-  const db = new Client({ connectionString: url });
-  try {
-    await db.connect();
-    const { rows } = await db.query(DATABASE_SNAPSHOT_SQL, [couponName]);
-    return rows[0] ?? null;
-  } finally {
-    await db.end().catch(() => undefined);
-  }
-}
-
-/** `stock` units over `count` coupons as evenly as they go (the first ones get the remainder). One coupon keeps `name`. */
-export function splitStock(name: string, stock: number, count: number): { name: string; stock: number }[] {
-  if (count === 1) return [{ name, stock }];
-  return Array.from({ length: count }, (_, i) => ({ name: `${name}_${i + 1}`, stock: Math.floor(stock / count) + (i < stock % count ? 1 : 0) }));
-}
-
 /** What the sale can grant in all: each coupon's stock, or fewer when fewer users ask for it (the first user is the double dipper, on the first coupon). */
-export function expectedGrants(coupons: { name: string; stock: number }[], users: number, claimsPerUser: number): number {
+function expectedGrants(coupons: { name: string; stock: number }[], users: number, claimsPerUser: number): number {
   const claimants = new Map(coupons.map((c) => [c.name, 0]));
   claimants.set(coupons[0].name, 1);
   for (const wanted of claimPlan(users - 1, coupons.map((c) => c.name), claimsPerUser)) for (const name of wanted) claimants.set(name, claimants.get(name)! + 1);
   return coupons.reduce((sum, c) => sum + Math.min(c.stock, claimants.get(c.name)!), 0);
-}
-
-/** Each coupon's stock, distinct claimants, and what the API and the database say after the sale. */
-export async function couponSales(
-  http: HttpPool, token: string, databaseUrl: string | null, coupons: { name: string; stock: number }[], records: ClaimRecord[],
-): Promise<CouponSale[]> {
-  const claimants = new Map<string, Set<string>>(coupons.map((c) => [c.name, new Set()]));
-  for (const record of records) claimants.get(record.coupon)?.add(record.username);
-  const sales: CouponSale[] = [];
-  for (const c of coupons) {
-    const answer = await http.request('GET', `/api/coupons/${c.name}`, undefined, token);
-    sales.push({
-      name: c.name,
-      stock: c.stock,
-      claimants: claimants.get(c.name)!.size,
-      coupon: answer.status === 200 ? (answer.body as CouponSnapshot) : null,
-      database: databaseUrl ? await databaseSnapshot(databaseUrl, c.name) : null,
-    });
-  }
-  return sales;
 }

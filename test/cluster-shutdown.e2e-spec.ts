@@ -1,10 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { startServiceGroup } from '../stress-test/self-hosted-service';
-import { freePort } from './support/redis-node';
-import { deleteKeysWithPrefix } from '../stress-test/self-hosted-service';
-import { databaseUrl, dropDatabase, isolatedNames, SHARED_REDIS_URL, sleep } from './support/test-app';
+import { startServiceGroup } from '../harness/self-hosted-service';
+import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
+import { dropDatabase } from '../harness/database-checks';
+import { databaseUrl, isolatedNames, SHARED_REDIS_URL, sleep } from './support/test-app';
 
 const CLUSTER = join(__dirname, '..', 'dist', 'src', 'cluster.js');
 

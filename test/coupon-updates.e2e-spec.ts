@@ -1,17 +1,11 @@
 import Redis from 'ioredis';
-import { TestApp, couponInvariants, makeUsers, sleep, startSiblingApp, startTestApp, untilSoldOutRemembered } from './support/test-app';
+import { TestApp, couponInvariants, makeUsers, sleep, startAppWithUser, startSiblingApp, startTestApp, untilSoldOutRemembered } from './support/test-app';
 
 const FULL_COUPON_KEYS = ['amount', 'created_at', 'ends_at', 'name', 'remaining_amount', 'starts_at', 'updated_at'];
 
 describe('coupon updates: PATCH and close', () => {
-  let t: TestApp;
-  let admin: string;
-  let user: string;
-  beforeAll(async () => {
-    t = await startTestApp();
-    admin = await t.adminToken();
-    user = await t.api.newUser('updateuser');
-  });
+  let t: TestApp, admin: string, user: string;
+  beforeAll(async () => ({ t, admin, user } = await startAppWithUser('updateuser')));
   afterAll(() => t.close());
 
   const patch = (name: string, body: unknown, token = admin) => t.api.patch(`/api/coupons/${name}`, body, { token });

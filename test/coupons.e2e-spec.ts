@@ -1,14 +1,8 @@
-import { TestApp, startTestApp } from './support/test-app';
+import { TestApp, startAppWithUser } from './support/test-app';
 
 describe('coupons: create and read', () => {
-  let t: TestApp;
-  let admin: string;
-  let user: string;
-  beforeAll(async () => {
-    t = await startTestApp();
-    admin = await t.adminToken();
-    user = await t.api.newUser('plainuser');
-  });
+  let t: TestApp, admin: string, user: string;
+  beforeAll(async () => ({ t, admin, user } = await startAppWithUser('plainuser')));
   afterAll(() => t.close());
 
   it('admin creates a coupon: 201 with the contract shape', async () => {

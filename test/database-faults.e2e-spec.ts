@@ -1,4 +1,4 @@
-import { TcpProxy } from '../stress-test/tcp-proxy';
+import { TcpProxy } from '../harness/tcp-proxy';
 import { TestApp, couponInvariants, databaseUrl, isolatedNames, startTestApp } from './support/test-app';
 
 describe('when PostgreSQL goes away', () => {
@@ -37,7 +37,7 @@ describe('when PostgreSQL goes away', () => {
     const health = await t.api.get('/api/healthcheck');
     expect(health.status).toBe(503);
     expect(health.body.message).toContain('database');
-    expect(health.body.checks.database).toBe('down');
+    expect(health.body.details.checks.database).toBe('down');
   });
 
   it('database hangs: health answers 503 within its timeout instead of hanging', async () => {

@@ -1,4 +1,4 @@
-import { FAULT_SCENARIOS, ScenarioResult } from '../stress-test/fault-scenarios';
+import { FAULT_SCENARIOS, ScenarioResult } from '../harness/fault-scenarios';
 
 /**
  * The scale-out and fault scenarios of documentation/reliability.md, run against the built

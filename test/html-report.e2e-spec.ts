@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BenchResult, ServiceRow } from '../bench/bench-result';
 import { benchTargets } from '../bench/bench-result';
 import { crowdsTargets } from '../bench/crowds-result';
-import { renderHtmlReport } from '../stress-test/html-report';
+import { renderBenchReport } from '../bench/bench-report';
 import { externalReferences, renderInBrowser } from './support/report-browser';
 
 const CLI = join(__dirname, '..', 'dist', 'stress-test', 'cli.js');
@@ -107,7 +107,7 @@ describe('HTML reports (rendered in headless Chromium)', () => {
   it('the bench page draws A/B/C/D side by side with the ratios on the bars, and shows hostile text as text', async () => {
     const data = benchFixture();
     const htmlPath = join(dir, 'bench.html');
-    const html = renderHtmlReport({ kind: 'bench', data });
+    const html = renderBenchReport(data);
     writeFileSync(htmlPath, html);
     expect(embeddedData(html)).toEqual(JSON.parse(JSON.stringify(data)));
 
@@ -146,13 +146,13 @@ describe('HTML reports (rendered in headless Chromium)', () => {
   });
 
   it('the URL scan would catch a page that loads something', () => {
-    const clean = renderHtmlReport({ kind: 'bench', data: benchFixture() });
+    const clean = renderBenchReport(benchFixture());
     expect(externalReferences(clean)).toEqual([]);
     const tainted = [
       clean.replace('<title>', '<script src="https://cdn.example/chart.js"></script><title>'),
       clean.replace('<style>', '<link rel="stylesheet" href="//fonts.example/x.css"><style>'),
       clean.replace('body {', 'body { background: url(https://img.example/a.png);'),
-      clean.replace('function drawReport', 'fetch("https://api.example/x"); function drawReport'),
+      clean.replace('function reportKit', 'fetch("https://api.example/x"); function reportKit'),
     ];
     for (const html of tainted) expect(externalReferences(html)).toHaveLength(1);
     expect(unexplainedUrls(tainted[0])).toEqual(['https://cdn.example/chart.js']);

@@ -1,8 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './support/redis-node';
-import { databaseUrl, dropDatabase, isolatedNames, sleep } from './support/test-app';
+import { freePort } from '../harness/redis-node';
+import { dropDatabase } from '../harness/database-checks';
+import { databaseUrl, isolatedNames, sleep } from './support/test-app';
 
 const DIST = join(__dirname, '..', 'dist', 'src');
 

@@ -1,14 +1,10 @@
 import { HealthService } from '../src/health/health.service';
-import { TestApp, startTestApp } from './support/test-app';
+import { TestApp, startAppWithUser, startTestApp } from './support/test-app';
 
 describe('listings: coupons (admin), my profile, my claims', () => {
-  let t: TestApp;
-  let admin: string;
-  let user: string;
+  let t: TestApp, admin: string, user: string;
   beforeAll(async () => {
-    t = await startTestApp();
-    admin = await t.adminToken();
-    user = await t.api.newUser('lister');
+    ({ t, admin, user } = await startAppWithUser('lister'));
     // Created one after another so "newest first" is well defined: L24 is the newest.
     for (let i = 0; i < 25; i++) {
       const res = await t.api.post('/api/coupons', { name: `L${i}`, amount: 10 + i, ...(i === 3 ? { ends_at: '2031-01-01T00:00:00Z' } : {}) }, { token: admin });
@@ -132,9 +128,7 @@ describe('listings: coupons (admin), my profile, my claims', () => {
 
 describe('probe paths', () => {
   let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
+  beforeAll(async () => (t = await startTestApp()));
   afterAll(() => t.close());
 
   it('GET /healthcheck (seed 001) answers exactly like GET /api/healthcheck', async () => {

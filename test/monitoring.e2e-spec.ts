@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { freePort } from './support/redis-node';
+import { freePort } from '../harness/redis-node';
 import { TestApp, makeUsers, sleep, startTestApp } from './support/test-app';
 
 /**

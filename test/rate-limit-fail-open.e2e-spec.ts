@@ -1,6 +1,6 @@
 import { ApiClient } from './support/http-client';
 import { logSink } from './support/log-sink';
-import { RedisNode } from './support/redis-node';
+import { RedisNode } from '../harness/redis-node';
 import { couponInvariants, startTestApp } from './support/test-app';
 
 const login = (api: ApiClient, username: string, headers: Record<string, string> = {}) =>

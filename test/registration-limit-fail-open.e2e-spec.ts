@@ -1,5 +1,5 @@
 import { logSink } from './support/log-sink';
-import { RedisNode } from './support/redis-node';
+import { RedisNode } from '../harness/redis-node';
 import { startTestApp } from './support/test-app';
 
 /** Its own file: the app that writes the captured log must be the first of its jest file. */

@@ -1,4 +1,4 @@
-import { TestApp, couponInvariants, makeUsers, sleep, startTestApp } from './support/test-app';
+import { TestApp, couponInvariants, makeUsers, sleep, startAppWithUser } from './support/test-app';
 
 /** An ISO instant `ms` from the database's clock (the clock claims are judged by). */
 async function dbTimeIn(t: TestApp, ms: number): Promise<string> {
@@ -7,14 +7,8 @@ async function dbTimeIn(t: TestApp, ms: number): Promise<string> {
 }
 
 describe('sale windows', () => {
-  let t: TestApp;
-  let admin: string;
-  let user: string;
-  beforeAll(async () => {
-    t = await startTestApp();
-    admin = await t.adminToken();
-    user = await t.api.newUser('windowuser');
-  });
+  let t: TestApp, admin: string, user: string;
+  beforeAll(async () => ({ t, admin, user } = await startAppWithUser('windowuser')));
   afterAll(() => t.close());
 
   const create = (body: Record<string, unknown>) => t.api.post('/api/coupons', body, { token: admin });

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from './support/redis-node';
-import { databaseUrl, dropDatabase, isolatedNames } from './support/test-app';
+import { freePort } from '../harness/redis-node';
+import { dropDatabase } from '../harness/database-checks';
+import { databaseUrl, isolatedNames } from './support/test-app';
 
 const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
 

@@ -4,13 +4,12 @@ import { CaseInsensitiveUsernames1764100000000 } from '../migrations/17641000000
 import { loadConfig } from '../src/config/config.loader';
 import { createDataSource, dataSourceOptions, MIGRATIONS } from '../src/database/data-source';
 import { ensureDatabaseExists, runMigrations } from '../src/database/database-setup';
-import { ADMIN, TestApp, couponInvariants, databaseUrl, dropDatabase, isolatedNames, startTestApp } from './support/test-app';
+import { dropDatabase } from '../harness/database-checks';
+import { ADMIN, TestApp, couponInvariants, databaseUrl, isolatedNames, startTestApp } from './support/test-app';
 
 describe('usernames are one name in any case', () => {
   let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
+  beforeAll(async () => (t = await startTestApp()));
   afterAll(() => t.close());
 
   it('"Admin" is refused 409 USERNAME_TAKEN while "admin" exists, and so is any other case of a taken name', async () => {

@@ -2,9 +2,7 @@ import { ADMIN, TestApp, startTestApp } from './support/test-app';
 
 describe('users: register and login', () => {
   let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
+  beforeAll(async () => (t = await startTestApp()));
   afterAll(() => t.close());
 
   it('registers a user with the contract shape and never returns the hash', async () => {

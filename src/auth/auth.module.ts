@@ -1,16 +1,15 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { createSecretKey } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { UsersModule } from '../users/users.module';
-import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
+import { DeletedUsersRegistry } from './deleted-users.registry';
+import { DeletedUsersRepository } from './deleted-users.repository';
 import { JwtAuthGuard } from './jwt-auth.guard';
 
-@Global()
+/** Bearer tokens: issued at login (UsersService), checked by JwtAuthGuard on every other route. */
 @Module({
   imports: [
-    UsersModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
@@ -22,8 +21,7 @@ import { JwtAuthGuard } from './jwt-auth.guard';
       }),
     }),
   ],
-  controllers: [AuthController],
-  providers: [AuthService, JwtAuthGuard],
-  exports: [AuthService, JwtAuthGuard],
+  providers: [AuthService, JwtAuthGuard, DeletedUsersRegistry, DeletedUsersRepository],
+  exports: [AuthService, JwtAuthGuard, DeletedUsersRegistry],
 })
 export class AuthModule {}

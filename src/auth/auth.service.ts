@@ -3,10 +3,8 @@ import { JwtService } from '@nestjs/jwt';
 import { JsonWebTokenError, TokenExpiredError } from 'jsonwebtoken';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { DeletedUsersRegistry } from '../users/deleted-users.registry';
-import { PasswordHasher } from '../users/password-hasher';
-import { UsersService } from '../users/users.service';
 import { AuthenticatedUser, TokenPayload } from './authenticated-user';
+import { DeletedUsersRegistry } from './deleted-users.registry';
 import { VerifiedTokenCache } from './verified-token-cache';
 
 export interface AccessToken {
@@ -22,20 +20,13 @@ export class AuthService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly jwt: JwtService,
-    private readonly users: UsersService,
-    private readonly hasher: PasswordHasher,
     private readonly deletedUsers: DeletedUsersRegistry,
   ) {
     this.verifiedTokens = new VerifiedTokenCache(config.JWT_VERIFIED_CACHE_SIZE);
   }
 
-  async login(username: string, password: string): Promise<AccessToken> {
-    const user = await this.users.findWithHash(username);
-    // Unknown users still pay one bcrypt compare, so timing does not reveal who exists.
-    const valid = await this.hasher.verify(password, user?.passwordHash);
-    if (!user || !valid) {
-      throw new DomainError('INVALID_CREDENTIALS', 'Invalid username or password');
-    }
+  /** A bearer token for a user whose password was just checked. */
+  async issue(user: AuthenticatedUser): Promise<AccessToken> {
     const payload: TokenPayload = { sub: user.id, username: user.username, role: user.role };
     return {
       access_token: await this.jwt.signAsync(payload),
@@ -64,8 +55,8 @@ export class AuthService {
       if (error instanceof TokenExpiredError) {
         throw new DomainError('TOKEN_EXPIRED', 'The access token has expired');
       }
-      // A payload segment that decodes to broken JSON makes jws throw a bare SyntaxError (it was
-      // a 500). Anything else (a misconfigured key, say) is the server's fault and stays a 500.
+      // A payload segment that decodes to broken JSON makes jws throw a bare SyntaxError: the
+      // client's fault too. Anything else (a misconfigured key, say) is the server's and a 500.
       if (error instanceof JsonWebTokenError || error instanceof SyntaxError) {
         throw new DomainError('TOKEN_INVALID', 'The access token is invalid');
       }

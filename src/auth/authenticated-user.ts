@@ -1,4 +1,6 @@
-import { Role } from '../users/user.entity';
+import type { FastifyRequest } from 'fastify';
+
+export type Role = 'user' | 'admin';
 
 /** Who is calling, as proven by the bearer token. */
 export interface AuthenticatedUser {
@@ -14,3 +16,6 @@ export interface TokenPayload {
   /** Expiry in seconds since the epoch, set by the signer (JWT_EXPIRES_IN). */
   exp?: number;
 }
+
+/** A request JwtAuthGuard has let through carries its caller. */
+export type AuthenticatedRequest = FastifyRequest & { user?: AuthenticatedUser };

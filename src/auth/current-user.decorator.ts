@@ -1,6 +1,5 @@
 import { ExecutionContext, createParamDecorator } from '@nestjs/common';
-import { AuthenticatedUser } from './authenticated-user';
-import { AuthenticatedRequest } from './jwt-auth.guard';
+import { AuthenticatedRequest, AuthenticatedUser } from './authenticated-user';
 
 /** The caller proven by JwtAuthGuard. */
 export const CurrentUser = createParamDecorator(

@@ -1,13 +1,9 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../common/domain-error';
 import { AuthService } from './auth.service';
-import { AuthenticatedUser } from './authenticated-user';
+import { AuthenticatedRequest, Role } from './authenticated-user';
 import { ROLES_KEY } from './roles.decorator';
-import { Role } from '../users/user.entity';
-
-export type AuthenticatedRequest = FastifyRequest & { user?: AuthenticatedUser };
 
 /** Requires a valid bearer token, and the role named by @Roles() when there is one. */
 @Injectable()

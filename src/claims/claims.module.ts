@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { LockModule } from '../lock/lock.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { ClaimFastPath } from './claim-fast-path';
 import { ClaimsController } from './claims.controller';
 import { ClaimsRepository } from './claims.repository';
@@ -8,9 +11,8 @@ import { UserClaimsController } from './user-claims.controller';
 import { UserClaimsService } from './user-claims.service';
 
 @Module({
-  imports: [MetricsModule],
+  imports: [AuthModule, LockModule, RateLimitModule, MetricsModule],
   controllers: [ClaimsController, UserClaimsController],
   providers: [ClaimsService, ClaimsRepository, UserClaimsService, ClaimFastPath],
-  exports: [ClaimsService],
 })
 export class ClaimsModule {}

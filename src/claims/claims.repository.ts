@@ -235,4 +235,15 @@ export class ClaimsRepository implements SoldOutMemorySource {
     );
     return rows.map((row) => String(row.user_id));
   }
+
+  /** Up to `count` of a user's claims below the claim id `beforeId` (or from the newest), newest first, with their coupons' names. */
+  heldBy(userId: string, beforeId: string | null, count: number): Promise<{ id: string; coupon_name: string; claimed_at: Date }[]> {
+    return this.dataSource.query(
+      `SELECT uc.id, c.name AS coupon_name, uc.claimed_at
+         FROM user_claims uc JOIN coupons c ON c.id = uc.coupon_id
+        WHERE uc.user_id = $1 AND ($2::bigint IS NULL OR uc.id < $2::bigint)
+        ORDER BY uc.id DESC LIMIT $3`,
+      [userId, beforeId, count],
+    );
+  }
 }

@@ -17,7 +17,7 @@ import { LockOutcome, LockService } from '../lock/lock.service';
 import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
-import { sameUsername } from '../users/dto/credentials.dto';
+import { sameUsername } from '../common/identifiers';
 import { BatchGroup, ClaimBatcher } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository, CouponClaims } from './claims.repository';
 import { RememberedRefusal, SoldOutMemory } from './sold-out-memory';

@@ -1,5 +1,8 @@
+import { Type } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, Matches } from 'class-validator';
 import { DomainError } from './domain-error';
+import { CURSOR_PATTERN } from './identifiers';
 
 /**
  * `?limit=&after=` for cursor-paginated lists. Query values are strings: `limit` must be
@@ -11,7 +14,7 @@ export class PageQueryDto {
   limit?: string;
 
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'after must be a cursor returned as next_cursor' })
+  @Matches(CURSOR_PATTERN, { message: 'after must be a cursor returned as next_cursor' })
   after?: string;
 }
 
@@ -52,4 +55,16 @@ export function toPage<Row extends { id: string }, T>(rows: Row[], limit: number
   const items = rows.slice(0, limit);
   const more = rows.length > limit;
   return { items: items.map(view), next_cursor: more ? encodeCursor(String(items[items.length - 1].id)) : null };
+}
+
+/** The OpenAPI schema of a page of `item`s; extend it to name the schema (`class XPage extends PageResponse(X) {}`). */
+export function PageResponse<T>(item: Type<T>, cursorExample: string): Type<Page<T>> {
+  class PageOfItems implements Page<T> {
+    @ApiProperty({ type: [item] })
+    items: T[];
+
+    @ApiProperty({ type: String, nullable: true, description: 'Pass as `after` for the next page; null on the last page', example: cursorExample })
+    next_cursor: string | null;
+  }
+  return PageOfItems;
 }

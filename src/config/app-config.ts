@@ -9,6 +9,7 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
+import { USERNAME_PATTERN, USERNAME_RULE } from '../common/identifiers';
 
 /**
  * Every setting the service reads. Defaults live in env.example.json (the documented list);
@@ -146,7 +147,7 @@ export class AppConfig {
   @IsInt() @Min(100) @Max(24 * 3600 * 1000)
   CLAIM_RATE_LIMIT_WINDOW_MS: number;
 
-  @Matches(/^[A-Za-z0-9_.-]{3,64}$/, { message: 'must be 3-64 characters of [A-Za-z0-9_.-]' })
+  @Matches(USERNAME_PATTERN, { message: `must be ${USERNAME_RULE}` })
   ADMIN_USERNAME: string;
 
   @IsString() @MaxLength(72)

@@ -31,7 +31,7 @@ function readJson(path: string): RawConfig {
 }
 
 /** Environment values are strings; they take the type of the documented default. */
-function coerce(key: string, value: string, example: unknown): unknown {
+function coerce(value: string, example: unknown): unknown {
   if (typeof example === 'number') {
     return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
   }
@@ -62,7 +62,7 @@ export function loadConfig(
   }
   for (const key of Object.keys(defaults)) {
     const fromEnv = env[key];
-    if (fromEnv !== undefined) merged[key] = coerce(key, fromEnv, defaults[key]);
+    if (fromEnv !== undefined) merged[key] = coerce(fromEnv, defaults[key]);
   }
   Object.assign(merged, overrides);
 

@@ -1,18 +1,26 @@
-import { Controller, Get, Res } from '@nestjs/common';
+import { Controller, Get, applyDecorators } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { DomainError } from '../common/domain-error';
 import { HealthResponse, HealthUnavailableResponse } from './dto/health.response';
 import { HealthService } from './health.service';
 
 /**
- * Probe routes, written in full because one of them (seed 001's `/healthcheck`) lives outside
- * the `/api` prefix; app.factory.ts keeps the global prefix off all of them.
+ * Probe routes, written in full because one of them (`/healthcheck`, for probes configured
+ * without the API prefix) lives outside `/api`; app.factory.ts keeps the global prefix off all
+ * of them.
  */
 export const PROBE_ROUTES = {
   readiness: 'api/healthcheck',
-  seedReadiness: 'healthcheck',
+  unprefixedReadiness: 'healthcheck',
   liveness: 'api/healthcheck/live',
 } as const;
+
+const ReadinessDocs = (summary: string) =>
+  applyDecorators(
+    ApiOperation({ summary }),
+    ApiOkResponse({ type: HealthResponse }),
+    ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' }),
+  );
 
 @ApiTags('operations')
 @Controller()
@@ -21,33 +29,24 @@ export class HealthController {
 
   /** 200 when PostgreSQL and a Redis quorum answer; 503 naming what does not. */
   @Get(PROBE_ROUTES.readiness)
-  @ApiOperation({ summary: 'Readiness: PostgreSQL and a Redis quorum answer' })
-  @ApiOkResponse({ type: HealthResponse })
-  @ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' })
-  readiness(@Res({ passthrough: true }) reply: FastifyReply) {
-    return this.report(reply);
+  @ReadinessDocs('Readiness: PostgreSQL and a Redis quorum answer')
+  readiness(): Promise<HealthResponse> {
+    return this.report();
   }
 
-  /** Seed 001's probe path: the same answer as the readiness route. */
-  @Get(PROBE_ROUTES.seedReadiness)
-  @ApiOperation({ summary: 'Readiness at the seed path (same answer as /api/healthcheck)' })
-  @ApiOkResponse({ type: HealthResponse })
-  @ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' })
-  seedReadiness(@Res({ passthrough: true }) reply: FastifyReply) {
-    return this.report(reply);
+  @Get(PROBE_ROUTES.unprefixedReadiness)
+  @ReadinessDocs('Readiness without the /api prefix (same answer as /api/healthcheck)')
+  unprefixedReadiness(): Promise<HealthResponse> {
+    return this.report();
   }
 
-  private async report(reply: FastifyReply) {
-    const report = await this.health.check();
-    if (report.healthy) return { status: 'ok', checks: report.checks };
-    void reply.status(503);
-    return {
-      statusCode: 503,
-      code: 'SERVICE_UNAVAILABLE',
-      message: `not ready: ${report.down.join(', ')} not answering`,
-      status: 'unavailable',
-      checks: report.checks,
-    };
+  /** Not ready is an error like any other: the one error filter writes it, with the checks as details. */
+  private async report(): Promise<HealthResponse> {
+    const { healthy, checks, down } = await this.health.check();
+    if (!healthy) {
+      throw new DomainError('SERVICE_UNAVAILABLE', `not ready: ${down.join(', ')} not answering`, undefined, { checks });
+    }
+    return { status: 'ok', checks };
   }
 
   /** Liveness: the process runs and serves HTTP. No dependency checks, so a database outage never restarts it. */

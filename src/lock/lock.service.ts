@@ -1,16 +1,15 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ExecutionError, Lock, Redlock, ResourceLockedError } from '@sesamecare-oss/redlock';
 import type Redis from 'ioredis';
+import { withTimeout } from '../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { REDIS_CLIENTS, quorumOf } from '../redis/redis-clients';
 import { LockBusyError, LockUnavailableError } from './lock.errors';
-import { REDIS_CLIENTS } from './redis-clients';
 
 export interface LockOutcome<T> {
   result: T;
   /** Milliseconds spent acquiring the lock. */
   waitedMs: number;
-  /** False when the lease ran out before the work finished (the database fence still held). */
-  heldThroughout: boolean;
 }
 
 /** A granted lock and the monotonic instant (performance.now()) its lease ends. */
@@ -27,7 +26,7 @@ const leaseDrift = (ttlMs: number) => Math.round(0.01 * ttlMs) + 2;
  * fighting over its row; correctness never depends on it (see claims.repository.ts).
  */
 @Injectable()
-export class LockService implements OnModuleInit, OnApplicationShutdown {
+export class LockService {
   private readonly logger = new Logger(LockService.name);
   private readonly redlock: Redlock;
 
@@ -44,25 +43,7 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private get quorum(): number {
-    return Math.floor(this.clients.length / 2) + 1;
-  }
-
-  /** Waits (bounded) for the first connections, so claims right after start-up are not refused. */
-  async onModuleInit(): Promise<void> {
-    const bound = this.config.REDIS_COMMAND_TIMEOUT_MS * 2;
-    await Promise.all(
-      this.clients.map((client) =>
-        client.status === 'ready'
-          ? undefined
-          : new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, bound);
-              client.once('ready', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-            }),
-      ),
-    );
+    return quorumOf(this.clients.length);
   }
 
   /** The Redis key for a resource, after the configured prefix (tests isolate themselves by it). */
@@ -80,15 +61,12 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const lease = await this.acquire(resources, name, options.retries ?? this.config.LOCK_RETRY_COUNT);
     const waitedMs = Math.round(performance.now() - started);
-    let heldThroughout = false;
-    let result: T;
     try {
-      result = await work();
+      return { result: await work(), waitedMs };
     } finally {
       // The work is committed (or rolled back) by now; a failed release must not change that.
-      heldThroughout = await this.release(lease, name);
+      await this.release(lease, name);
     }
-    return { result, waitedMs, heldThroughout };
   }
 
   /**
@@ -145,22 +123,15 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     return lease;
   }
 
+  /** Every command has REDIS_COMMAND_TIMEOUT_MS; a whole attempt or release gets three of them. */
   private bounded<T>(work: Promise<T>, what: string, onLate: () => void): Promise<T> {
     const boundMs = this.config.REDIS_COMMAND_TIMEOUT_MS * 3;
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        onLate();
-        reject(new Error(`${what} within ${boundMs} ms`));
-      }, boundMs);
-    });
-    return Promise.race([work, bound]).finally(() => clearTimeout(timer));
+    return withTimeout(work, boundMs, `${what} within ${boundMs} ms`, onLate);
   }
 
-  /** Releases the lock; returns whether it was still valid when the work ended. */
-  private async release({ lock, validUntil }: Lease, resource: string): Promise<boolean> {
-    const stillValid = validUntil > performance.now();
-    if (!stillValid) {
+  /** Releases the lock, and says so in the log when its lease ran out before the work ended. */
+  private async release({ lock, validUntil }: Lease, resource: string): Promise<void> {
+    if (validUntil <= performance.now()) {
       this.logger.warn(`lock on ${resource} was lost (lease expired) before the work finished; the database fence decided`);
     }
     try {
@@ -170,7 +141,6 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.logger.warn(`releasing lock on ${resource} failed (it will expire): ${(error as Error).message}`);
     }
-    return stillValid;
   }
 
   /** Judged by the last attempt: busy when enough nodes answered "locked"; unavailable when too few answered at all. */
@@ -186,9 +156,5 @@ export class LockService implements OnModuleInit, OnApplicationShutdown {
       );
     }
     return new LockBusyError(`lock on ${resource} still held after ${attempts} attempts`);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.clients.map((client) => client.quit().catch(() => client.disconnect())));
   }
 }

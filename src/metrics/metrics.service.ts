@@ -12,7 +12,7 @@ interface PgPool {
 /**
  * Prometheus metrics of one app instance, in its own registry (never prom-client's global
  * one, so several apps in one process do not collide). Recording is a counter or histogram
- * update, cheap enough for the claim path; the database gauges are read only at scrape time.
+ * update, cheap enough for the claim path; gauges of the database are read only at scrape time.
  */
 @Injectable()
 export class MetricsService {
@@ -75,34 +75,24 @@ export class MetricsService {
         this.set(pool()?.waitingCount ?? 0);
       },
     });
-    this.databaseGauge(
-      'coupons_sold_out',
-      'Coupons whose remaining amount is 0 (read from the database at scrape time)',
-      'SELECT count(*)::int AS n FROM coupons WHERE remaining_amount = 0',
-    );
-    // One number, not one series per coupon: coupon names are unbounded label values.
-    this.databaseGauge(
-      'coupons_remaining_amount',
-      'Units left to claim across coupons whose sale window is open now (read from the database at scrape time)',
-      `SELECT coalesce(sum(remaining_amount), 0)::bigint AS n FROM coupons
-        WHERE (starts_at IS NULL OR starts_at <= now()) AND (ends_at IS NULL OR ends_at > now())`,
-    );
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** A gauge read from the database at scrape time, from one row with a column `n`. */
-  private databaseGauge(name: string, help: string, sql: string): void {
-    const { dataSource, logger } = this;
+  /**
+   * A gauge whose value is read when Prometheus scrapes (a feature module registers it with
+   * its own read, a query say). A failed read keeps the last value rather than failing the
+   * scrape, during a database outage for instance.
+   */
+  gaugeReadAtScrape(name: string, help: string, read: () => Promise<number>): void {
+    const { logger } = this;
     new Gauge({
       name,
       help,
       registers: [this.registry],
       async collect() {
         try {
-          const [row] = await dataSource.query(sql);
-          this.set(Number(row.n));
+          this.set(await read());
         } catch (error) {
-          // A scrape during a database outage keeps the last value rather than failing the scrape.
           logger.warn(`${name} not refreshed: ${(error as Error).message}`);
         }
       },

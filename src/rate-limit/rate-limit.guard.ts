@@ -1,22 +1,22 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { AuthenticatedRequest } from '../auth/jwt-auth.guard';
+import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { USERNAME_PATTERN } from '../users/dto/credentials.dto';
 import { RateLimitBucket, RateLimiter } from './rate-limiter.service';
 
-export type RateLimitPolicy = 'login' | 'registration';
+/** The counters one request counts against, chosen by the route that names them. */
+export type RequestBuckets = (request: FastifyRequest, config: AppConfig) => RateLimitBucket[];
 
-const RATE_LIMIT_KEY = 'rate-limit-policy';
+const RATE_LIMIT_KEY = 'rate-limit-buckets';
 
 /** Names the limits a route counts against; enforced by RateLimitGuard. */
-export const RateLimited = (policy: RateLimitPolicy) => SetMetadata(RATE_LIMIT_KEY, policy);
+export const RateLimited = (buckets: RequestBuckets) => SetMetadata(RATE_LIMIT_KEY, buckets);
 
 /**
- * login: per username and per client address (Fastify's request.ip, which honours
- * X-Forwarded-For only as far as TRUST_PROXY allows). registration: per client address, the
- * same way. The per-user claim limit is applied by ClaimsService, after the sold-out answers
- * from memory (see there).
+ * Counts the request against the buckets its route names (@RateLimited) and answers 429 when
+ * one is over its limit. The routes say what they count: the login and registration limits are
+ * in users/account-limits.ts; the per-user claim limit is applied by ClaimsService, after the
+ * sold-out answers from memory (see there).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -27,28 +27,8 @@ export class RateLimitGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const policy = this.reflector.get<RateLimitPolicy | undefined>(RATE_LIMIT_KEY, context.getHandler());
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    if (policy === 'login') await this.limiter.consume(this.loginBuckets(request));
-    if (policy === 'registration') await this.limiter.consume(this.registrationBuckets(request));
+    const buckets = this.reflector.get<RequestBuckets | undefined>(RATE_LIMIT_KEY, context.getHandler());
+    if (buckets) await this.limiter.consume(buckets(context.switchToHttp().getRequest<FastifyRequest>(), this.config));
     return true;
-  }
-
-  private registrationBuckets(request: AuthenticatedRequest): RateLimitBucket[] {
-    const { REGISTRATION_RATE_LIMIT_PER_ADDRESS: limit, REGISTRATION_RATE_LIMIT_WINDOW_MS: windowMs } = this.config;
-    return [{ key: `registration:address:${request.ip}`, limit, windowMs }];
-  }
-
-  private loginBuckets(request: AuthenticatedRequest): RateLimitBucket[] {
-    const windowMs = this.config.LOGIN_RATE_LIMIT_WINDOW_MS;
-    const buckets = [{ key: `login:address:${request.ip}`, limit: this.config.LOGIN_RATE_LIMIT_PER_ADDRESS, windowMs }];
-    // Only a well-formed username gets a counter: anything else is refused by validation anyway,
-    // and attacker-chosen junk must not become Redis keys.
-    const username = (request.body as { username?: unknown } | undefined)?.username;
-    if (typeof username === 'string' && USERNAME_PATTERN.test(username)) {
-      // One counter per name in any case: varying the case must not buy more guesses.
-      buckets.push({ key: `login:username:${username.toLowerCase()}`, limit: this.config.LOGIN_RATE_LIMIT_PER_USERNAME, windowMs });
-    }
-    return buckets;
   }
 }

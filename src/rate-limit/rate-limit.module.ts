@@ -1,10 +1,11 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { RedisModule } from '../redis/redis.module';
 import { RateLimitGuard } from './rate-limit.guard';
 import { RateLimiter } from './rate-limiter.service';
 
-/** Redis-backed request limits shared by every process (uses LockModule's Redis clients). */
-@Global()
+/** Request limits shared by every process, counted on the first Redis node. */
 @Module({
+  imports: [RedisModule],
   providers: [RateLimiter, RateLimitGuard],
   exports: [RateLimiter, RateLimitGuard],
 })

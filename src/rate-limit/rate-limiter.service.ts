@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { REDIS_CLIENTS } from '../lock/redis-clients';
+import { REDIS_CLIENTS } from '../redis/redis-clients';
 
 /** One counter: at most `limit` hits per `windowMs` for `key` (a limit of 0 is no limit). */
 export interface RateLimitBucket {

@@ -1,6 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-
-export type Role = 'user' | 'admin';
+import type { Role } from '../auth/authenticated-user';
 
 @Entity({ name: 'users' })
 export class User {

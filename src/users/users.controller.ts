@@ -1,11 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AccessToken } from '../auth/auth.service';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { CurrentUser } from '../auth/current-user.decorator';
+import { AccessTokenResponse } from '../auth/dto/access-token.response';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { Roles } from '../auth/roles.decorator';
 import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
 import { RateLimitGuard, RateLimited } from '../rate-limit/rate-limit.guard';
+import { loginBuckets, registrationBuckets } from './account-limits';
 import { CredentialsDto } from './dto/credentials.dto';
 import { UserResponse } from './dto/user.response';
 import { UsernameParam } from './dto/username.param';
@@ -22,9 +25,20 @@ export class UsersController {
   @ApiCreatedResponse({ type: UserResponse })
   @ApiErrors('VALIDATION_FAILED', 'USERNAME_TAKEN', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
   @UseGuards(RateLimitGuard)
-  @RateLimited('registration')
+  @RateLimited(registrationBuckets)
   register(@Body() body: CredentialsDto): Promise<UserView> {
     return this.users.register(body.username, body.password);
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Log in: a bearer token for the other routes' })
+  @ApiOkResponse({ type: AccessTokenResponse })
+  @ApiErrors('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
+  @UseGuards(RateLimitGuard)
+  @RateLimited(loginBuckets)
+  login(@Body() body: CredentialsDto): Promise<AccessToken> {
+    return this.users.login(body.username, body.password);
   }
 
   @Get('me')

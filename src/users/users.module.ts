@@ -1,16 +1,18 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DeletedUsersRegistry } from './deleted-users.registry';
+import { AuthModule } from '../auth/auth.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { HashingLoadShedder } from './hashing-load-shedder';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 import { UsersController } from './users.controller';
+import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
+/** Accounts: registration, login, profile, deletion, and the admin account from config. */
 @Module({
-  imports: [TypeOrmModule.forFeature([User])],
+  imports: [TypeOrmModule.forFeature([User]), AuthModule, RateLimitModule],
   controllers: [UsersController],
-  providers: [UsersService, PasswordHasher, DeletedUsersRegistry, HashingLoadShedder],
-  exports: [UsersService, PasswordHasher, DeletedUsersRegistry],
+  providers: [UsersService, UsersRepository, PasswordHasher, HashingLoadShedder],
 })
 export class UsersModule {}

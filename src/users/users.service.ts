@@ -1,13 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { AccessToken, AuthService } from '../auth/auth.service';
+import type { Role } from '../auth/authenticated-user';
+import { DeletedUsersRegistry } from '../auth/deleted-users.registry';
 import { isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
 import { DomainError } from '../common/domain-error';
+import { sameUsername } from '../common/identifiers';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { DeletedUsersRegistry } from './deleted-users.registry';
-import { sameUsername } from './dto/credentials.dto';
 import { PasswordHasher } from './password-hasher';
-import { Role, User } from './user.entity';
+import { User } from './user.entity';
+import { UsersRepository } from './users.repository';
 
 export interface UserView {
   id: number;
@@ -29,8 +30,9 @@ export class UsersService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly users: UsersRepository,
     private readonly hasher: PasswordHasher,
+    private readonly auth: AuthService,
     private readonly deletedUsers: DeletedUsersRegistry,
   ) {}
 
@@ -39,13 +41,22 @@ export class UsersService implements OnApplicationBootstrap {
     if (sameUsername(username, this.config.ADMIN_USERNAME)) throw usernameTaken(username);
     const passwordHash = await this.hasher.hash(password);
     try {
-      const user = await this.users.save(this.users.create({ username, passwordHash, role: 'user' }));
-      return toUserView(user);
+      return toUserView(await this.users.insert(username, passwordHash, 'user'));
     } catch (error) {
       // users_username_lower_key: the name is taken in some case.
       if (isUniqueViolation(error)) throw usernameTaken(username);
       throw error;
     }
+  }
+
+  async login(username: string, password: string): Promise<AccessToken> {
+    const user = await this.users.findWithHash(username);
+    // Unknown users still pay one bcrypt compare, so timing does not reveal who exists.
+    const valid = await this.hasher.verify(password, user?.passwordHash);
+    if (!user || !valid) {
+      throw new DomainError('INVALID_CREDENTIALS', 'Invalid username or password');
+    }
+    return this.auth.issue(user);
   }
 
   /**
@@ -57,42 +68,23 @@ export class UsersService implements OnApplicationBootstrap {
     if (sameUsername(username, requestedBy)) {
       throw new DomainError('CANNOT_DELETE_SELF', 'An admin cannot delete its own account');
     }
-    let deleted: { user_id: string }[];
+    let deletedId: string | undefined;
     try {
-      // One statement: the user goes and the deletion is recorded, or neither happens.
-      deleted = await this.users.query(
-        `WITH gone AS (DELETE FROM users WHERE lower(username) = lower($1) RETURNING id)
-         INSERT INTO deleted_users (user_id) SELECT id FROM gone RETURNING user_id`,
-        [username],
-      );
+      deletedId = await this.users.deleteAndRecord(username);
     } catch (error) {
       if (isForeignKeyViolation(error)) {
         throw new DomainError('USER_HAS_CLAIMS', `User "${username}" holds coupons and cannot be deleted`);
       }
       throw error;
     }
-    const deletedId = deleted[0]?.user_id;
     if (deletedId === undefined) throw new DomainError('USER_NOT_FOUND', `User "${username}" does not exist`);
     this.deletedUsers.add(deletedId);
     this.logger.log(`user "${username}" deleted by "${requestedBy}"`);
   }
 
-  /** The user with its password hash, for login only; the name in any case (users_username_lower_key). */
-  findWithHash(username: string): Promise<User | null> {
-    return this.users
-      .createQueryBuilder('user')
-      .addSelect('user.passwordHash')
-      .where('lower(user.username) = lower(:username)', { username })
-      .getOne();
-  }
-
-  findById(id: string): Promise<User | null> {
-    return this.users.findOneBy({ id });
-  }
-
   /** The caller's own profile; a token that outlived its user is no longer valid. */
   async profile(id: string): Promise<UserView> {
-    const user = await this.findById(id);
+    const user = await this.users.findById(id);
     if (!user) throw new DomainError('TOKEN_INVALID', 'The user of this token no longer exists');
     return toUserView(user);
   }
@@ -104,12 +96,7 @@ export class UsersService implements OnApplicationBootstrap {
       this.logger.warn('ADMIN_PASSWORD is not set: no admin account exists, nobody can create coupons');
       return;
     }
-    const passwordHash = await this.hasher.hash(password);
-    await this.users.query(
-      `INSERT INTO users (username, password_hash, role) VALUES ($1, $2, 'admin')
-       ON CONFLICT ((lower(username))) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'`,
-      [username, passwordHash],
-    );
+    await this.users.upsertAdmin(username, await this.hasher.hash(password));
     this.logger.log(`admin account "${username}" is ready`);
   }
 }

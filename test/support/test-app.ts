@@ -5,9 +5,8 @@ import { createApp } from '../../src/app.factory';
 import { ClaimsService } from '../../src/claims/claims.service';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
-import { DatabaseSnapshot } from '../../stress-test/sale-checks';
-import { deleteKeysWithPrefix } from '../../stress-test/self-hosted-service';
-import { DATABASE_SNAPSHOT_SQL } from '../../stress-test/stress';
+import { DATABASE_SNAPSHOT_SQL, DatabaseSnapshot, dropDatabase } from '../../harness/database-checks';
+import { deleteKeysWithPrefix } from '../../harness/redis-node';
 import { ApiClient } from './http-client';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -79,6 +78,15 @@ export async function startTestApp(
   return boot(testConfig(overrides), true, options.logDestination);
 }
 
+/** The app, an admin token and one plain user's token: what most suites start from. */
+export async function startAppWithUser(
+  username: string,
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+): Promise<{ t: TestApp; admin: string; user: string }> {
+  const t = await startTestApp(overrides);
+  return { t, admin: await t.adminToken(), user: await t.api.newUser(username) };
+}
+
 /**
  * A second API process of the same deployment: it shares `first`'s database and Redis key
  * prefix and leaves both in place when it closes (the first app drops them). Close it first.
@@ -128,17 +136,6 @@ export async function startSecondInstance(
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return { api: new ApiClient(`http://127.0.0.1:${address.port}`), close: () => app.close() };
-}
-
-export async function dropDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
 }
 
 /** Waits until `test`'s process answers claims of `couponName` from its sold-out memory. */

@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { IsOptional, IsString } from 'class-validator';
+import { COUPON_NAME_PATTERN, IsCouponName } from '../../common/identifiers';
 import { ValidatedOncePerBody } from '../../common/validation.pipe';
 
 @ValidatedOncePerBody()
 export class ClaimCouponDto {
-  @ApiProperty({ pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'FLASH50' })
+  @ApiProperty({ pattern: COUPON_NAME_PATTERN.source, example: 'FLASH50' })
   @IsString()
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'coupon_name must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsCouponName()
   coupon_name: string;
 
   /** The claimant's username; optional, and if given it must be the token's user. */

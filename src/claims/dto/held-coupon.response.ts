@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Page } from '../../common/pagination';
+import { PageResponse } from '../../common/pagination';
 import type { HeldCouponView } from '../user-claims.service';
 
 export class HeldCouponResponse implements HeldCouponView {
@@ -10,10 +10,4 @@ export class HeldCouponResponse implements HeldCouponView {
   claimed_at: string;
 }
 
-export class HeldCouponPageResponse implements Page<HeldCouponView> {
-  @ApiProperty({ type: [HeldCouponResponse] })
-  items: HeldCouponView[];
-
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `after` for the next page; null on the last page', example: 'Mw' })
-  next_cursor: string | null;
-}
+export class HeldCouponPageResponse extends PageResponse(HeldCouponResponse, 'Mw') {}

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, Matches } from 'class-validator';
+import { CURSOR_PATTERN } from '../../common/identifiers';
 
 export const MAX_CLAIMS_PAGE = 1000;
 export const DEFAULT_CLAIMS_PAGE = 100;
@@ -13,6 +14,6 @@ export class ClaimsPageQuery {
 
   @ApiPropertyOptional({ description: '`next_cursor` of the previous page; omit for the first page', example: 'MTIz' })
   @IsOptional()
-  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'after must be a cursor returned by this endpoint' })
+  @Matches(CURSOR_PATTERN, { message: 'after must be a cursor returned by this endpoint' })
   after?: string;
 }

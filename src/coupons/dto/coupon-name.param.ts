@@ -1,8 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Matches } from 'class-validator';
+import { COUPON_NAME_PATTERN, IsCouponName } from '../../common/identifiers';
 
 export class CouponNameParam {
-  @ApiProperty({ pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'FLASH50' })
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'name must be 1-64 characters of [A-Za-z0-9_-]' })
+  @ApiProperty({ pattern: COUPON_NAME_PATTERN.source, example: 'FLASH50' })
+  @IsCouponName()
   name: string;
 }

@@ -1,22 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Page } from '../../common/pagination';
+import { PageResponse } from '../../common/pagination';
 import type { CouponDetailView, CouponView, CreatedCouponView } from '../coupons.service';
 
-export class CreatedCouponResponse implements CreatedCouponView {
-  @ApiProperty({ example: 'FLASH50' })
-  name: string;
-
-  @ApiProperty({ example: 50 })
-  amount: number;
-
-  @ApiProperty({ example: 50 })
-  remaining_amount: number;
-
-  @ApiProperty({ format: 'date-time', example: '2026-11-23T09:00:00.000Z' })
-  created_at: string;
-}
-
-export class CouponResponse implements CouponView {
+/** What every coupon answer starts with. */
+class CouponStock {
   @ApiProperty({ example: 'FLASH50' })
   name: string;
 
@@ -25,7 +12,14 @@ export class CouponResponse implements CouponView {
 
   @ApiProperty({ example: 48 })
   remaining_amount: number;
+}
 
+export class CreatedCouponResponse extends CouponStock implements CreatedCouponView {
+  @ApiProperty({ format: 'date-time', example: '2026-11-23T09:00:00.000Z' })
+  created_at: string;
+}
+
+export class CouponResponse extends CouponStock implements CouponView {
   @ApiProperty({
     type: [String],
     description: 'Usernames of the holders in claim order, all of them (see GET /api/coupons/{name}/claims for pages)',
@@ -34,16 +28,7 @@ export class CouponResponse implements CouponView {
   claimed_by: string[];
 }
 
-export class CouponDetailResponse implements CouponDetailView {
-  @ApiProperty({ example: 'FLASH50' })
-  name: string;
-
-  @ApiProperty({ example: 50 })
-  amount: number;
-
-  @ApiProperty({ example: 48 })
-  remaining_amount: number;
-
+export class CouponDetailResponse extends CouponStock implements CouponDetailView {
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-12-01T11:00:00.000Z' })
   starts_at: string | null;
 
@@ -57,10 +42,4 @@ export class CouponDetailResponse implements CouponDetailView {
   updated_at: string;
 }
 
-export class CouponPageResponse implements Page<CouponDetailView> {
-  @ApiProperty({ type: [CouponDetailResponse] })
-  items: CouponDetailView[];
-
-  @ApiProperty({ type: String, nullable: true, description: 'Pass as `after` for the next page; null on the last page', example: 'MTI' })
-  next_cursor: string | null;
-}
+export class CouponPageResponse extends PageResponse(CouponDetailResponse, 'MTI') {}

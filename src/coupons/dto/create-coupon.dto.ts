@@ -1,11 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { COUPON_NAME_PATTERN, IsCouponName } from '../../common/identifiers';
 import { IsOffsetDateTime } from './sale-time.validator';
 
 export class CreateCouponDto {
-  @ApiProperty({ pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'FLASH50', description: 'Case-sensitive' })
+  @ApiProperty({ pattern: COUPON_NAME_PATTERN.source, example: 'FLASH50', description: 'Case-sensitive' })
   @IsString()
-  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'name must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsCouponName()
   name: string;
 
   @ApiProperty({ type: 'integer', minimum: 1, maximum: 1_000_000, example: 50 })

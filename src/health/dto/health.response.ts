@@ -20,6 +20,12 @@ export class HealthResponse {
   checks: HealthChecks;
 }
 
+export class HealthUnavailableDetails {
+  @ApiProperty({ type: HealthChecks })
+  checks: HealthChecks;
+}
+
+/** The common error shape; `details.checks` says which dependency is down. */
 export class HealthUnavailableResponse {
   @ApiProperty({ example: 503 })
   statusCode: number;
@@ -30,9 +36,6 @@ export class HealthUnavailableResponse {
   @ApiProperty({ example: 'not ready: redis not answering' })
   message: string;
 
-  @ApiProperty({ enum: ['unavailable'], example: 'unavailable' })
-  status: 'unavailable';
-
-  @ApiProperty({ type: HealthChecks })
-  checks: HealthChecks;
+  @ApiProperty({ type: HealthUnavailableDetails })
+  details: HealthUnavailableDetails;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsString, Matches, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+import { IsString, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
+import { IsUsername, USERNAME_PATTERN } from '../../common/identifiers';
 
 /** bcrypt reads at most 72 bytes; a longer password is refused, never silently truncated. */
 @ValidatorConstraint({ name: 'passwordBytes' })
@@ -14,17 +15,10 @@ class PasswordBytes implements ValidatorConstraintInterface {
   }
 }
 
-/** ASCII letters, digits and _ . - only: no look-alike or invisible characters in names. */
-export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
-export const USERNAME_MESSAGE = 'username must be 3-64 characters of [A-Za-z0-9_.-]';
-
-/** One name in any case (users_username_lower_key). ASCII only, so this is PostgreSQL's lower(). */
-export const sameUsername = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
-
 export class CredentialsDto {
-  @ApiProperty({ pattern: '^[A-Za-z0-9_.-]{3,64}$', example: 'alice' })
+  @ApiProperty({ pattern: USERNAME_PATTERN.source, example: 'alice' })
   @IsString()
-  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  @IsUsername()
   username: string;
 
   @ApiProperty({ description: '8 to 72 bytes of UTF-8, no NUL', minLength: 8, example: 'password123' })

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Role } from '../user.entity';
+import type { Role } from '../../auth/authenticated-user';
 import type { UserView } from '../users.service';
 
 export class UserResponse implements UserView {

@@ -1,7 +1,6 @@
-import { Matches } from 'class-validator';
-import { USERNAME_MESSAGE, USERNAME_PATTERN } from './credentials.dto';
+import { IsUsername } from '../../common/identifiers';
 
 export class UsernameParam {
-  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  @IsUsername()
   username: string;
 }

@@ -27,3 +27,6 @@ export function createRedisClients(config: AppConfig): Redis[] {
 }
 
 export const REDIS_CLIENTS = Symbol('REDIS_CLIENTS');
+
+/** Nodes that must agree for a Redlock decision: a strict majority of them. */
+export const quorumOf = (nodes: number): number => Math.floor(nodes / 2) + 1;

@@ -95,3 +95,25 @@ async function ping(port: number): Promise<boolean> {
     client.disconnect();
   }
 }
+
+/** Removes the keys under one prefix only (never a flush: the Redis may be shared). */
+export async function deleteKeysWithPrefix(urls: string[], prefix: string): Promise<void> {
+  if (!prefix) return;
+  for (const url of urls) {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } catch {
+      // best effort
+    } finally {
+      redis.disconnect();
+    }
+  }
+}

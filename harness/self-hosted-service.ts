@@ -2,10 +2,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import { Client } from 'pg';
 import { loadConfig, projectRoot, redisUrls } from '../src/config/config.loader';
-import { freePort } from './redis-node';
+import { dropDatabase } from './database-checks';
+import { deleteKeysWithPrefix, freePort } from './redis-node';
 
 export interface SelfHostedService {
   url: string;
@@ -92,7 +91,8 @@ export async function startServiceGroup(
   const processes: ServiceProcess[] = [];
   const stop = async () => {
     await Promise.all(processes.map(stopProcess));
-    await dropDatabase(base.DATABASE_URL, dbUrl.toString());
+    // Best effort: a leftover throwaway database is harmless, and stop() runs on failure paths too.
+    await dropDatabase(dbUrl.toString()).catch(() => undefined);
     await deleteKeysWithPrefix(env.REDIS_URLS ? env.REDIS_URLS.split(',') : redisUrls(base), prefix);
   };
   try {
@@ -178,41 +178,4 @@ async function stopProcess(service: ServiceProcess): Promise<void> {
   const timer = setTimeout(() => service.signal('SIGKILL'), 10_000);
   await service.exited;
   clearTimeout(timer);
-}
-
-/** Drops the database `url` names, through the maintenance database of `baseUrl`'s server; best effort. */
-export async function dropDatabase(baseUrl: string, url: string): Promise<void> {
-  const maintenance = new URL(baseUrl);
-  maintenance.pathname = '/postgres';
-  const client = new Client({ connectionString: maintenance.toString() });
-  try {
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS "${new URL(url).pathname.slice(1)}" WITH (FORCE)`);
-  } catch {
-    // best effort: a leftover throwaway database is harmless
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** Removes the keys under one prefix only (never a flush: the Redis may be shared). */
-export async function deleteKeysWithPrefix(urls: string[], prefix: string): Promise<void> {
-  if (!prefix) return;
-  for (const url of urls) {
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } catch {
-      // best effort
-    } finally {
-      redis.disconnect();
-    }
-  }
 }

@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import type { ErrorCode } from '../src/common/domain-error';
 import { HttpPool, runBounded } from './http-pool';
 import { SaleUser } from './user-seeder';
 
@@ -46,7 +47,10 @@ export interface SaleProgress {
   elapsedMs: number;
 }
 
-const RETRYABLE = new Set(['LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'TOO_MANY_REQUESTS']);
+/** The 503s the contract documents as retryable on a claim: nothing was written, try again. */
+export const RETRYABLE_503_CODES: ReadonlySet<string> = new Set<ErrorCode>(['LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE']);
+/** What the claim runner retries: the retryable 503s and the per-user rate limit's 429. */
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([...RETRYABLE_503_CODES, 'TOO_MANY_REQUESTS']);
 
 export const outcomeOf = (record: Pick<ClaimRecord, 'status' | 'code'>): string =>
   record.status === 200 ? 'GRANTED' : record.status === 0 ? 'NO_ANSWER' : (record.code ?? `HTTP_${record.status}`);
@@ -61,13 +65,7 @@ export function claimPlan(users: number, coupons: string[], claimsPerUser: numbe
   return Array.from({ length: users }, (_, i) => Array.from({ length: perUser }, (_, k) => coupons[(i + k) % coupons.length]));
 }
 
-/**
- * Every user claims (one coupon, or `claimsPerUser` of `coupons` at once), in a seeded random
- * order, with at most `concurrency` requests in flight over keep-alive connections; one "double
- * dip" user fires `doubleDip` claims of the first coupon at once at the very start. `stock` is
- * the total the sale can grant (all coupons). Latency is recorded in microseconds in an HDR histogram.
- */
-export async function runSale(options: {
+export interface SaleOptions {
   http: HttpPool;
   couponName: string;
   /** Several coupons sold at once; defaults to [couponName]. */
@@ -82,16 +80,23 @@ export async function runSale(options: {
   retries: number;
   retryDelayMs: number;
   onProgress?: (progress: SaleProgress) => void;
-}): Promise<SaleRun> {
-  const { http, users } = options;
-  const coupons = options.coupons ?? [options.couponName];
-  const [dipper, ...crowd] = users;
-  const order = shuffle(crowd, options.seed);
-  const plan = claimPlan(order.length, coupons, options.claimsPerUser ?? 1);
-  const jobs: { user: SaleUser; coupon: string; doubleDip: boolean }[] = [
-    ...Array.from({ length: options.doubleDip > 0 ? options.doubleDip : 1 }, () => ({ user: dipper, coupon: coupons[0], doubleDip: options.doubleDip > 0 })),
-    ...order.flatMap((user, i) => plan[i].map((coupon) => ({ user, coupon, doubleDip: false }))),
-  ];
+}
+
+/** One claim request to send (and retry): who, which coupon, and whether it is one of the double dip. */
+interface ClaimJob {
+  user: SaleUser;
+  coupon: string;
+  doubleDip: boolean;
+}
+
+/**
+ * Every user claims (one coupon, or `claimsPerUser` of `coupons` at once), in a seeded random
+ * order, with at most `concurrency` requests in flight over keep-alive connections; one "double
+ * dip" user fires `doubleDip` claims of the first coupon at once at the very start. `stock` is
+ * the total the sale can grant (all coupons). Latency is recorded in microseconds in an HDR histogram.
+ */
+export async function runSale(options: SaleOptions): Promise<SaleRun> {
+  const jobs = claimJobs(options);
   const records: ClaimRecord[] = [];
   const retryableSeen: Record<string, number> = {};
   const latency = newHistogram();
@@ -100,10 +105,8 @@ export async function runSale(options: {
   let granted = 0;
   let soldOutAtMs: number | null = null;
   let cappedByDuration = false;
-
-  const progressTimer = options.onProgress
-    ? setInterval(() => options.onProgress!({ done: records.length, total: jobs.length, granted, elapsedMs: performance.now() - started }), 200)
-    : null;
+  const progress = () => ({ done: records.length, total: jobs.length, granted, elapsedMs: performance.now() - started });
+  const progressTimer = options.onProgress ? setInterval(() => options.onProgress!(progress()), 200) : null;
 
   // The double dip's K claims go first and all at once (they are the first K jobs taken).
   await runBounded(jobs, Math.max(options.concurrency, options.doubleDip), async (job) => {
@@ -116,39 +119,59 @@ export async function runSale(options: {
       });
       return;
     }
-    const sent = performance.now();
-    let retries = 0;
-    let answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
-    while (answer.status >= 429 && RETRYABLE.has(answer.body?.code) && retries < options.retries && performance.now() < deadline) {
-      retryableSeen[answer.body.code] = (retryableSeen[answer.body.code] ?? 0) + 1;
-      retries++;
-      await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs * (0.5 + Math.random())));
-      answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
-    }
-    const now = performance.now();
-    const record: ClaimRecord = {
-      username: job.user.username,
-      coupon: job.coupon,
-      status: answer.status,
-      code: answer.status === 200 ? null : (answer.body?.code ?? answer.failure ?? null),
-      claimedAt: answer.status === 200 ? (answer.body?.claimed_at ?? null) : null,
-      answeredAtMs: now - started,
-      latencyMs: now - sent,
-      retries,
-      doubleDip: job.doubleDip,
-    };
+    const record = await claimWithRetries(options, job, deadline, started, retryableSeen);
     records.push(record);
-    latency.recordValue(Math.max(1, Math.round((now - sent) * 1000)));
+    latency.recordValue(Math.max(1, Math.round(record.latencyMs * 1000)));
     if (record.status === 200) {
       granted++;
       if (granted >= options.stock) soldOutAtMs = record.answeredAtMs;
     }
   });
   if (progressTimer) clearInterval(progressTimer);
-  options.onProgress?.({ done: records.length, total: jobs.length, granted, elapsedMs: performance.now() - started });
+  options.onProgress?.(progress());
   const durationMs = performance.now() - started;
   const timeline = buildTimeline(records, options.stock, timelineBucketMs(durationMs));
   return { records, durationMs, soldOutAtMs, retryableSeen, latency, timeline, cappedByDuration };
+}
+
+/** The double dipper's claims first, then every other user's, in the seeded order. */
+function claimJobs(options: SaleOptions): ClaimJob[] {
+  const coupons = options.coupons ?? [options.couponName];
+  const [dipper, ...crowd] = options.users;
+  const order = shuffle(crowd, options.seed);
+  const plan = claimPlan(order.length, coupons, options.claimsPerUser ?? 1);
+  return [
+    ...Array.from({ length: options.doubleDip > 0 ? options.doubleDip : 1 }, () => ({ user: dipper, coupon: coupons[0], doubleDip: options.doubleDip > 0 })),
+    ...order.flatMap((user, i) => plan[i].map((coupon) => ({ user, coupon, doubleDip: false }))),
+  ];
+}
+
+/** Sends one claim, retrying the retryable answers (counted in `retryableSeen`) until the retries or the deadline run out. */
+async function claimWithRetries(
+  options: SaleOptions, job: ClaimJob, deadline: number, saleStarted: number, retryableSeen: Record<string, number>,
+): Promise<ClaimRecord> {
+  const { http } = options;
+  const sent = performance.now();
+  let retries = 0;
+  let answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
+  while (answer.status >= 429 && RETRYABLE_CODES.has(answer.body?.code) && retries < options.retries && performance.now() < deadline) {
+    retryableSeen[answer.body.code] = (retryableSeen[answer.body.code] ?? 0) + 1;
+    retries++;
+    await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs * (0.5 + Math.random())));
+    answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
+  }
+  const now = performance.now();
+  return {
+    username: job.user.username,
+    coupon: job.coupon,
+    status: answer.status,
+    code: answer.status === 200 ? null : (answer.body?.code ?? answer.failure ?? null),
+    claimedAt: answer.status === 200 ? (answer.body?.claimed_at ?? null) : null,
+    answeredAtMs: now - saleStarted,
+    latencyMs: now - sent,
+    retries,
+    doubleDip: job.doubleDip,
+  };
 }
 
 /** Bucket widths a reader can add up in their head, from 100 ms (a sale over in a blink) up. */

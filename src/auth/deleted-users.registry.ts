@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DeletedUsersRepository } from './deleted-users.repository';
 
 /**
  * The ids of deleted users, whose still-unexpired tokens must be refused. Held in memory so
@@ -18,7 +18,7 @@ export class DeletedUsersRegistry implements OnApplicationBootstrap, OnApplicati
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly dataSource: DataSource,
+    private readonly deleted: DeletedUsersRepository,
   ) {}
 
   has(userId: string): boolean {
@@ -42,8 +42,7 @@ export class DeletedUsersRegistry implements OnApplicationBootstrap, OnApplicati
 
   private async reload(): Promise<void> {
     try {
-      const rows: { user_id: string }[] = await this.dataSource.query('SELECT user_id FROM deleted_users');
-      for (const row of rows) this.ids.add(row.user_id);
+      for (const id of await this.deleted.allIds()) this.ids.add(id);
       if (this.failing) this.logger.log('deleted users list reloaded again');
       this.failing = false;
     } catch (error) {

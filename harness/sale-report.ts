@@ -1,18 +1,23 @@
 import { SaleRun, TimelineBucket, outcomeOf } from './claim-runner';
-import { CheckResult } from './sale-checks';
+import { CheckResult } from './check-result';
+
+/** The shape of a sale: who races for how much, how hard, in which seeded order. */
+export interface SaleShape {
+  users: number;
+  /** Total units of the sale, split over `coupons`. */
+  stock: number;
+  coupons: number;
+  claimsPerUser: number;
+  concurrency: number;
+  doubleDip: number;
+  seed: number;
+}
 
 export interface SaleReport {
-  scenario: {
+  scenario: SaleShape & {
     targets: string[];
     selfHosted: boolean;
     coupon: string;
-    users: number;
-    stock: number;
-    coupons: number;
-    claimsPerUser: number;
-    concurrency: number;
-    doubleDip: number;
-    seed: number;
     userSeeding: string;
   };
   counts: { byStatus: Record<string, number>; byCode: Record<string, number>; requests: number };

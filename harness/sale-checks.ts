@@ -1,26 +1,15 @@
-import { ClaimRecord } from './claim-runner';
+import { ClaimRecord, RETRYABLE_503_CODES } from './claim-runner';
+import { CheckResult } from './check-result';
+import { DatabaseSnapshot, invariantCheck } from './database-checks';
 
-export interface CheckResult {
-  name: string;
-  passed: boolean;
-  detail: string;
-}
-
+/** What GET /api/coupons/:name says after the sale. */
 export interface CouponSnapshot {
   amount: number;
   remaining_amount: number;
   claimed_by: string[];
 }
 
-export interface DatabaseSnapshot {
-  amount: number;
-  remaining_amount: number;
-  rows: number;
-  distinct_users: number;
-}
-
-/** Retryable answers the contract documents; they are counted, not failures. */
-export const DOCUMENTED_503 = new Set(['LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE']);
+type Check = (name: string, passed: boolean, detail: string) => void;
 
 /**
  * The checks that decide whether the sale held. Pure: they judge what the run saw, what the
@@ -37,79 +26,73 @@ export function checkSale(input: {
 }): CheckResult[] {
   const { records, stock } = input;
   const granted = records.filter((r) => r.status === 200);
-  const grantedUsers = granted.map((r) => r.username);
-  const distinctGranted = new Set(grantedUsers);
-  const expected = Math.min(stock, input.userCount);
   const checks: CheckResult[] = [];
-  const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
+  const check: Check = (name, passed, detail) => checks.push({ name, passed, detail });
 
+  const distinctGranted = new Set(granted.map((r) => r.username));
+  const expected = Math.min(stock, input.userCount);
   check('successes = min(stock, users)', granted.length === expected, `${granted.length} successes, expected ${expected}`);
-  check(
-    'no user succeeded twice',
-    distinctGranted.size === granted.length,
-    `${granted.length - distinctGranted.size} duplicate successes`,
-  );
-
-  if (input.coupon) {
-    const c = input.coupon;
-    check(
-      'remaining_amount = stock - successes',
-      c.remaining_amount === stock - granted.length && c.amount === stock,
-      `API says amount ${c.amount}, remaining ${c.remaining_amount}; run saw ${granted.length} successes of ${stock}`,
-    );
-    const listed = new Set(c.claimed_by);
-    const missing = [...distinctGranted].filter((u) => !listed.has(u));
-    const extra = c.claimed_by.filter((u) => !distinctGranted.has(u));
-    check(
-      'claimed_by = the successful users',
-      missing.length === 0 && extra.length === 0 && listed.size === c.claimed_by.length,
-      `${missing.length} successful users missing, ${extra.length} listed without a 200, ${c.claimed_by.length - listed.size} listed twice`,
-    );
-    const claimedAt = new Map(granted.map((r) => [r.username, Date.parse(r.claimedAt ?? '')]));
-    let outOfOrder = 0;
-    let previous = -Infinity;
-    for (const username of c.claimed_by) {
-      const at = claimedAt.get(username);
-      if (at === undefined || Number.isNaN(at)) continue;
-      if (at < previous) outOfOrder++;
-      previous = Math.max(previous, at);
-    }
-    check('claimed_by order agrees with claimed_at', outOfOrder === 0, `${outOfOrder} holders listed before an earlier claim`);
-  } else {
-    check('coupon readable after the run', false, 'GET /api/coupons/:name did not answer 200');
-  }
-
+  check('no user succeeded twice', distinctGranted.size === granted.length, `${granted.length - distinctGranted.size} duplicate successes`);
+  if (input.coupon) checkApiView(input.coupon, stock, granted, check);
+  else check('coupon readable after the run', false, 'GET /api/coupons/:name did not answer 200');
   if (input.database) {
     const d = input.database;
-    check(
-      'database rows = successes',
-      d.rows === granted.length && d.distinct_users === d.rows,
-      `${d.rows} rows (${d.distinct_users} distinct users) for ${granted.length} successes`,
-    );
-    check(
-      'database invariant remaining = amount - rows',
-      d.remaining_amount === d.amount - d.rows && d.rows <= d.amount,
-      `amount ${d.amount}, remaining ${d.remaining_amount}, rows ${d.rows}`,
-    );
+    check('database rows = successes', d.rows === granted.length, `${d.rows} rows (${d.distinct_users} distinct users) for ${granted.length} successes`);
+    checks.push(invariantCheck(d));
   }
+  if (input.doubleDip > 0) checkDoubleDip(records, input.doubleDip, input.dipper, check);
+  checkAnswers(records, check);
+  return checks;
+}
 
-  if (input.doubleDip > 0) {
-    const dips = records.filter((r) => r.doubleDip);
-    const dipWins = dips.filter((r) => r.status === 200).length;
-    const dipAlready = dips.filter((r) => r.code === 'ALREADY_CLAIMED').length;
-    check(
-      'double dip: exactly one 200, the rest ALREADY_CLAIMED',
-      dips.length === input.doubleDip && dipWins === 1 && dipAlready === input.doubleDip - 1,
-      `${input.dipper}: ${dipWins} x 200, ${dipAlready} x ALREADY_CLAIMED of ${dips.length} claims`,
-    );
+/** The API's view of the coupon agrees with the 200s: stock, holders, and holders in claim order. */
+function checkApiView(c: CouponSnapshot, stock: number, granted: ClaimRecord[], check: Check): void {
+  const distinctGranted = new Set(granted.map((r) => r.username));
+  check(
+    'remaining_amount = stock - successes',
+    c.remaining_amount === stock - granted.length && c.amount === stock,
+    `API says amount ${c.amount}, remaining ${c.remaining_amount}; run saw ${granted.length} successes of ${stock}`,
+  );
+  const listed = new Set(c.claimed_by);
+  const missing = [...distinctGranted].filter((u) => !listed.has(u));
+  const extra = c.claimed_by.filter((u) => !distinctGranted.has(u));
+  check(
+    'claimed_by = the successful users',
+    missing.length === 0 && extra.length === 0 && listed.size === c.claimed_by.length,
+    `${missing.length} successful users missing, ${extra.length} listed without a 200, ${c.claimed_by.length - listed.size} listed twice`,
+  );
+  const claimedAt = new Map(granted.map((r) => [r.username, Date.parse(r.claimedAt ?? '')]));
+  let outOfOrder = 0;
+  let previous = -Infinity;
+  for (const username of c.claimed_by) {
+    const at = claimedAt.get(username);
+    if (at === undefined || Number.isNaN(at)) continue;
+    if (at < previous) outOfOrder++;
+    previous = Math.max(previous, at);
   }
+  check('claimed_by order agrees with claimed_at', outOfOrder === 0, `${outOfOrder} holders listed before an earlier claim`);
+}
 
-  const bad5xx = records.filter((r) => r.status >= 500 && !(r.status === 503 && DOCUMENTED_503.has(r.code ?? '')));
-  const documented503 = records.filter((r) => r.status === 503 && DOCUMENTED_503.has(r.code ?? '')).length;
+/** The one user who claimed `doubleDip` times at once won exactly once. */
+function checkDoubleDip(records: ClaimRecord[], doubleDip: number, dipper: string, check: Check): void {
+  const dips = records.filter((r) => r.doubleDip);
+  const dipWins = dips.filter((r) => r.status === 200).length;
+  const dipAlready = dips.filter((r) => r.code === 'ALREADY_CLAIMED').length;
+  check(
+    'double dip: exactly one 200, the rest ALREADY_CLAIMED',
+    dips.length === doubleDip && dipWins === 1 && dipAlready === doubleDip - 1,
+    `${dipper}: ${dipWins} x 200, ${dipAlready} x ALREADY_CLAIMED of ${dips.length} claims`,
+  );
+}
+
+/** Every final answer is one the contract documents for a claim: 200, a refusal, or a retryable 503. */
+function checkAnswers(records: ClaimRecord[], check: Check): void {
+  const documented503 = (r: ClaimRecord) => r.status === 503 && RETRYABLE_503_CODES.has(r.code ?? '');
+  const bad5xx = records.filter((r) => r.status >= 500 && !documented503(r));
   check(
     'no 5xx but the documented retryable 503s',
     bad5xx.length === 0,
-    `${bad5xx.length} undocumented 5xx; ${documented503} documented 503s left after retries`,
+    `${bad5xx.length} undocumented 5xx; ${records.filter(documented503).length} documented 503s left after retries`,
   );
   const unexpected = records.filter(
     (r) => r.status !== 0 && r.status < 500 && r.status !== 200 && !['SOLD_OUT', 'ALREADY_CLAIMED'].includes(r.code ?? ''),
@@ -121,7 +104,6 @@ export function checkSale(input: {
     unanswered.length === 0,
     unanswered.length === 0 ? 'all answered' : `${unanswered.length} without an answer (${[...new Set(unanswered.map((r) => r.code))].join(', ')})`,
   );
-  return checks;
 }
 
 /** One coupon of a sale: its stock, how many distinct users asked for it, and what the API and database say after. */

@@ -58,7 +58,7 @@ describe('checkSale', () => {
   it('catches database rows that do not match, or a broken invariant', () => {
     const sale = heldSale();
     sale.database = { amount: 3, remaining_amount: 1, rows: 3, distinct_users: 3 };
-    expect(failedNames(sale)).toEqual(['database invariant remaining = amount - rows']);
+    expect(failedNames(sale)).toEqual(['database invariants: remaining = amount - rows, rows <= amount, no user twice']);
     sale.database = { amount: 3, remaining_amount: 0, rows: 4, distinct_users: 3 };
     expect(failedNames(sale)).toEqual(expect.arrayContaining(['database rows = successes']));
   });
