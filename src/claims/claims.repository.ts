@@ -119,14 +119,20 @@ export class ClaimsRepository implements SoldOutMemorySource {
     const found = batch.filter((b) => byName.has(b.couponName));
 
     // The clock is read after the row locks are held: a batch that waited behind an update judges
-    // the window as it is when it may act, never as it was when it started waiting.
+    // the window as it is when it may act, never as it was when it started waiting. Holders are
+    // looked up per (coupon, claimant) pair: every claimant against every coupon of the batch
+    // would be coupons x claimants index probes (10,000 for 50 coupons and 200 claims).
+    const pairs = found.flatMap((b) => b.claimants.map((c) => ({ couponId: String(byName.get(b.couponName)!.id), userId: c.userId })));
     const judged: (SaleWindowRow & { id: string; holders: string[] })[] = found.length === 0 ? [] : await runner.query(
-      `SELECT c.id, ${SALE_WINDOW_COLUMNS},
-              ARRAY(SELECT uc.user_id::text FROM user_claims uc
-                     WHERE uc.coupon_id = c.id AND uc.user_id = ANY($2::bigint[])) AS holders
-         FROM coupons c, (SELECT clock_timestamp() AS now) t
+      `SELECT c.id, ${SALE_WINDOW_COLUMNS}, coalesce(h.holders, '{}') AS holders
+         FROM coupons c
+        CROSS JOIN (SELECT clock_timestamp() AS now) t
+         LEFT JOIN (SELECT uc.coupon_id, array_agg(uc.user_id::text) AS holders
+                      FROM unnest($2::bigint[], $3::bigint[]) AS g(coupon_id, user_id)
+                      JOIN user_claims uc ON uc.coupon_id = g.coupon_id AND uc.user_id = g.user_id
+                     GROUP BY uc.coupon_id) h ON h.coupon_id = c.id
         WHERE c.id = ANY($1::bigint[])`,
-      [found.map((b) => byName.get(b.couponName)!.id), [...new Set(found.flatMap((b) => b.claimants.map((c) => c.userId)))]],
+      [found.map((b) => byName.get(b.couponName)!.id), pairs.map((p) => p.couponId), pairs.map((p) => p.userId)],
     );
     const judgedById = new Map(judged.map((row) => [String(row.id), row]));
 
