@@ -1,4 +1,4 @@
-import { ClaimBatcher } from './claim-batcher';
+import { ClaimBatcher, QueueWaitExpiredError } from './claim-batcher';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -72,5 +72,55 @@ describe('ClaimBatcher', () => {
     await batcher.whenIdle();
     expect(answered).toBe(2);
     expect(batcher.pending).toBe(0);
+  });
+
+  it('a request queued behind a stuck batch leaves unsettled after maxQueueWaitMs; the stuck batch keeps its members', async () => {
+    const settled: number[][] = [];
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => (release = resolve));
+    const batcher = new ClaimBatcher<number, number>(
+      async (_key, requests) => {
+        settled.push(requests);
+        if (settled.length === 1) await stuck;
+        return requests;
+      },
+      10,
+      0,
+      undefined,
+      50,
+    );
+    const first = batcher.submit('A', 1);
+    const queued = [batcher.submit('A', 2), batcher.submit('A', 3)];
+    const started = performance.now();
+    for (const answer of queued) await expect(answer).rejects.toBeInstanceOf(QueueWaitExpiredError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    expect(batcher.pending).toBe(1);
+    release();
+    await expect(first).resolves.toBe(1);
+    // Never settled, so their clients may retry without a double claim.
+    expect(settled).toEqual([[1]]);
+    // The queue goes on: a later request is settled as usual.
+    await expect(batcher.submit('A', 4)).resolves.toBe(4);
+  });
+
+  it('with no stuck batch, requests never expire however long the queue runs', async () => {
+    const batcher = new ClaimBatcher<number, number>(
+      async (_key, requests) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return requests;
+      },
+      2,
+      0,
+      undefined,
+      150,
+    );
+    // Requests arrive as fast as batches take them, so the queue is never empty for 300 ms,
+    // but each request waits about one batch (20 ms) for its turn.
+    const answers: Promise<number>[] = [];
+    for (let i = 0; i < 30; i++) {
+      answers.push(batcher.submit('A', i));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await expect(Promise.all(answers)).resolves.toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 });

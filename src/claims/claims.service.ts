@@ -6,6 +6,7 @@ import {
   alreadyClaimed,
   couponNotFound,
   databaseUnavailable,
+  lockBusy,
   saleEnded,
   saleNotStarted,
   soldOut,
@@ -18,7 +19,7 @@ import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
 import { sameUsername } from '../users/dto/credentials.dto';
-import { ClaimBatcher } from './claim-batcher';
+import { ClaimBatcher, QueueWaitExpiredError } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository } from './claims.repository';
 import { RememberedRefusal, SoldOutMemory } from './sold-out-memory';
 
@@ -35,6 +36,8 @@ export class ClaimsService implements OnApplicationShutdown {
   private readonly logger = new Logger(ClaimsService.name);
   private readonly batcher: ClaimBatcher<Claimant, SettledClaim>;
   private readonly soldOut: SoldOutMemory;
+  /** A batch lost the database and none has reached it since: check before taking a coupon lock. */
+  private databaseLost = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -48,6 +51,7 @@ export class ClaimsService implements OnApplicationShutdown {
       config.CLAIM_BATCH_SIZE,
       config.CLAIM_BATCH_MAX_WAIT_MS,
       (_couponName, size) => this.metrics.observeBatch(size),
+      config.CLAIM_QUEUE_TIMEOUT_MS,
     );
     this.soldOut = new SoldOutMemory(repository, config.SOLD_OUT_READ_REUSE_MS);
   }
@@ -121,7 +125,12 @@ export class ClaimsService implements OnApplicationShutdown {
     await this.rateLimiter.consume([
       { key: `claim:user:${user.id}`, limit: this.config.CLAIM_RATE_LIMIT_PER_USER, windowMs: this.config.CLAIM_RATE_LIMIT_WINDOW_MS },
     ]);
-    const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username });
+    const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username }).catch((error: unknown) => {
+      if (!(error instanceof QueueWaitExpiredError)) throw error;
+      // Never settled: the batch ahead is stuck (its process lost the database); retry, perhaps elsewhere.
+      this.metrics.countLockFailure('busy');
+      throw lockBusy(couponName);
+    });
     report.lockWaitMs = outcome.lockWaitMs;
     switch (outcome.kind) {
       case 'granted':
@@ -137,6 +146,15 @@ export class ClaimsService implements OnApplicationShutdown {
 
   /** One lock, one transaction, one answer per claimant. */
   private async settleBatch(couponName: string, claimants: Claimant[]): Promise<SettledClaim[]> {
+    if (this.databaseLost) {
+      // Cut off from PostgreSQL but not from Redis, this process would take the lease and hold
+      // it through a query timeout, keeping every other process from the coupon: ask first.
+      if (!(await this.repository.answers(this.config.HEALTH_TIMEOUT_MS))) {
+        this.logger.warn(`claim of ${couponName} refused: the database still does not answer`);
+        throw databaseUnavailable();
+      }
+      this.databaseLost = false;
+    }
     try {
       const { result, waitedMs } = await this.lock.withLock(couponLockResource(couponName), () =>
         this.settleOrSplit(couponName, claimants),
@@ -145,6 +163,7 @@ export class ClaimsService implements OnApplicationShutdown {
       this.logger.debug(`settled ${claimants.length} claims of ${couponName}; lock wait ${waitedMs} ms`);
       return result.map((settled) => ({ ...settled, lockWaitMs: waitedMs }));
     } catch (error) {
+      if (isDatabaseUnavailable(error)) this.databaseLost = true;
       if (error instanceof LockBusyError) this.metrics.countLockFailure('busy');
       if (error instanceof LockUnavailableError) this.metrics.countLockFailure('unavailable');
       throw this.toDomainError(error, couponName);
