@@ -281,6 +281,18 @@ async function withDatabase<T>(url: string, work: (db: Client) => Promise<T>): P
   }
 }
 
+/** Claims as the probe user straight through one process, bypassing the rotation. */
+async function claimThrough(url: string, sale: SaleContext): Promise<{ status: number; code: string | null; elapsedMs: number }> {
+  const started = Date.now();
+  const answer = await fetch(`${url}/api/coupons/claim`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${sale.probe.token}` },
+    body: JSON.stringify({ coupon_name: sale.couponName }),
+  });
+  const body = (await answer.json().catch(() => ({}))) as { code?: string };
+  return { status: answer.status, code: body.code ?? null, elapsedMs: Date.now() - started };
+}
+
 /** Claims as the probe user, once; the answer, how long it took and whether a row appeared. */
 async function probeClaim(sale: SaleContext): Promise<{ status: number; code: string | null; elapsedMs: number; wrote: boolean }> {
   const started = Date.now();
@@ -396,7 +408,11 @@ async function watchWhileStuck(sale: SaleContext, stuck: StuckSession, forMs: nu
  */
 async function holdCutOffWithRow(
   sale: SaleContext,
-  how: { url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string },
+  how: {
+    url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string;
+    /** Runs from the catch until the restore, beside the watch (probes of the stuck process). */
+    during?: () => Promise<void>;
+  },
 ): Promise<{ caught: StuckSession; seen: WhileStuck } | null> {
   const caught = await cutWhileHoldingRow(sale, how.clientPorts, how.cut, how.restore);
   sale.check(
@@ -406,7 +422,7 @@ async function holdCutOffWithRow(
   );
   if (!caught) return null;
   sale.http.setInRotation(how.url, false);
-  const seen = await watchWhileStuck(sale, caught, how.forMs);
+  const [seen] = await Promise.all([watchWhileStuck(sale, caught, how.forMs), how.during?.()]);
   how.restore();
   sale.http.setInRotation(how.url, true);
   checkOthersWentOn(sale, seen, how.who, how.forMs);
@@ -606,10 +622,41 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       const cutOff = sale.group.processes[1];
       const link = sale.databaseLink!;
       const cutMs = 12_000;
+      const stuckBatchFailed = () => cutOff.count(/failed, database unavailable/);
+      const failedBefore = stuckBatchFailed();
+      const probes: string[] = [];
       const held = await holdCutOffWithRow(sale, {
         url: cutOff.url, clientPorts: () => new Set(link.upstreamPorts()), cut: () => link.set('blackhole'), restore: () => link.set('forward'),
         forMs: cutMs, cutWord: 'blackholed', who: 'the partition',
+        during: async () => {
+          // Sent straight to the cut-off process, as by a client that chose it before the load
+          // balancer noticed: it queues behind the stuck batch, and must not wait for the link.
+          const queued = await claimThrough(cutOff.url, sale);
+          probes.push(`claim queued behind the stuck batch: ${queued.status} ${queued.code} after ${queued.elapsedMs} ms`);
+          sale.check(
+            'a claim queued behind the stuck batch is answered 503 LOCK_BUSY within CLAIM_QUEUE_TIMEOUT_MS (5 s) + 1.5 s, unsettled',
+            queued.status === 503 && queued.code === 'LOCK_BUSY' && queued.elapsedMs < 6500,
+            `${queued.status} ${queued.code} after ${queued.elapsedMs} ms`,
+          );
+          // Once the stuck batch has failed (not when its COMMIT is the unanswered statement: it
+          // must learn the outcome first), the next batch asks PostgreSQL before taking the lease.
+          for (let waited = 0; stuckBatchFailed() === failedBefore && waited < 6000; waited += 100) await sleep(100);
+          if (stuckBatchFailed() === failedBefore) {
+            probes.push('the stuck batch was still waiting (its COMMIT unanswered), no second probe');
+            return;
+          }
+          // A batch that took the lease would wait out a query timeout (6 s) on the dead link; one
+          // that asks first answers after HEALTH_TIMEOUT_MS (twice, if a batch of others is ahead).
+          const next = await claimThrough(cutOff.url, sale);
+          probes.push(`claim after the stuck batch failed: ${next.status} ${next.code} after ${next.elapsedMs} ms`);
+          sale.check(
+            'after its stuck batch failed, the cut-off process answers 503 DATABASE_UNAVAILABLE without taking the coupon lock (within 2 x HEALTH_TIMEOUT_MS + 1 s)',
+            next.status === 503 && next.code === 'DATABASE_UNAVAILABLE' && next.elapsedMs < 3000,
+            `${next.status} ${next.code} after ${next.elapsedMs} ms`,
+          );
+        },
       });
+      for (const probe of probes) sale.note(probe);
       if (!held) return;
       const { caught, seen } = held;
       sale.note(
