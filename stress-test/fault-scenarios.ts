@@ -309,13 +309,33 @@ interface StuckSession {
   attempts: number;
 }
 
+interface ServiceSession {
+  pid: number;
+  state: string;
+  /** It holds the coupons table's row-share lock: inside a claim transaction, at or past its FOR UPDATE. */
+  holds_row: boolean;
+}
+
+/** The PostgreSQL sessions whose client ports are `ports` (one process's connections). */
+async function sessionsOf(db: Client, ports: Set<number>): Promise<ServiceSession[]> {
+  const { rows } = await db.query(
+    `SELECT a.pid, a.client_port, a.state,
+            EXISTS (SELECT 1 FROM pg_locks l
+                     WHERE l.pid = a.pid AND l.granted AND l.relation = 'coupons'::regclass AND l.mode = 'RowShareLock') AS holds_row
+       FROM pg_stat_activity a
+      WHERE a.datname = current_database() AND a.application_name = 'flash-sale-coupons'`,
+  );
+  return rows.filter((r: { client_port: number }) => ports.has(r.client_port));
+}
+
 /**
  * Cuts one process off (freezes it, or blackholes its link) again and again until the cut
  * lands while one of its sessions sits idle in a transaction holding the coupon row, and
- * returns that session; null if that did not happen within `withinMs`. After each cut it
- * waits for the process's running statements to finish, then reads pg_stat_activity and
- * pg_locks, and confirms from its own session that the row is locked (FOR UPDATE NOWAIT
- * refused). Otherwise it restores the process and tries again a moment later.
+ * returns that session; null if that did not happen within `withinMs`. Each cut is made as
+ * soon as one of its sessions is seen inside a claim transaction; then it waits for the
+ * process's running statements to finish, reads pg_stat_activity and pg_locks, and confirms
+ * from its own session that the row is locked (FOR UPDATE NOWAIT refused). Otherwise it
+ * restores the process and tries again a moment later.
  */
 async function cutWhileHoldingRow(
   sale: SaleContext,
@@ -327,18 +347,14 @@ async function cutWhileHoldingRow(
   return withDatabase(sale.group.databaseUrl, async (db) => {
     const deadline = Date.now() + withinMs;
     for (let attempts = 1; Date.now() < deadline; attempts++) {
-      cut();
       const ports = clientPorts();
-      let sessions: { pid: number; state: string; holds_row: boolean }[] = [];
+      // A cut at a random moment took a median 32 tries (up to 111) to land in a transaction,
+      // and a sale sometimes sold out first; a transaction lasts milliseconds, a look takes one.
+      while (Date.now() < deadline && !(await sessionsOf(db, ports)).some((r) => r.holds_row)) await sleep(1);
+      cut();
+      let sessions: ServiceSession[] = [];
       for (let waited = 0; waited <= 500; waited += 10) {
-        const { rows } = await db.query(
-          `SELECT a.pid, a.client_port, a.state,
-                  EXISTS (SELECT 1 FROM pg_locks l
-                           WHERE l.pid = a.pid AND l.granted AND l.relation = 'coupons'::regclass AND l.mode = 'RowShareLock') AS holds_row
-             FROM pg_stat_activity a
-            WHERE a.datname = current_database() AND a.application_name = 'flash-sale-coupons'`,
-        );
-        sessions = rows.filter((r: { client_port: number }) => ports.has(r.client_port));
+        sessions = await sessionsOf(db, ports);
         if (!sessions.some((r) => r.state === 'active')) break;
         await sleep(10);
       }
