@@ -306,11 +306,14 @@ const LOCK_LOST = /was lost \(lease expired\)/;
 
 interface StuckSession {
   backendPid: number;
+  /** Its client's port as PostgreSQL sees it (for a proxied link, the proxy's upstream port). */
+  clientPort: number;
   attempts: number;
 }
 
 interface ServiceSession {
   pid: number;
+  client_port: number;
   state: string;
   /** It holds the coupons table's row-share lock: inside a claim transaction, at or past its FOR UPDATE. */
   holds_row: boolean;
@@ -359,7 +362,7 @@ async function cutWhileHoldingRow(
         await sleep(10);
       }
       const holder = sessions.find((r) => r.state === 'idle in transaction' && r.holds_row);
-      if (holder && (await rowIsLocked(db, sale.couponName))) return { backendPid: holder.pid, attempts };
+      if (holder && (await rowIsLocked(db, sale.couponName))) return { backendPid: holder.pid, clientPort: holder.client_port, attempts };
       restore();
       await sleep(5 + Math.random() * 40);
     }
@@ -427,7 +430,7 @@ async function holdCutOffWithRow(
   how: {
     url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string;
     /** Runs from the catch until the restore, beside the watch (probes of the stuck process). */
-    during?: () => Promise<void>;
+    during?: (caught: StuckSession) => Promise<void>;
   },
 ): Promise<{ caught: StuckSession; seen: WhileStuck } | null> {
   const caught = await cutWhileHoldingRow(sale, how.clientPorts, how.cut, how.restore);
@@ -438,7 +441,7 @@ async function holdCutOffWithRow(
   );
   if (!caught) return null;
   sale.http.setInRotation(how.url, false);
-  const [seen] = await Promise.all([watchWhileStuck(sale, caught, how.forMs), how.during?.()]);
+  const [seen] = await Promise.all([watchWhileStuck(sale, caught, how.forMs), how.during?.(caught)]);
   how.restore();
   sale.http.setInRotation(how.url, true);
   checkOthersWentOn(sale, seen, how.who, how.forMs);
@@ -644,7 +647,8 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       const held = await holdCutOffWithRow(sale, {
         url: cutOff.url, clientPorts: () => new Set(link.upstreamPorts()), cut: () => link.set('blackhole'), restore: () => link.set('forward'),
         forMs: cutMs, cutWord: 'blackholed', who: 'the partition',
-        during: async () => {
+        during: async (caught) => {
+          const caughtAt = Date.now();
           // Sent straight to the cut-off process, as by a client that chose it before the load
           // balancer noticed: it queues behind the stuck batch, and must not wait for the link.
           const queued = await claimThrough(cutOff.url, sale);
@@ -657,6 +661,14 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
           // Once the stuck batch has failed (not when its COMMIT is the unanswered statement: it
           // must learn the outcome first), the next batch asks PostgreSQL before taking the lease.
           for (let waited = 0; stuckBatchFailed() === failedBefore && waited < 6000; waited += 100) await sleep(100);
+          // Its unanswered statement times out after the statement timeout + 1 s (6 s); the process
+          // must then close that connection, not send a ROLLBACK into it and wait 6 s more.
+          while (!link.clientClosed(caught.clientPort) && Date.now() - caughtAt < 7500) await sleep(100);
+          sale.check(
+            'the cut-off process closed the stuck connection within the statement timeout + 2.5 s, instead of a ROLLBACK into it',
+            link.clientClosed(caught.clientPort),
+            link.clientClosed(caught.clientPort) ? `closed ${Date.now() - caughtAt} ms after the catch (or earlier)` : 'still open 7.5 s after the catch',
+          );
           if (stuckBatchFailed() === failedBefore) {
             probes.push('the stuck batch was still waiting (its COMMIT unanswered), no second probe');
             return;
