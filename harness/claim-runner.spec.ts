@@ -1,4 +1,4 @@
-import { MAX_TIMELINE_BUCKETS, buildTimeline, claimPlan, timelineBucketMs } from './claim-runner';
+import { MAX_TIMELINE_BUCKETS, buildTimeline, claimPlan, runReleasingSlots, timelineBucketMs } from './claim-runner';
 
 describe('timelineBucketMs', () => {
   it.each([
@@ -44,5 +44,26 @@ describe('claimPlan', () => {
     const plan = claimPlan(6, ['A', 'B', 'C'], 2);
     expect(plan).toEqual([['A', 'B'], ['B', 'C'], ['C', 'A'], ['A', 'B'], ['B', 'C'], ['C', 'A']]);
     expect(claimPlan(2, ['A'], 3)).toEqual([['A'], ['A']]);
+  });
+});
+
+describe('runReleasingSlots', () => {
+  it('a task still running after releaseAfterMs lets the next item start; every task still ends before it resolves', async () => {
+    const started: string[] = [];
+    let unfreeze!: () => void;
+    const frozen = new Promise<void>((resolve) => (unfreeze = resolve));
+    const done = runReleasingSlots(20)(['stuck', 'next', 'last'], 1, async (item) => {
+      started.push(item);
+      if (item === 'stuck') await frozen;
+    });
+    let finished = false;
+    void done.then(() => (finished = true));
+    // One place in flight, held by a task that never answers until it is let go.
+    for (let waited = 0; started.length < 3 && waited < 1000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(started).toEqual(['stuck', 'next', 'last']);
+    expect(finished).toBe(false);
+    unfreeze();
+    await done;
+    expect(finished).toBe(true);
   });
 });

@@ -79,6 +79,12 @@ export interface SaleOptions {
   durationSeconds: number;
   retries: number;
   retryDelayMs: number;
+  /**
+   * A claim still unanswered after this long stops counting against `concurrency` (it still
+   * runs to its answer): a crowd does not wait for its members stuck on a frozen process.
+   * Unset: the limit counts every claim in flight.
+   */
+  slotReleaseAfterMs?: number;
   onProgress?: (progress: SaleProgress) => void;
 }
 
@@ -109,7 +115,8 @@ export async function runSale(options: SaleOptions): Promise<SaleRun> {
   const progressTimer = options.onProgress ? setInterval(() => options.onProgress!(progress()), 200) : null;
 
   // The double dip's K claims go first and all at once (they are the first K jobs taken).
-  await runBounded(jobs, Math.max(options.concurrency, options.doubleDip), async (job) => {
+  const run = options.slotReleaseAfterMs === undefined ? runBounded : runReleasingSlots(options.slotReleaseAfterMs);
+  await run(jobs, Math.max(options.concurrency, options.doubleDip), async (job) => {
     if (performance.now() > deadline) {
       // Not sent: the sale did not finish inside the cap, which the checks must see.
       cappedByDuration = true;
@@ -172,6 +179,42 @@ async function claimWithRetries(
     retries,
     doubleDip: job.doubleDip,
   };
+}
+
+/** Like runBounded, but a task still running after `releaseAfterMs` frees its slot for the next item. */
+export function runReleasingSlots(releaseAfterMs: number) {
+  return <T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let cursor = 0;
+      let slotsInUse = 0;
+      let running = 0;
+      const startMore = () => {
+        while (slotsInUse < limit && cursor < items.length) {
+          const item = items[cursor++];
+          slotsInUse++;
+          running++;
+          let released = false;
+          const release = () => {
+            if (released) return;
+            released = true;
+            slotsInUse--;
+            startMore();
+          };
+          const timer = setTimeout(release, releaseAfterMs);
+          task(item).then(
+            () => {
+              clearTimeout(timer);
+              running--;
+              release();
+              if (running === 0 && cursor >= items.length) resolve();
+            },
+            reject,
+          );
+        }
+        if (running === 0 && cursor >= items.length) resolve();
+      };
+      startMore();
+    });
 }
 
 /** Bucket widths a reader can add up in their head, from 100 ms (a sale over in a blink) up. */

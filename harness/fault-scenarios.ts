@@ -77,6 +77,8 @@ interface FaultSale {
   expect: 'exact' | 'every-200-is-a-row';
   /** Milliseconds a client waits for an answer (default 15 s); longer where a process is frozen on purpose. */
   requestTimeoutMs?: number;
+  /** A claim unanswered this long frees its place among the `concurrency` in flight (runSale's slotReleaseAfterMs). */
+  slotReleaseAfterMs?: number;
   /** This process (index) reaches PostgreSQL through a proxy the fault can break: sale.databaseLink. */
   databaseLinkOf?: number;
   /** Every process reaches this Redis node (index) through one proxy: sale.redisLink, delayed from the start by delayMs. */
@@ -176,7 +178,7 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
     let fault: Promise<void> | null = null;
     const run = await runSale({
       http, couponName, users, stock: spec.stock, concurrency, doubleDip: spec.doubleDip ?? 0, seed: spec.id,
-      durationSeconds: 120, retries: 100, retryDelayMs: 100,
+      durationSeconds: 120, retries: 100, retryDelayMs: 100, slotReleaseAfterMs: spec.slotReleaseAfterMs,
       onProgress: ({ done, total }) => {
         if (spec.fault && !fault && done >= total * (spec.faultAt ?? 0.3)) {
           fault = spec.fault(sale).catch((error: Error) => {
@@ -262,6 +264,18 @@ function judge(
   check('no row the clients were not told about, but where the scenario allows it', unexplained.length === 0, `${unexplained.length} unexplained rows`);
 }
 
+/** Claims as the probe user straight through one process, bypassing the rotation. */
+async function claimThrough(url: string, sale: SaleContext): Promise<{ status: number; code: string | null; elapsedMs: number }> {
+  const started = Date.now();
+  const answer = await fetch(`${url}/api/coupons/claim`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${sale.probe.token}` },
+    body: JSON.stringify({ coupon_name: sale.couponName }),
+  });
+  const body = (await answer.json().catch(() => ({}))) as { code?: string };
+  return { status: answer.status, code: body.code ?? null, elapsedMs: Date.now() - started };
+}
+
 /** Claims as the probe user, once; the answer, how long it took and whether a row appeared. */
 async function probeClaim(sale: SaleContext): Promise<{ status: number; code: string | null; elapsedMs: number; wrote: boolean }> {
   const started = Date.now();
@@ -275,16 +289,39 @@ const LOCK_LOST = /was lost \(lease expired\)/;
 
 interface StuckSession {
   backendPid: number;
+  /** Its client's port as PostgreSQL sees it (for a proxied link, the proxy's upstream port). */
+  clientPort: number;
   attempts: number;
+}
+
+interface ServiceSession {
+  pid: number;
+  client_port: number;
+  state: string;
+  /** It holds the coupons table's row-share lock: inside a claim transaction, at or past its FOR UPDATE. */
+  holds_row: boolean;
+}
+
+/** The PostgreSQL sessions whose client ports are `ports` (one process's connections). */
+async function sessionsOf(db: Client, ports: Set<number>): Promise<ServiceSession[]> {
+  const { rows } = await db.query(
+    `SELECT a.pid, a.client_port, a.state,
+            EXISTS (SELECT 1 FROM pg_locks l
+                     WHERE l.pid = a.pid AND l.granted AND l.relation = 'coupons'::regclass AND l.mode = 'RowShareLock') AS holds_row
+       FROM pg_stat_activity a
+      WHERE a.datname = current_database() AND a.application_name = 'flash-sale-coupons'`,
+  );
+  return rows.filter((r: { client_port: number }) => ports.has(r.client_port));
 }
 
 /**
  * Cuts one process off (freezes it, or blackholes its link) again and again until the cut
  * lands while one of its sessions sits idle in a transaction holding the coupon row, and
- * returns that session; null if that did not happen within `withinMs`. After each cut it
- * waits for the process's running statements to finish, then reads pg_stat_activity and
- * pg_locks, and confirms from its own session that the row is locked (FOR UPDATE NOWAIT
- * refused). Otherwise it restores the process and tries again a moment later.
+ * returns that session; null if that did not happen within `withinMs`. Each cut is made as
+ * soon as one of its sessions is seen inside a claim transaction; then it waits for the
+ * process's running statements to finish, reads pg_stat_activity and pg_locks, and confirms
+ * from its own session that the row is locked (FOR UPDATE NOWAIT refused). Otherwise it
+ * restores the process and tries again a moment later.
  */
 async function cutWhileHoldingRow(
   sale: SaleContext,
@@ -296,23 +333,19 @@ async function cutWhileHoldingRow(
   return withDatabase(sale.group.databaseUrl, async (db) => {
     const deadline = Date.now() + withinMs;
     for (let attempts = 1; Date.now() < deadline; attempts++) {
-      cut();
       const ports = clientPorts();
-      let sessions: { pid: number; state: string; holds_row: boolean }[] = [];
+      // A cut at a random moment took a median 32 tries (up to 111) to land in a transaction,
+      // and a sale sometimes sold out first; a transaction lasts milliseconds, a look takes one.
+      while (Date.now() < deadline && !(await sessionsOf(db, ports)).some((r) => r.holds_row)) await sleep(1);
+      cut();
+      let sessions: ServiceSession[] = [];
       for (let waited = 0; waited <= 500; waited += 10) {
-        const { rows } = await db.query(
-          `SELECT a.pid, a.client_port, a.state,
-                  EXISTS (SELECT 1 FROM pg_locks l
-                           WHERE l.pid = a.pid AND l.granted AND l.relation = 'coupons'::regclass AND l.mode = 'RowShareLock') AS holds_row
-             FROM pg_stat_activity a
-            WHERE a.datname = current_database() AND a.application_name = 'flash-sale-coupons'`,
-        );
-        sessions = rows.filter((r: { client_port: number }) => ports.has(r.client_port));
+        sessions = await sessionsOf(db, ports);
         if (!sessions.some((r) => r.state === 'active')) break;
         await sleep(10);
       }
       const holder = sessions.find((r) => r.state === 'idle in transaction' && r.holds_row);
-      if (holder && (await rowIsLocked(db, sale.couponName))) return { backendPid: holder.pid, attempts };
+      if (holder && (await rowIsLocked(db, sale.couponName))) return { backendPid: holder.pid, clientPort: holder.client_port, attempts };
       restore();
       await sleep(5 + Math.random() * 40);
     }
@@ -377,7 +410,11 @@ async function watchWhileStuck(sale: SaleContext, stuck: StuckSession, forMs: nu
  */
 async function holdCutOffWithRow(
   sale: SaleContext,
-  how: { url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string },
+  how: {
+    url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string;
+    /** Runs from the catch until the restore, beside the watch (probes of the stuck process). */
+    during?: (caught: StuckSession) => Promise<void>;
+  },
 ): Promise<{ caught: StuckSession; seen: WhileStuck } | null> {
   const caught = await cutWhileHoldingRow(sale, how.clientPorts, how.cut, how.restore);
   sale.check(
@@ -387,7 +424,7 @@ async function holdCutOffWithRow(
   );
   if (!caught) return null;
   sale.http.setInRotation(how.url, false);
-  const seen = await watchWhileStuck(sale, caught, how.forMs);
+  const [seen] = await Promise.all([watchWhileStuck(sale, caught, how.forMs), how.during?.(caught)]);
   how.restore();
   sale.http.setInRotation(how.url, true);
   checkOthersWentOn(sale, seen, how.who, how.forMs);
@@ -558,6 +595,11 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   scenario(9, 'An API process frozen (SIGSTOP) for 25 s while it holds the coupon row', {
     // Clients wait out the freeze (60 s timeout) so the frozen process's answers are judged too.
     processes: 2, redisNodes: 3, users: 1200, stock: 1000, expect: 'exact', faultAt: 0.05, requestTimeoutMs: 60_000,
+    // A frozen process answers nobody until it wakes. Its claims stuck for 3 s stop holding the
+    // crowd's 60 places (new users keep arriving at the others): when it froze holding every one
+    // (lock turns pile the clients on one process; 5 runs in 9 on 2026-11-29), nothing reached
+    // the other process for the whole freeze, which tests the crowd, not the service.
+    slotReleaseAfterMs: 3000,
     fault: async (sale) => {
       const stuck = sale.group.processes[1];
       const frozenMs = 25_000;
@@ -587,10 +629,50 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       const cutOff = sale.group.processes[1];
       const link = sale.databaseLink!;
       const cutMs = 12_000;
+      const stuckBatchFailed = () => cutOff.count(/failed, database unavailable/);
+      const failedBefore = stuckBatchFailed();
+      const probes: string[] = [];
       const held = await holdCutOffWithRow(sale, {
         url: cutOff.url, clientPorts: () => new Set(link.upstreamPorts()), cut: () => link.set('blackhole'), restore: () => link.set('forward'),
         forMs: cutMs, cutWord: 'blackholed', who: 'the partition',
+        during: async (caught) => {
+          const caughtAt = Date.now();
+          // Sent straight to the cut-off process, as by a client that chose it before the load
+          // balancer noticed: it queues behind the stuck batch, and must not wait for the link.
+          const queued = await claimThrough(cutOff.url, sale);
+          probes.push(`claim queued behind the stuck batch: ${queued.status} ${queued.code} after ${queued.elapsedMs} ms`);
+          sale.check(
+            'a claim queued behind the stuck batch is answered 503 LOCK_BUSY within CLAIM_QUEUE_TIMEOUT_MS (5 s) + 1.5 s, unsettled',
+            queued.status === 503 && queued.code === 'LOCK_BUSY' && queued.elapsedMs < 6500,
+            `${queued.status} ${queued.code} after ${queued.elapsedMs} ms`,
+          );
+          // Once the stuck batch has failed (not when its COMMIT is the unanswered statement: it
+          // must learn the outcome first), the next batch asks PostgreSQL before taking the lease.
+          for (let waited = 0; stuckBatchFailed() === failedBefore && waited < 6000; waited += 100) await sleep(100);
+          // Its unanswered statement times out after the statement timeout + 1 s (6 s); the process
+          // must then close that connection, not send a ROLLBACK into it and wait 6 s more.
+          while (!link.clientClosed(caught.clientPort) && Date.now() - caughtAt < 7500) await sleep(100);
+          sale.check(
+            'the cut-off process closed the stuck connection within the statement timeout + 2.5 s, instead of a ROLLBACK into it',
+            link.clientClosed(caught.clientPort),
+            link.clientClosed(caught.clientPort) ? `closed ${Date.now() - caughtAt} ms after the catch (or earlier)` : 'still open 7.5 s after the catch',
+          );
+          if (stuckBatchFailed() === failedBefore) {
+            probes.push('the stuck batch was still waiting (its COMMIT unanswered), no second probe');
+            return;
+          }
+          // A batch that took the lease would wait out a query timeout (6 s) on the dead link; one
+          // that asks first answers after HEALTH_TIMEOUT_MS (twice, if a batch of others is ahead).
+          const next = await claimThrough(cutOff.url, sale);
+          probes.push(`claim after the stuck batch failed: ${next.status} ${next.code} after ${next.elapsedMs} ms`);
+          sale.check(
+            'after its stuck batch failed, the cut-off process answers 503 DATABASE_UNAVAILABLE without taking the coupon lock (within 2 x HEALTH_TIMEOUT_MS + 1 s)',
+            next.status === 503 && next.code === 'DATABASE_UNAVAILABLE' && next.elapsedMs < 3000,
+            `${next.status} ${next.code} after ${next.elapsedMs} ms`,
+          );
+        },
       });
+      for (const probe of probes) sale.note(probe);
       if (!held) return;
       const { caught, seen } = held;
       sale.note(

@@ -10,6 +10,8 @@ interface Link {
   held: { to: Socket; chunk: Buffer }[];
   /** A side closed during a blackhole: the other side learns it when the blackhole lifts. */
   closedDuringBlackhole: boolean;
+  /** Our local port towards the target, kept: a closed socket no longer reports it. */
+  upstreamPort?: number;
 }
 
 /**
@@ -45,6 +47,7 @@ export class TcpProxy {
     const upstream = createConnection({ host, port });
     const link: Link = { client, upstream, held: [], closedDuringBlackhole: false };
     this.links.add(link);
+    upstream.once('connect', () => (link.upstreamPort = upstream.localPort));
     client.on('error', () => undefined);
     upstream.on('error', () => undefined);
     const onClose = (other: Socket) => () => {
@@ -106,6 +109,17 @@ export class TcpProxy {
    */
   upstreamPorts(): number[] {
     return [...this.links].map((link) => link.upstream.localPort).filter((p): p is number => typeof p === 'number');
+  }
+
+  /**
+   * Whether the client of the connection whose upstream local port is `upstreamPort` has closed
+   * it (during a blackhole the target does not hear of it yet). False for an unknown port.
+   */
+  clientClosed(upstreamPort: number): boolean {
+    for (const link of this.links) {
+      if (link.upstreamPort === upstreamPort) return link.client.destroyed || link.client.readableEnded;
+    }
+    return false;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { BatchGroup, ClaimBatcher } from './claim-batcher';
+import { BatchGroup, ClaimBatcher, QueueWaitExpiredError } from './claim-batcher';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const gate = () => {
@@ -139,5 +139,63 @@ describe('ClaimBatcher', () => {
     await batcher.whenIdle();
     expect(answered).toBe(2);
     expect(batcher.pending).toBe(0);
+  });
+
+  it('a request queued behind a stuck batch of its key leaves unsettled after maxQueueWaitMs; the stuck batch keeps its members', async () => {
+    const settled: string[] = [];
+    const stuck = gate();
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        settled.push(show(groups));
+        return groups.map(async (g) => {
+          if (settled.length === 1) await stuck.opened;
+          return g.requests;
+        });
+      },
+      10,
+      0,
+      undefined,
+      2,
+      50,
+    );
+    const first = batcher.submit('A', 1);
+    await tick();
+    const queued = [batcher.submit('A', 2), batcher.submit('A', 3)];
+    // Another key is not held up by A's stuck batch.
+    await expect(batcher.submit('B', 9)).resolves.toBe(9);
+    const started = performance.now();
+    for (const answer of queued) await expect(answer).rejects.toBeInstanceOf(QueueWaitExpiredError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(30);
+    expect(batcher.pending).toBe(1);
+    stuck.open();
+    await expect(first).resolves.toBe(1);
+    // Never settled, so their clients may retry without a double claim.
+    expect(settled).toEqual(['A:1', 'B:9']);
+    // The queue goes on: a later request is settled as usual.
+    await expect(batcher.submit('A', 4)).resolves.toBe(4);
+    expect(batcher.pending).toBe(0);
+  });
+
+  it('with no stuck batch, requests never expire however long the queue runs', async () => {
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) =>
+        groups.map(async (g) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return g.requests;
+        }),
+      2,
+      0,
+      undefined,
+      2,
+      150,
+    );
+    // Requests arrive as fast as batches take them, so the queue is never empty for 300 ms,
+    // but each request waits about one batch (20 ms) for its turn.
+    const answers: Promise<number>[] = [];
+    for (let i = 0; i < 30; i++) {
+      answers.push(batcher.submit('A', i));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await expect(Promise.all(answers)).resolves.toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 });

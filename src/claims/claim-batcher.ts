@@ -20,6 +20,13 @@ interface Waiter<Request, Outcome> {
   request: Request;
   resolve: (outcome: Outcome) => void;
   reject: (error: unknown) => void;
+  /** performance.now() when it joined the queue. */
+  queuedAt: number;
+}
+
+/** A request that waited `maxQueueWaitMs` without joining a batch: it was never settled. */
+export class QueueWaitExpiredError extends Error {
+  override name = 'QueueWaitExpiredError';
 }
 
 /**
@@ -29,7 +36,9 @@ interface Waiter<Request, Outcome> {
  * key. At most `maxConcurrentBatches` batches run at once; while they settle the queue fills,
  * so batches grow with the load. Many coupons then share one batch (one lock round, one
  * transaction) instead of paying for one each. A group that fails rejects every member with
- * the same error (its transaction wrote nothing).
+ * the same error (its transaction wrote nothing). A request still queued after
+ * `maxQueueWaitMs` (the batch ahead of it on its key is stuck) leaves the queue unsettled and
+ * is rejected with QueueWaitExpiredError, so it can be retried, perhaps through another process.
  */
 export class ClaimBatcher<Request, Outcome> {
   private readonly logger = new Logger(ClaimBatcher.name);
@@ -41,6 +50,8 @@ export class ClaimBatcher<Request, Outcome> {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private startScheduled = false;
+  /** Fires when the oldest waiter has waited `maxQueueWaitMs` (one timer, not one per request). */
+  private expiry?: NodeJS.Timeout;
 
   constructor(
     private readonly settle: BatchSettler<Request, Outcome>,
@@ -49,14 +60,17 @@ export class ClaimBatcher<Request, Outcome> {
     private readonly maxWaitMs: number,
     private readonly onBatch?: (size: number, keys: number) => void,
     private readonly maxConcurrentBatches = 2,
+    /** The longest a request waits for a batch to take it (0 = no limit). */
+    private readonly maxQueueWaitMs = 0,
   ) {}
 
   submit(key: string, request: Request): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
-      this.waiting.push({ key, request, resolve, reject });
+      this.waiting.push({ key, request, resolve, reject, queuedAt: performance.now() });
       this.waitingPerKey.set(key, (this.waitingPerKey.get(key) ?? 0) + 1);
       this.inFlight++;
       this.scheduleStart();
+      if (this.maxQueueWaitMs > 0 && !this.expiry) this.armExpiry();
     });
   }
 
@@ -155,8 +169,37 @@ export class ClaimBatcher<Request, Outcome> {
     }
   }
 
+  /** Rejects the waiters that have waited maxQueueWaitMs (the oldest are first), then waits for the next. */
+  private armExpiry(): void {
+    const oldest = this.waiting[0];
+    if (!oldest) return;
+    this.expiry = setTimeout(() => {
+      this.expiry = undefined;
+      const now = performance.now();
+      let expired = 0;
+      while (expired < this.waiting.length && now - this.waiting[expired].queuedAt >= this.maxQueueWaitMs) expired++;
+      if (expired > 0) {
+        const late = this.waiting.splice(0, expired);
+        for (const waiter of late) {
+          const stillWaiting = this.waitingPerKey.get(waiter.key)! - 1;
+          if (stillWaiting === 0) this.waitingPerKey.delete(waiter.key);
+          else this.waitingPerKey.set(waiter.key, stillWaiting);
+        }
+        const error = new QueueWaitExpiredError(`waited ${this.maxQueueWaitMs} ms for the batch ahead`);
+        late.forEach((waiter) => waiter.reject(error));
+        this.answered(late.length);
+      }
+      this.armExpiry();
+    }, Math.max(0, oldest.queuedAt + this.maxQueueWaitMs - performance.now()));
+    this.expiry.unref();
+  }
+
   private answered(count: number): void {
     this.inFlight -= count;
+    if (this.waiting.length === 0) {
+      clearTimeout(this.expiry);
+      this.expiry = undefined;
+    }
     if (this.inFlight === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
+import { withTimeout } from '../common/with-timeout';
 import { SaleWindow, judgeClaims } from './claim-decision';
 import { SoldOutMemorySource, StockState } from './sold-out-memory';
 
@@ -28,6 +29,12 @@ export interface Settlement {
 export interface CouponClaims {
   couponName: string;
   claimants: Claimant[];
+}
+
+/** What this file uses of the pg client under a query runner. */
+interface PgConnection {
+  query(config: { text: string; query_timeout: number }): Promise<unknown>;
+  end(): Promise<void>;
 }
 
 /**
@@ -77,7 +84,7 @@ export class ClaimsRepository implements SoldOutMemorySource {
   /** Settles the claimants of several coupons (distinct names) in one transaction; one settlement per coupon, in order. */
   async settleCoupons(batch: CouponClaims[]): Promise<Settlement[]> {
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const connection: PgConnection = await runner.connect();
     let open = false;
     let committing = false;
     let settlements: Settlement[] | undefined;
@@ -98,7 +105,15 @@ export class ClaimsRepository implements SoldOutMemorySource {
       // while this process stalled, past DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS): the
       // "already released" that follows is that failure, and answers like it (503).
       const error = thrown instanceof QueryRunnerAlreadyReleasedError ? new SessionLostError(`session lost mid-transaction: ${thrown.message}`) : thrown;
-      if (open && !runner.isReleased) await runner.query('ROLLBACK').catch(() => undefined);
+      if (isDatabaseUnavailable(error)) {
+        // The link is dead or wedged (a query got no answer): a ROLLBACK sent over it would wait
+        // out a second query timeout (measured: 12 s instead of 6 before the batch answered), and
+        // the pool would lend the wedged connection again. Closing it ends the session, which
+        // rolls back whatever it held; the pool then drops it.
+        void connection.end().catch(() => undefined);
+      } else if (open && !runner.isReleased) {
+        await runner.query('ROLLBACK').catch(() => undefined);
+      }
       if (committing && settlements && isDatabaseUnavailable(error)) {
         // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.
         return this.confirmCommit(batch, settlements, error as Error);
@@ -220,6 +235,26 @@ export class ClaimsRepository implements SoldOutMemorySource {
     }
     this.logger.error(`could not confirm the commit of a claim batch for ${names}: ${cause.message}`);
     throw cause;
+  }
+
+  /**
+   * Whether PostgreSQL answers a round trip within `timeoutMs`. A connection that stays silent
+   * is closed, not lent again wedged.
+   */
+  async answers(timeoutMs: number): Promise<boolean> {
+    const runner = this.dataSource.createQueryRunner();
+    const ping = (async () => {
+      const connection: PgConnection = await runner.connect();
+      try {
+        await connection.query({ text: 'SELECT 1', query_timeout: timeoutMs });
+      } catch (error) {
+        void connection.end().catch(() => undefined);
+        throw error;
+      } finally {
+        await runner.release();
+      }
+    })();
+    return withTimeout(ping, timeoutMs, 'no answer').then(() => true, () => false);
   }
 
   /** The stock version and the sale window now; null when the coupon does not exist. */

@@ -6,6 +6,7 @@ import {
   alreadyClaimed,
   couponNotFound,
   databaseUnavailable,
+  lockBusy,
   saleEnded,
   saleNotStarted,
   soldOut,
@@ -18,7 +19,7 @@ import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
 import { sameUsername } from '../common/identifiers';
-import { BatchGroup, ClaimBatcher } from './claim-batcher';
+import { BatchGroup, ClaimBatcher, QueueWaitExpiredError } from './claim-batcher';
 import { Claimant, ClaimOutcome, ClaimsRepository, CouponClaims } from './claims.repository';
 import { RememberedRefusal, SoldOutMemory } from './sold-out-memory';
 
@@ -35,6 +36,8 @@ export class ClaimsService implements OnApplicationShutdown {
   private readonly logger = new Logger(ClaimsService.name);
   private readonly batcher: ClaimBatcher<Claimant, SettledClaim>;
   private readonly soldOut: SoldOutMemory;
+  /** A batch lost the database and none has reached it since: ask it before taking coupon locks. */
+  private databaseLost = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -48,6 +51,8 @@ export class ClaimsService implements OnApplicationShutdown {
       config.CLAIM_BATCH_SIZE,
       config.CLAIM_BATCH_MAX_WAIT_MS,
       (size) => this.metrics.observeBatch(size),
+      2,
+      config.CLAIM_QUEUE_TIMEOUT_MS,
     );
     this.soldOut = new SoldOutMemory(repository, config.SOLD_OUT_READ_REUSE_MS);
   }
@@ -121,7 +126,12 @@ export class ClaimsService implements OnApplicationShutdown {
     await this.rateLimiter.consume([
       { key: `claim:user:${user.id}`, limit: this.config.CLAIM_RATE_LIMIT_PER_USER, windowMs: this.config.CLAIM_RATE_LIMIT_WINDOW_MS },
     ]);
-    const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username });
+    const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username }).catch((error: unknown) => {
+      if (!(error instanceof QueueWaitExpiredError)) throw error;
+      // Never settled: the batch ahead is stuck (its process lost the database); retry, perhaps elsewhere.
+      this.metrics.countLockFailure('busy');
+      throw lockBusy(couponName);
+    });
     report.lockWaitMs = outcome.lockWaitMs;
     switch (outcome.kind) {
       case 'granted':
@@ -142,6 +152,10 @@ export class ClaimsService implements OnApplicationShutdown {
    * all their locks at once; otherwise, each coupon alone, as a single coupon always is.
    */
   private settleBatch(groups: BatchGroup<Claimant>[]): Promise<SettledClaim[]>[] {
+    if (this.databaseLost) {
+      const settling = this.databaseAnswers().then(() => this.settleBatch(groups));
+      return groups.map((_, i) => settling.then((promises) => promises[i]));
+    }
     const batch = groups.map((g): CouponClaims => ({ couponName: g.key, claimants: g.requests }));
     if (batch.length === 1) return [this.settleAlone(batch[0])];
     const together = this.settleTogether(batch);
@@ -239,12 +253,26 @@ export class ClaimsService implements OnApplicationShutdown {
     return { kind: 'failed', error: new DomainError('TOKEN_INVALID', 'The user of this token no longer exists') };
   }
 
+  /**
+   * Cut off from PostgreSQL but not from Redis, this process would take coupon leases and hold
+   * them through a query timeout, keeping every other process from those coupons: after a lost
+   * database, a batch asks it first (within HEALTH_TIMEOUT_MS) and answers 503 if it is silent.
+   */
+  private async databaseAnswers(): Promise<void> {
+    if (!(await this.repository.answers(this.config.HEALTH_TIMEOUT_MS))) {
+      this.logger.warn('claims refused: the database still does not answer');
+      throw databaseUnavailable();
+    }
+    this.databaseLost = false;
+  }
+
   private toDomainError(error: unknown, couponName: string): unknown {
     if (error instanceof DomainError) return error;
     if (error instanceof LockUnavailableError) this.logger.warn(error.message);
     const lockError = couponLockError(error, couponName);
     if (lockError) return lockError;
     if (isDatabaseUnavailable(error)) {
+      this.databaseLost = true;
       this.logger.warn(`claim of ${couponName} failed, database unavailable: ${(error as Error).message}`);
       return databaseUnavailable();
     }

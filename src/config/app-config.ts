@@ -172,6 +172,14 @@ export class AppConfig {
   CLAIM_BATCH_MAX_WAIT_MS: number;
 
   /**
+   * The longest a claim waits for the batch ahead of it (a batch stuck on a lost database
+   * connection), before it is answered 503 LOCK_BUSY unsettled and retried, perhaps through
+   * another process. 0: no limit.
+   */
+  @IsInt() @Min(0) @Max(600000)
+  CLAIM_QUEUE_TIMEOUT_MS: number;
+
+  /**
    * How long one stock read may answer later refusals of a sold-out coupon; every admin change
    * waits this long after its commit before answering 200 (sold-out-memory.ts). 0: each refusal
    * waits for a read that started after it arrived. The same value on every process.
