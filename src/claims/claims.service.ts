@@ -29,6 +29,13 @@ export interface ClaimView {
   claimed_at: string;
 }
 
+/**
+ * Batches one process settles at once: a coupon whose lock is held elsewhere does not stall the
+ * others, and more would only queue for pool connections (decisions.md, "A claim batch may span
+ * coupons").
+ */
+const CONCURRENT_BATCHES = 2;
+
 type SettledClaim = (ClaimOutcome | { kind: 'failed'; error: unknown }) & { lockWaitMs?: number };
 
 @Injectable()
@@ -51,7 +58,7 @@ export class ClaimsService implements OnApplicationShutdown {
       config.CLAIM_BATCH_SIZE,
       config.CLAIM_BATCH_MAX_WAIT_MS,
       (size) => this.metrics.observeBatch(size),
-      2,
+      CONCURRENT_BATCHES,
       config.CLAIM_QUEUE_TIMEOUT_MS,
     );
     this.soldOut = new SoldOutMemory(repository, config.SOLD_OUT_READ_REUSE_MS);
