@@ -131,12 +131,12 @@ describe('probe paths', () => {
   beforeAll(async () => (t = await startTestApp()));
   afterAll(() => t.close());
 
-  it('GET /healthcheck (seed 001) answers exactly like GET /api/healthcheck', async () => {
-    const [seed, api] = await Promise.all([t.api.get('/healthcheck'), t.api.get('/api/healthcheck')]);
+  it('GET /healthcheck (without the API prefix) answers exactly like GET /api/healthcheck', async () => {
+    const [unprefixed, api] = await Promise.all([t.api.get('/healthcheck'), t.api.get('/api/healthcheck')]);
     expect(api.status).toBe(200);
-    expect(seed.status).toBe(api.status);
-    expect(seed.body).toEqual(api.body);
-    expect(seed.body).toMatchObject({ status: 'ok', checks: { database: 'up', redis: 'up' } });
+    expect(unprefixed.status).toBe(api.status);
+    expect(unprefixed.body).toEqual(api.body);
+    expect(unprefixed.body).toMatchObject({ status: 'ok', checks: { database: 'up', redis: 'up' } });
   });
 
   it('GET /api/healthcheck/live is 200 and checks nothing', async () => {
@@ -153,15 +153,15 @@ describe('probe paths', () => {
 
   it('while not ready (draining), readiness is 503 on both paths and liveness stays 200', async () => {
     t.app.get(HealthService).startDraining();
-    const [seed, api, live] = await Promise.all([
+    const [unprefixed, api, live] = await Promise.all([
       t.api.get('/healthcheck'),
       t.api.get('/api/healthcheck'),
       t.api.get('/api/healthcheck/live'),
     ]);
     expect(api.status).toBe(503);
     expect(api.body.code).toBe('SERVICE_UNAVAILABLE');
-    expect(seed.status).toBe(503);
-    expect(seed.body).toEqual(api.body);
+    expect(unprefixed.status).toBe(503);
+    expect(unprefixed.body).toEqual(api.body);
     expect(live.status).toBe(200);
   });
 });
