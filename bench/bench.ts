@@ -354,8 +354,8 @@ function benchmarksMarkdown(result: BenchResult & { floods: FloodResult; crowds:
 
 Reproduce with \`npm run bench\` (writes this file; the crowd rows add about 3 minutes to the A/B/C/D rows). \`npm run bench -- --json\`
 prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
-them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars; an example
-from a small run, \`BENCH_USERS=2000\`: [bench-report.png](bench-report.png); more in
+them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars;
+[bench-report.png](bench-report.png) is the page of a full run, rendered by headless Chromium; more in
 [stress.md](stress.md#html-report)). Last run: ${started.toISOString()},
 ${machine}. ${USERS} users per sale; the load tool is the stress tool's (keep-alive, bounded
 concurrency) in the same run for every row.
