@@ -632,6 +632,13 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       const stuckBatchFailed = () => cutOff.count(/failed, database unavailable/);
       const failedBefore = stuckBatchFailed();
       const probes: string[] = [];
+      /** A claim sent straight to the cut-off process must be answered 503 `code` within `withinMs`. */
+      const probe503 = async (what: string, checkName: string, code: string, withinMs: number) => {
+        const answer = await claimThrough(cutOff.url, sale);
+        const seen = `${answer.status} ${answer.code} after ${answer.elapsedMs} ms`;
+        probes.push(`${what}: ${seen}`);
+        sale.check(checkName, answer.status === 503 && answer.code === code && answer.elapsedMs < withinMs, seen);
+      };
       const held = await holdCutOffWithRow(sale, {
         url: cutOff.url, clientPorts: () => new Set(link.upstreamPorts()), cut: () => link.set('blackhole'), restore: () => link.set('forward'),
         forMs: cutMs, cutWord: 'blackholed', who: 'the partition',
@@ -639,12 +646,11 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
           const caughtAt = Date.now();
           // Sent straight to the cut-off process, as by a client that chose it before the load
           // balancer noticed: it queues behind the stuck batch, and must not wait for the link.
-          const queued = await claimThrough(cutOff.url, sale);
-          probes.push(`claim queued behind the stuck batch: ${queued.status} ${queued.code} after ${queued.elapsedMs} ms`);
-          sale.check(
+          await probe503(
+            'claim queued behind the stuck batch',
             'a claim queued behind the stuck batch is answered 503 LOCK_BUSY within CLAIM_QUEUE_TIMEOUT_MS (5 s) + 1.5 s, unsettled',
-            queued.status === 503 && queued.code === 'LOCK_BUSY' && queued.elapsedMs < 6500,
-            `${queued.status} ${queued.code} after ${queued.elapsedMs} ms`,
+            'LOCK_BUSY',
+            6500,
           );
           // Once the stuck batch has failed (not when its COMMIT is the unanswered statement: it
           // must learn the outcome first), the next batch asks PostgreSQL before taking the lease.
@@ -663,12 +669,11 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
           }
           // A batch that took the lease would wait out a query timeout (6 s) on the dead link; one
           // that asks first answers after HEALTH_TIMEOUT_MS (twice, if a batch of others is ahead).
-          const next = await claimThrough(cutOff.url, sale);
-          probes.push(`claim after the stuck batch failed: ${next.status} ${next.code} after ${next.elapsedMs} ms`);
-          sale.check(
+          await probe503(
+            'claim after the stuck batch failed',
             'after its stuck batch failed, the cut-off process answers 503 DATABASE_UNAVAILABLE without taking the coupon lock (within 2 x HEALTH_TIMEOUT_MS + 1 s)',
-            next.status === 503 && next.code === 'DATABASE_UNAVAILABLE' && next.elapsedMs < 3000,
-            `${next.status} ${next.code} after ${next.elapsedMs} ms`,
+            'DATABASE_UNAVAILABLE',
+            3000,
           );
         },
       });
