@@ -59,4 +59,21 @@ describe('when PostgreSQL goes away', () => {
     expect(await couponInvariants(t, 'PGDOWN')).toEqual({ amount: 3, remaining_amount: 2, rows: 1, distinct_users: 1 });
     expect((await t.api.get('/api/healthcheck')).status).toBe(200);
   });
+
+  it('a silent database: the readiness probe closes the connection it asked on, so the pool never lends it again wedged', async () => {
+    proxy.set('forward');
+    expect((await t.api.get('/api/healthcheck')).status).toBe(200); // the probe's pooled connection is idle and open
+    const open = proxy.upstreamPorts().filter((port) => !proxy.clientClosed(port));
+    expect(open.length).toBeGreaterThan(0);
+    proxy.set('blackhole');
+    try {
+      expect((await t.api.get('/api/healthcheck')).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 200));
+      // The probe took an idle connection, got no answer within HEALTH_TIMEOUT_MS, and closed it.
+      expect(open.filter((port) => proxy.clientClosed(port)).length).toBeGreaterThan(0);
+    } finally {
+      proxy.set('forward');
+    }
+    expect((await t.api.get('/api/healthcheck')).status).toBe(200);
+  });
 });

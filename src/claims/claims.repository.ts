@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
-import { withTimeout } from '../common/with-timeout';
+import type { PgConnection } from '../common/database-ping';
 import { SaleWindow, judgeClaims } from './claim-decision';
 import { SoldOutMemorySource, StockState } from './sold-out-memory';
 
@@ -29,12 +29,6 @@ export interface Settlement {
 export interface CouponClaims {
   couponName: string;
   claimants: Claimant[];
-}
-
-/** What this file uses of the pg client under a query runner. */
-interface PgConnection {
-  query(config: { text: string; query_timeout: number }): Promise<unknown>;
-  end(): Promise<void>;
 }
 
 /**
@@ -235,26 +229,6 @@ export class ClaimsRepository implements SoldOutMemorySource {
     }
     this.logger.error(`could not confirm the commit of a claim batch for ${names}: ${cause.message}`);
     throw cause;
-  }
-
-  /**
-   * Whether PostgreSQL answers a round trip within `timeoutMs`. A connection that stays silent
-   * is closed, not lent again wedged.
-   */
-  async answers(timeoutMs: number): Promise<boolean> {
-    const runner = this.dataSource.createQueryRunner();
-    const ping = (async () => {
-      const connection: PgConnection = await runner.connect();
-      try {
-        await connection.query({ text: 'SELECT 1', query_timeout: timeoutMs });
-      } catch (error) {
-        void connection.end().catch(() => undefined);
-        throw error;
-      } finally {
-        await runner.release();
-      }
-    })();
-    return withTimeout(ping, timeoutMs, 'no answer').then(() => true, () => false);
   }
 
   /** The stock version and the sale window now; null when the coupon does not exist. */

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
+import { databaseAnswers } from '../common/database-ping';
 import {
   DomainError,
   alreadyClaimed,
@@ -52,6 +54,7 @@ export class ClaimsService implements OnApplicationShutdown {
     private readonly repository: ClaimsRepository,
     private readonly lock: LockService,
     private readonly metrics: MetricsService,
+    private readonly dataSource: DataSource,
   ) {
     this.batcher = new ClaimBatcher<Claimant, SettledClaim>(
       (groups) => this.settleBatch(groups),
@@ -266,7 +269,7 @@ export class ClaimsService implements OnApplicationShutdown {
    * database, a batch asks it first (within HEALTH_TIMEOUT_MS) and answers 503 if it is silent.
    */
   private async databaseAnswers(): Promise<void> {
-    if (!(await this.repository.answers(this.config.HEALTH_TIMEOUT_MS))) {
+    if (!(await databaseAnswers(this.dataSource, this.config.HEALTH_TIMEOUT_MS))) {
       this.logger.warn('claims refused: the database still does not answer');
       throw databaseUnavailable();
     }

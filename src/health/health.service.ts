@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
+import { databaseAnswers } from '../common/database-ping';
 import { withTimeout } from '../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { REDIS_CLIENTS, quorumOf } from '../redis/redis-clients';
@@ -31,7 +32,7 @@ export class HealthService {
 
   async check(): Promise<HealthReport> {
     const [database, ...nodes] = await Promise.all([
-      this.probe(this.dataSource.query('SELECT 1')),
+      databaseAnswers(this.dataSource, this.config.HEALTH_TIMEOUT_MS).then((up) => (up ? 'up' : 'down') as CheckState),
       ...this.redis.map((client) => this.probe(client.ping())),
     ]);
     const redis: CheckState = nodes.filter((n) => n === 'up').length >= quorumOf(this.redis.length) ? 'up' : 'down';
