@@ -59,6 +59,44 @@ describe('a claim transaction whose process stalls', () => {
     expect((await t.api.claim(token, 'STALLED')).status).toBe(200);
   });
 
+  it('its COMMIT unanswered while the server is still committing: the answer waits for that session to end, so a 503 is never followed by a late commit', async () => {
+    await t.api.createCoupon(admin, 'SLOWCOMMIT', 1);
+    const token = await t.api.newUser('slowcommit');
+    const dataSource = t.app.get(DataSource);
+    // The server takes 1 s to commit (a deferred trigger stands in for a slow disk or an absent
+    // synchronous standby), and the client hears nothing: the link "drops" 100 ms after COMMIT.
+    await dataSource.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$`);
+    await dataSource.query(
+      'CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON user_claims DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()',
+    );
+    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    let commits = 0;
+    const unanswered = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
+      const runner = createQueryRunner(...args);
+      const query = runner.query.bind(runner);
+      runner.query = async (sql: string, ...rest: unknown[]) => {
+        if (sql !== 'COMMIT') return (query as (sql: string, ...rest: unknown[]) => Promise<any>)(sql, ...rest);
+        commits++;
+        void query(sql).catch(() => undefined);
+        await sleep(100);
+        throw new Error('Connection terminated unexpectedly');
+      };
+      return runner;
+    });
+    let claim;
+    try {
+      claim = await t.api.claim(token, 'SLOWCOMMIT');
+    } finally {
+      unanswered.mockRestore();
+      await sleep(1500); // past the trigger's second: a commit still under way would have landed
+      await dataSource.query('DROP TRIGGER slow_commit ON user_claims; DROP FUNCTION slow_commit()');
+    }
+    expect(commits).toBe(1);
+    const rows = (await couponInvariants(t, 'SLOWCOMMIT')).rows;
+    // Either answer may be true, but it must be the true one: 200 with the row, or 503 without.
+    expect({ status: claim.status, rows }).toEqual(claim.status === 200 ? { status: 200, rows: 1 } : { status: 503, rows: 0 });
+  });
+
   it('queued behind a row held past DATABASE_LOCK_TIMEOUT_MS: 503 LOCK_BUSY with Retry-After, nothing written', async () => {
     await t.api.createCoupon(admin, 'ROWHELD', 3);
     const token = await t.api.newUser('queued');

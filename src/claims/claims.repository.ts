@@ -110,7 +110,7 @@ export class ClaimsRepository implements SoldOutMemorySource {
       }
       if (committing && settlements && isDatabaseUnavailable(error)) {
         // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.
-        return this.confirmCommit(batch, settlements, error as Error);
+        return this.confirmCommit(batch, settlements, error as Error, connection.processID);
       }
       throw error;
     } finally {
@@ -202,13 +202,21 @@ export class ClaimsRepository implements SoldOutMemorySource {
     });
   }
 
-  private async confirmCommit(batch: CouponClaims[], settlements: Settlement[], cause: Error): Promise<Settlement[]> {
+  /**
+   * The COMMIT got no answer: the claims are in or not, and the server may still be committing
+   * (a slow disk, a synchronous standby away). So the session that sent it is ended first and
+   * seen gone (a backend finishes a commit before it exits); only then are the rows counted.
+   * A session that will not go, or a database that cannot be asked, leaves the outcome unknown:
+   * the original error (503), as decisions.md says.
+   */
+  private async confirmCommit(batch: CouponClaims[], settlements: Settlement[], cause: Error, sessionPid?: number): Promise<Settlement[]> {
     const granted = batch.flatMap(({ claimants }, i) =>
       claimants.filter((_, j) => settlements[i].outcomes[j].kind === 'granted').map((c) => ({ userId: c.userId, couponId: settlements[i].couponId! })),
     );
     const names = batch.map((b) => b.couponName).join(', ');
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
+        if (sessionPid !== undefined && !(await this.sessionEnded(sessionPid))) continue;
         const [{ found }]: { found: number }[] = await this.dataSource.query(
           `SELECT count(*)::int AS found
              FROM user_claims uc JOIN unnest($1::bigint[], $2::bigint[]) AS g(user_id, coupon_id)
@@ -229,6 +237,24 @@ export class ClaimsRepository implements SoldOutMemorySource {
     }
     this.logger.error(`could not confirm the commit of a claim batch for ${names}: ${cause.message}`);
     throw cause;
+  }
+
+  /**
+   * Ends the session `pid` if it is still there (only one of this service's own sessions: the
+   * same application_name) and waits up to a second to see it gone.
+   */
+  private async sessionEnded(pid: number): Promise<boolean> {
+    await this.dataSource.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE pid = $1 AND application_name = current_setting('application_name')`,
+      [pid],
+    );
+    for (let look = 0; look < 10; look++) {
+      const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
+      if (rows.length === 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
   }
 
   /** The stock version and the sale window now; null when the coupon does not exist. */

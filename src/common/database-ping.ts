@@ -3,6 +3,8 @@ import { withTimeout } from './with-timeout';
 
 /** What the service uses of the pg client under a TypeORM query runner (`await runner.connect()`). */
 export interface PgConnection {
+  /** The server process of this session (pg_stat_activity.pid). */
+  processID?: number;
   query(config: { text: string; query_timeout: number }): Promise<unknown>;
   end(): Promise<void>;
 }
