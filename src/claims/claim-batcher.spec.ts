@@ -111,6 +111,32 @@ describe('ClaimBatcher', () => {
     await expect(stuck).resolves.toBe(1);
   });
 
+  it("starts a key's queued claims as soon as its group is answered, while another group of that batch still settles", async () => {
+    const batches: string[] = [];
+    const slow = gate();
+    const fast = gate();
+    const batcher = new ClaimBatcher<number, number>((groups) => {
+      batches.push(show(groups));
+      return groups.map(async (g) => {
+        await (g.key === 'SLOW' ? slow.opened : batches.length === 1 ? fast.opened : undefined);
+        return g.requests;
+      });
+    }, 10, 0);
+    const stuck = batcher.submit('SLOW', 1);
+    const first = batcher.submit('FAST', 2);
+    await tick();
+    // FAST is in flight in the first batch, so this one waits for FAST's group, not for SLOW's.
+    const queued = batcher.submit('FAST', 3);
+    await tick();
+    fast.open();
+    await expect(first).resolves.toBe(2);
+    const stalled = new Promise((resolve) => setTimeout(() => resolve('stalled'), 200));
+    await expect(Promise.race([queued, stalled])).resolves.toBe(3);
+    expect(batches).toEqual(['SLOW:1 FAST:2', 'FAST:3']);
+    slow.open();
+    await expect(stuck).resolves.toBe(1);
+  });
+
   it('waits up to maxWaitMs to fill a batch', async () => {
     const sizes: number[] = [];
     const batcher = new ClaimBatcher<number, number>((groups) => {

@@ -117,7 +117,12 @@ export class ClaimBatcher<Request, Outcome> {
       }
       const groups = this.take();
       if (groups.length === 0) return;
-      this.onBatch?.(groups.reduce((sum, g) => sum + g.waiters.length, 0), groups.length);
+      try {
+        this.onBatch?.(groups.reduce((sum, g) => sum + g.waiters.length, 0), groups.length);
+      } catch (error) {
+        // An observer's failure must not strand the waiters just taken (never answered, keys held).
+        this.logger.warn(`batch observer failed: ${(error as Error).message}`);
+      }
       let settling: Promise<Outcome[]>[];
       try {
         settling = this.settle(groups.map((g) => ({ key: g.key, requests: g.waiters.map((w) => w.request) })));
@@ -163,9 +168,11 @@ export class ClaimBatcher<Request, Outcome> {
     } catch (error) {
       group.waiters.forEach((waiter) => waiter.reject(error));
     } finally {
-      // The key is free for the next batch, even while a slower group of this one still settles.
+      // The key is free for the next batch, even while a slower group of this one still settles:
+      // start one now if its claims are queued, rather than when the whole batch ends.
       this.keysInFlight.delete(group.key);
       this.answered(group.waiters.length);
+      if (this.waitingPerKey.has(group.key)) this.scheduleStart();
     }
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { DataSource } from 'typeorm';
 import { AuthenticatedUser } from '../auth/authenticated-user';
 import { isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
+import { atMost } from '../common/at-most';
 import { databaseAnswers } from '../common/database-ping';
 import {
   DomainError,
@@ -37,6 +38,9 @@ export interface ClaimView {
  * coupons").
  */
 const CONCURRENT_BATCHES = 2;
+
+/** Coupons of one batch settled alone at the same time, after the combined lock attempt failed. */
+const FALLBACK_COUPONS_AT_ONCE = 4;
 
 type SettledClaim = (ClaimOutcome | { kind: 'failed'; error: unknown }) & { lockWaitMs?: number };
 
@@ -169,9 +173,12 @@ export class ClaimsService implements OnApplicationShutdown {
     const batch = groups.map((g): CouponClaims => ({ couponName: g.key, claimants: g.requests }));
     if (batch.length === 1) return [this.settleAlone(batch[0])];
     const together = this.settleTogether(batch);
+    // Alone, each coupon holds its lock while it waits for a pool connection: a few at a time, not
+    // the whole batch at once against the pool (which would time out waiting for connections).
+    const alone = atMost(FALLBACK_COUPONS_AT_ONCE);
     return batch.map((coupon, i) =>
       together.then(
-        (settled) => settled?.[i] ?? this.settleAlone(coupon),
+        (settled) => settled?.[i] ?? alone(() => this.settleAlone(coupon)),
         (error) => Promise.reject(this.toDomainError(error, coupon.couponName)),
       ),
     );
