@@ -5,6 +5,26 @@ import { logSink } from './support/log-sink';
 import { TestApp, couponInvariants, sleep, startTestApp } from './support/test-app';
 
 /**
+ * Routes the COMMIT of every query runner made from now on through `commit(send)` (the claim
+ * transaction sends its own COMMIT: claims.repository.ts settleCoupons); restore with spy.mockRestore().
+ */
+function onCommit(dataSource: DataSource, commit: (send: () => Promise<unknown>) => Promise<unknown>) {
+  const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+  let commits = 0;
+  const spy = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
+    const runner = createQueryRunner(...args);
+    const query = runner.query.bind(runner) as (sql: string, ...rest: unknown[]) => Promise<any>;
+    runner.query = async (sql: string, ...rest: unknown[]) => {
+      if (sql !== 'COMMIT') return query(sql, ...rest);
+      commits++;
+      return commit(() => query(sql, ...rest));
+    };
+    return runner;
+  });
+  return { spy, commits: () => commits };
+}
+
+/**
  * A process that stalls inside a claim transaction (frozen, paused, cut off) and what it may
  * answer afterwards; the multi-process versions are fault scenarios 9, 10 and 13.
  */
@@ -33,25 +53,13 @@ describe('a claim transaction whose process stalls', () => {
     // The process stalls between its last statement and COMMIT, longer than the idle-in-
     // transaction timeout (as a SIGSTOP would make it): PostgreSQL ends the session, the
     // COMMIT then meets a dead connection and the repository looks for the claim.
-    const dataSource = t.app.get(DataSource);
-    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
-    let stalledCommits = 0;
-    const stalled = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
-      const runner = createQueryRunner(...args);
-      // The claim transaction sends its own COMMIT (claims.repository.ts settleCoupons).
-      const query = runner.query.bind(runner);
-      runner.query = async (sql: string, ...rest: unknown[]) => {
-        if (sql === 'COMMIT') {
-          stalledCommits++;
-          await sleep(1000);
-        }
-        return (query as (sql: string, ...rest: unknown[]) => Promise<any>)(sql, ...rest);
-      };
-      return runner;
+    const stalled = onCommit(t.app.get(DataSource), async (send) => {
+      await sleep(1000);
+      return send();
     });
     const claim = await t.api.claim(token, 'STALLED');
-    stalled.mockRestore();
-    expect(stalledCommits).toBe(1);
+    stalled.spy.mockRestore();
+    expect(stalled.commits()).toBe(1);
     expect({ status: claim.status, code: claim.body.code }).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
     expect(claim.headers.get('retry-after')).toBeTruthy();
     expect(await couponInvariants(t, 'STALLED')).toMatchObject({ remaining_amount: 1, rows: 0 });
@@ -69,29 +77,20 @@ describe('a claim transaction whose process stalls', () => {
     await dataSource.query(
       'CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON user_claims DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()',
     );
-    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
-    let commits = 0;
-    const unanswered = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
-      const runner = createQueryRunner(...args);
-      const query = runner.query.bind(runner);
-      runner.query = async (sql: string, ...rest: unknown[]) => {
-        if (sql !== 'COMMIT') return (query as (sql: string, ...rest: unknown[]) => Promise<any>)(sql, ...rest);
-        commits++;
-        void query(sql).catch(() => undefined);
-        await sleep(100);
-        throw new Error('Connection terminated unexpectedly');
-      };
-      return runner;
+    const unanswered = onCommit(dataSource, async (send) => {
+      void send().catch(() => undefined);
+      await sleep(100);
+      throw new Error('Connection terminated unexpectedly');
     });
     let claim;
     try {
       claim = await t.api.claim(token, 'SLOWCOMMIT');
     } finally {
-      unanswered.mockRestore();
+      unanswered.spy.mockRestore();
       await sleep(1500); // past the trigger's second: a commit still under way would have landed
       await dataSource.query('DROP TRIGGER slow_commit ON user_claims; DROP FUNCTION slow_commit()');
     }
-    expect(commits).toBe(1);
+    expect(unanswered.commits()).toBe(1);
     const rows = (await couponInvariants(t, 'SLOWCOMMIT')).rows;
     // Either answer may be true, but it must be the true one: 200 with the row, or 503 without.
     expect({ status: claim.status, rows }).toEqual(claim.status === 200 ? { status: 200, rows: 1 } : { status: 503, rows: 0 });
