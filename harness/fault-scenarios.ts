@@ -500,16 +500,30 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     fault: async (sale) => {
       // The test's own transaction holds the coupon row, so the service's settle waits
       // past the 100 ms lease and a second process takes the expired lock meanwhile.
+      // Each hold lasts until a service batch is seen queued behind it (not a lucky sleep: a hold
+      // that fell between batches once left no lease to expire), then 400 ms more.
+      let caught = 0;
       await withDatabase(sale.group.databaseUrl, async (db) => {
         for (let i = 0; i < 4; i++) {
           await db.query('BEGIN');
           await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', [sale.couponName]);
+          for (let waited = 0; waited < 3000; waited += 20) {
+            const { rows } = await db.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+            );
+            if (rows[0].n > 0) {
+              caught++;
+              break;
+            }
+            await sleep(20);
+          }
           await sleep(400);
           await db.query('COMMIT');
           await sleep(100);
         }
       });
-      sale.note('LOCK_TTL_MS=100; the coupon row held FOR UPDATE by the test 4 x 400 ms');
+      sale.note(`LOCK_TTL_MS=100; the coupon row held FOR UPDATE by the test 4 times, ${caught} of them with a batch seen waiting, then 400 ms more`);
     },
     after: async (sale) => {
       const lost = sale.group.processes.reduce((sum, p) => sum + p.count(LOCK_LOST), 0);
