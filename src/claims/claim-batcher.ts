@@ -152,9 +152,7 @@ export class ClaimBatcher<Request, Outcome> {
       if (!group) groups.set(waiter.key, (group = []));
       group.push(waiter);
       taken++;
-      const stillWaiting = this.waitingPerKey.get(waiter.key)! - 1;
-      if (stillWaiting === 0) this.waitingPerKey.delete(waiter.key);
-      else this.waitingPerKey.set(waiter.key, stillWaiting);
+      this.leftQueue(waiter.key);
     }
     this.waiting = left;
     for (const key of groups.keys()) this.keysInFlight.add(key);
@@ -176,6 +174,13 @@ export class ClaimBatcher<Request, Outcome> {
     }
   }
 
+  /** One waiter of `key` left the queue (taken into a batch, or expired). */
+  private leftQueue(key: string): void {
+    const stillWaiting = this.waitingPerKey.get(key)! - 1;
+    if (stillWaiting === 0) this.waitingPerKey.delete(key);
+    else this.waitingPerKey.set(key, stillWaiting);
+  }
+
   /** Rejects the waiters that have waited maxQueueWaitMs (the oldest are first), then waits for the next. */
   private armExpiry(): void {
     const oldest = this.waiting[0];
@@ -187,11 +192,7 @@ export class ClaimBatcher<Request, Outcome> {
       while (expired < this.waiting.length && now - this.waiting[expired].queuedAt >= this.maxQueueWaitMs) expired++;
       if (expired > 0) {
         const late = this.waiting.splice(0, expired);
-        for (const waiter of late) {
-          const stillWaiting = this.waitingPerKey.get(waiter.key)! - 1;
-          if (stillWaiting === 0) this.waitingPerKey.delete(waiter.key);
-          else this.waitingPerKey.set(waiter.key, stillWaiting);
-        }
+        for (const waiter of late) this.leftQueue(waiter.key);
         const error = new QueueWaitExpiredError(`waited ${this.maxQueueWaitMs} ms for the batch ahead`);
         late.forEach((waiter) => waiter.reject(error));
         this.answered(late.length);

@@ -289,6 +289,7 @@ export class ClaimsService implements OnApplicationShutdown {
     const lockError = couponLockError(error, couponName);
     if (lockError) return lockError;
     if (isDatabaseUnavailable(error)) {
+      // Every database failure of the claim path is mapped here: the next batch asks first.
       this.databaseLost = true;
       this.logger.warn(`claim of ${couponName} failed, database unavailable: ${(error as Error).message}`);
       return databaseUnavailable();
