@@ -264,6 +264,23 @@ function judge(
   check('no row the clients were not told about, but where the scenario allows it', unexplained.length === 0, `${unexplained.length} unexplained rows`);
 }
 
+/**
+ * In `db`'s open transaction: locks the coupon row, then waits (up to `maxMs`) until a session
+ * of the service waits for a lock behind it. Whether one did.
+ */
+async function lockRowUntilQueuedBehind(db: Client, couponName: string, maxMs: number): Promise<boolean> {
+  await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', [couponName]);
+  for (let waited = 0; waited < maxMs; waited += 20) {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'flash-sale-coupons' AND wait_event_type = 'Lock'`,
+    );
+    if (rows[0].n > 0) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
 /** Claims as the probe user straight through one process, bypassing the rotation. */
 async function claimThrough(url: string, sale: SaleContext): Promise<{ status: number; code: string | null; elapsedMs: number }> {
   const started = Date.now();
@@ -506,18 +523,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       await withDatabase(sale.group.databaseUrl, async (db) => {
         for (let i = 0; i < 4; i++) {
           await db.query('BEGIN');
-          await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', [sale.couponName]);
-          for (let waited = 0; waited < 3000; waited += 20) {
-            const { rows } = await db.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
-            );
-            if (rows[0].n > 0) {
-              caught++;
-              break;
-            }
-            await sleep(20);
-          }
+          if (await lockRowUntilQueuedBehind(db, sale.couponName, 3000)) caught++;
           await sleep(400);
           await db.query('COMMIT');
           await sleep(100);
@@ -544,17 +550,9 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       await withDatabase(sale.group.databaseUrl, async (db) => {
         for (let i = 0; i < 3; i++) {
           await db.query('BEGIN');
-          await db.query('SELECT id FROM coupons WHERE name = $1 FOR UPDATE', [sale.couponName]);
           // Cut only once a service transaction is queued behind our row lock (at most 2 s):
           // a fixed pause could let a fast sale slip past, and then the cut tests nothing.
-          for (let waited = 0; waited < 2000; waited += 20) {
-            const { rows: waiting } = await db.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND application_name = 'flash-sale-coupons' AND wait_event_type = 'Lock'`,
-            );
-            if (waiting[0].n > 0) break;
-            await sleep(20);
-          }
+          await lockRowUntilQueuedBehind(db, sale.couponName, 2000);
           const { rows } = await db.query(
             `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
               WHERE datname = current_database() AND application_name = 'flash-sale-coupons' AND pid <> pg_backend_pid()`,
