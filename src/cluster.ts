@@ -1,7 +1,7 @@
 import cluster, { Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Logger } from '@nestjs/common';
-import { loadConfig } from './config/config.loader';
+import { loadServingConfig, startupFailureMessage } from './config/config.loader';
 
 /**
  * `npm run start:cluster`: CLUSTER_WORKERS copies of main.ts sharing one port (the primary
@@ -10,7 +10,7 @@ import { loadConfig } from './config/config.loader';
  */
 function runPrimary(): void {
   const logger = new Logger('ClusterPrimary');
-  const config = loadConfig();
+  const config = loadServingConfig();
   const count = config.CLUSTER_WORKERS === 0 ? availableParallelism() : config.CLUSTER_WORKERS;
   let shuttingDown = false;
   let failedDrains = 0;
@@ -49,7 +49,7 @@ if (cluster.isPrimary) {
   try {
     runPrimary();
   } catch (error) {
-    new Logger('ClusterPrimary').error((error as Error).message);
+    new Logger('ClusterPrimary').error(startupFailureMessage(error));
     process.exit(1);
   }
 } else {

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
-import { loadConfig } from './config/config.loader';
+import { loadServingConfig, startupFailureMessage } from './config/config.loader';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
 
 async function bootstrap(): Promise<void> {
-  const config = loadConfig();
+  const config = loadServingConfig();
   const app = await createApp(config);
   installGracefulShutdown(app, config);
   await app.listen({ port: config.PORT, host: config.HOST, backlog: config.LISTEN_BACKLOG });
@@ -13,6 +13,6 @@ async function bootstrap(): Promise<void> {
 
 bootstrap().catch((error: Error) => {
   // Config errors already name every bad key; anything else is a start-up failure.
-  new Logger('Bootstrap').error(error.message);
+  new Logger('Bootstrap').error(startupFailureMessage(error));
   process.exit(1);
 });

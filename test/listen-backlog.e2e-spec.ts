@@ -21,6 +21,8 @@ async function backlogOf(entry: 'main.js' | 'cluster.js', env: Record<string, st
   const child = spawn(process.execPath, [join(DIST, entry)], {
     env: {
       PATH: process.env.PATH,
+      // The example JWT_SECRET, accepted only where development is chosen on purpose.
+      NODE_ENV: 'development',
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',

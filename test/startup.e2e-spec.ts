@@ -41,6 +41,8 @@ describe('the built service (dist/src/main.js)', () => {
     const port = await freePort();
     const started = await run(
       {
+        // The example JWT_SECRET, accepted only where development is chosen on purpose.
+        NODE_ENV: 'development',
         PORT: String(port),
         HOST: '127.0.0.1',
         DATABASE_URL: databaseUrl(database),

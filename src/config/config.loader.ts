@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AppConfig, ConfigKey } from './app-config';
+import { maskCredentials, shownValue } from './credentials';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -60,24 +61,76 @@ export function loadConfig(
   if (unknownKeys.length > 0) {
     throw new ConfigError(`env.json has unknown keys: ${unknownKeys.join(', ')}`);
   }
-  for (const key of Object.keys(defaults)) {
-    const fromEnv = env[key];
-    if (fromEnv !== undefined) merged[key] = coerce(fromEnv, defaults[key]);
-  }
+  const fromEnv = environmentValues(Object.keys(defaults), env);
+  for (const [key, value] of Object.entries(fromEnv)) merged[key] = coerce(value, defaults[key]);
   Object.assign(merged, overrides);
 
   const config = plainToInstance(AppConfig, merged);
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
     const lines = errors.map((error) => {
-      const shown = /SECRET|PASSWORD/.test(error.property) ? '<hidden>' : JSON.stringify(error.value);
-      return `  ${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+      return `  ${error.property}=${shownValue(error.property, error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   checkTimeoutOrder(config);
   checkProductionSafety(config, defaults);
   return Object.freeze(config);
+}
+
+/**
+ * Each key from the environment: `KEY`, or the content of the file `KEY_FILE` names (Docker and
+ * Kubernetes mount secrets as files), without its trailing newline. Both set is an error: the
+ * operator meant one of them and we cannot tell which.
+ */
+function environmentValues(keys: string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const values: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const key of keys) {
+    const direct = env[key];
+    const file = env[`${key}_FILE`];
+    if (file === undefined) {
+      if (direct !== undefined) values[key] = direct;
+      continue;
+    }
+    if (direct !== undefined) {
+      problems.push(`  ${key} and ${key}_FILE are both set: set only one`);
+      continue;
+    }
+    try {
+      values[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`  ${key}_FILE=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  return values;
+}
+
+/**
+ * The configuration of a process that serves (main.ts, cluster.ts): loadConfig, and the example
+ * JWT_SECRET only where NODE_ENV=development is set on purpose (environment or env.json), so a
+ * production start that forgot its secret refuses instead of signing tokens anyone can mint.
+ */
+export function loadServingConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const config = loadConfig({}, env);
+  const root = projectRoot();
+  const example = readJson(join(root, 'env.example.json')).JWT_SECRET;
+  if (config.JWT_SECRET !== example) return config;
+  const local = existsSync(join(root, 'env.json')) ? readJson(join(root, 'env.json')) : {};
+  const chosen = environmentValues(['NODE_ENV'], env).NODE_ENV ?? local.NODE_ENV;
+  if (chosen !== 'development') {
+    throw new ConfigError(
+      'Invalid configuration:\n  JWT_SECRET is not set: set JWT_SECRET (or JWT_SECRET_FILE) to 32+ random bytes, ' +
+        'the same on every instance (the example secret is accepted only with NODE_ENV=development)',
+    );
+  }
+  return config;
+}
+
+/** A start-up failure as it may be printed: URL passwords masked (a driver may quote a URL). */
+export function startupFailureMessage(error: unknown): string {
+  return maskCredentials(error instanceof Error ? error.message : String(error));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '../config/config.loader';
+import { loadConfig, startupFailureMessage } from '../config/config.loader';
 import { createDataSource } from './data-source';
 import { ensureDatabaseExists, runMigrations } from './database-setup';
 
@@ -17,6 +17,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  new Logger('Migrations').error(error.message);
+  new Logger('Migrations').error(startupFailureMessage(error));
   process.exit(1);
 });

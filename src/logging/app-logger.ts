@@ -1,10 +1,12 @@
 import { LoggerService } from '@nestjs/common';
 import type { Logger as Pino } from 'pino';
+import { maskCredentials } from '../config/credentials';
 
 /**
  * Nest's logger (`new Logger('Context').warn(...)`) written as pino JSON lines with a
  * `context` field. Nest passes the context as the last string argument and, for errors, a
- * stack before it.
+ * stack before it. URL passwords are masked in every message and stack: a driver's error may
+ * quote a connection URL.
  */
 export class PinoAppLogger implements LoggerService {
   constructor(private readonly pino: Pino) {}
@@ -27,14 +29,15 @@ export class PinoAppLogger implements LoggerService {
     }
     if (level === 'error' || level === 'fatal') {
       const stack = params.find((p): p is string => typeof p === 'string');
-      if (stack) fields.stack = stack;
+      if (stack) fields.stack = maskCredentials(stack);
     }
     if (message instanceof Error) {
-      this.pino[level]({ ...fields, err: message }, message.message);
+      const err = { type: message.name, message: maskCredentials(message.message), stack: maskCredentials(message.stack ?? '') };
+      this.pino[level]({ ...fields, err }, err.message);
     } else if (typeof message === 'object' && message !== null) {
       this.pino[level]({ ...fields, ...message });
     } else {
-      this.pino[level](fields, String(message));
+      this.pino[level](fields, maskCredentials(String(message)));
     }
   }
 }
