@@ -1,6 +1,8 @@
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { RedisModule } from '../redis/redis.module';
+import { DependencyGauges } from './dependency-gauges';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
@@ -22,8 +24,9 @@ export class HttpMetricsHook implements OnModuleInit {
 }
 
 @Module({
+  imports: [RedisModule],
   controllers: [MetricsController],
-  providers: [MetricsService, HttpMetricsHook],
+  providers: [MetricsService, HttpMetricsHook, DependencyGauges],
   exports: [MetricsService],
 })
 export class MetricsModule {}

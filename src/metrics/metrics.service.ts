@@ -1,6 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { withTimeout } from '../common/with-timeout';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 /** pg's pool, as far as the gauges need it. */
 interface PgPool {
@@ -55,8 +57,45 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(private readonly dataSource: DataSource) {
+  /** One probe per (dependency, node), read at scrape time; see dependencyUp. */
+  private readonly dependencyProbes = new Map<string, { dependency: string; node: string; probe: () => Promise<boolean> }>();
+
+  private readonly shedLogins = new Counter({
+    name: 'auth_shed_total',
+    help: 'Logins and registrations refused with 503 AUTH_BUSY (password hashing at capacity)',
+    registers: [this.registry],
+  });
+
+  private readonly rateLimited = new Counter({
+    name: 'rate_limited_total',
+    help: 'Requests answered 429 TOO_MANY_REQUESTS, by the limit they exceeded',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly rateLimitFailOpen = new Counter({
+    name: 'rate_limit_fail_open_total',
+    help: 'Requests let through without a limit check because Redis did not answer the rate limiter',
+    registers: [this.registry],
+  });
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
     for (const reason of ['busy', 'unavailable']) this.lockFailures.inc({ reason }, 0);
+    const probes = this.dependencyProbes;
+    new Gauge({
+      name: 'dependency_up',
+      help: 'Whether a dependency answered a probe when Prometheus scraped (1) or failed or timed out (0)',
+      labelNames: ['dependency', 'node'] as const,
+      registers: [this.registry],
+      async collect() {
+        // All probes at once: a scrape waits for the slowest one, bounded by its own timeout.
+        const answers = await Promise.all([...probes.values()].map((p) => Promise.resolve().then(p.probe).catch(() => false)));
+        [...probes.values()].forEach(({ dependency, node }, i) => this.set({ dependency, node }, answers[i] ? 1 : 0));
+      },
+    });
     const pool = () => (this.dataSource.driver as unknown as { master?: PgPool }).master;
     new Gauge({
       name: 'db_pool_connections_in_use',
@@ -80,23 +119,45 @@ export class MetricsService {
 
   /**
    * A gauge whose value is read when Prometheus scrapes (a feature module registers it with
-   * its own read, a query say). A failed read keeps the last value rather than failing the
-   * scrape, during a database outage for instance.
+   * its own read, a query say), within HEALTH_TIMEOUT_MS. A failed or late read keeps the last
+   * value rather than failing or stalling the scrape, during a database outage for instance;
+   * dependency_up in the same scrape says the value is not fresh.
    */
   gaugeReadAtScrape(name: string, help: string, read: () => Promise<number>): void {
     const { logger } = this;
+    const timeoutMs = this.config.HEALTH_TIMEOUT_MS;
     new Gauge({
       name,
       help,
       registers: [this.registry],
       async collect() {
         try {
-          this.set(await read());
+          this.set(await withTimeout(read(), timeoutMs, `no answer within ${timeoutMs} ms`));
         } catch (error) {
           logger.warn(`${name} not refreshed: ${(error as Error).message}`);
         }
       },
     });
+  }
+
+  /**
+   * Adds `dependency_up{dependency, node}`: `probe` runs at every scrape and must settle within
+   * its own short timeout; false, a rejection or a throw read as 0.
+   */
+  dependencyUp(dependency: string, node: string, probe: () => Promise<boolean>): void {
+    this.dependencyProbes.set(`${dependency}\u0000${node}`, { dependency, node, probe });
+  }
+
+  countShedLogin(): void {
+    this.shedLogins.inc();
+  }
+
+  countRateLimited(limit: string): void {
+    this.rateLimited.inc({ limit });
+  }
+
+  countRateLimitFailOpen(): void {
+    this.rateLimitFailOpen.inc();
   }
 
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { MetricsService } from '../metrics/metrics.service';
 import { REDIS_CLIENTS } from '../redis/redis-clients';
 
 /** One counter: at most `limit` hits per `windowMs` for `key` (a limit of 0 is no limit). */
@@ -32,6 +33,9 @@ return result`;
 
 type HitCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
 
+/** The limit a bucket counts for, its key without the subject: `login:username`, `claim:user`. */
+const limitName = (bucket: RateLimitBucket): string => bucket.key.split(':', 2).join(':');
+
 /** How often "Redis is down, limits are off" may be logged: once, not once per request. */
 const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 
@@ -51,6 +55,7 @@ export class RateLimiter {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS_CLIENTS) clients: Redis[],
+    private readonly metrics: MetricsService,
   ) {
     this.redis = clients[0];
     // defineCommand sends EVALSHA and falls back to EVAL once if the script is not cached.
@@ -72,14 +77,20 @@ export class RateLimiter {
     try {
       counts = await this.hit(active.length, ...active.map((b) => this.key(b.key)), ...active.map((b) => b.windowMs));
     } catch (error) {
+      this.metrics.countRateLimitFailOpen();
       this.logFailOpen(error as Error);
       return;
     }
     let retryAfterMs = 0;
+    let exceeded: RateLimitBucket | undefined;
     active.forEach((bucket, i) => {
-      if (counts[2 * i] > bucket.limit) retryAfterMs = Math.max(retryAfterMs, counts[2 * i + 1]);
+      if (counts[2 * i] > bucket.limit && counts[2 * i + 1] >= retryAfterMs) {
+        retryAfterMs = counts[2 * i + 1];
+        exceeded = bucket;
+      }
     });
-    if (retryAfterMs > 0) {
+    if (exceeded && retryAfterMs > 0) {
+      this.metrics.countRateLimited(limitName(exceeded));
       throw new DomainError('TOO_MANY_REQUESTS', 'Too many requests; retry later', Math.max(1, Math.ceil(retryAfterMs / 1000)));
     }
   }

@@ -3,6 +3,7 @@ import * as bcrypt from 'bcrypt';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { bcryptConcurrency, libuvThreadPoolSize } from '../config/config.loader';
+import { MetricsService } from '../metrics/metrics.service';
 import { HashingGate } from './hashing-gate';
 import { HashingThreads } from './hashing-threads';
 
@@ -28,7 +29,10 @@ export class PasswordHasher implements OnApplicationShutdown {
   private refusedSinceWarning = 0;
   private lastWarning = 0;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {
     this.dummyHash = bcrypt.hashSync('dummy-password-for-timing', config.BCRYPT_COST);
     this.gate = new HashingGate(bcryptConcurrency(config));
     // Past the libuv pool's size (load tools and tests only) the extra jobs wait for a thread.
@@ -58,6 +62,7 @@ export class PasswordHasher implements OnApplicationShutdown {
 
   /** Counts one AUTH_BUSY answer; warns at most once per interval, with how many there were. */
   countRefusal(): void {
+    this.metrics.countShedLogin();
     this.refusedSinceWarning++;
     const now = Date.now();
     if (now - this.lastWarning < BUSY_WARNING_INTERVAL_MS) return;
