@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { QueueWait, endQueueWait, startBatchSpan, startQueueWait } from '../tracing/claim-spans';
 
 /** The requests of one key in a batch, in arrival order. */
 export interface BatchGroup<Request> {
@@ -22,6 +23,8 @@ interface Waiter<Request, Outcome> {
   reject: (error: unknown) => void;
   /** performance.now() when it joined the queue. */
   queuedAt: number;
+  /** Its queue-wait span, when its request is traced. */
+  wait?: QueueWait;
 }
 
 /** A request that waited `maxQueueWaitMs` without joining a batch: it was never settled. */
@@ -66,7 +69,7 @@ export class ClaimBatcher<Request, Outcome> {
 
   submit(key: string, request: Request): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
-      this.waiting.push({ key, request, resolve, reject, queuedAt: performance.now() });
+      this.waiting.push({ key, request, resolve, reject, queuedAt: performance.now(), wait: startQueueWait(key) });
       this.waitingPerKey.set(key, (this.waitingPerKey.get(key) ?? 0) + 1);
       this.inFlight++;
       this.scheduleStart();
@@ -123,13 +126,15 @@ export class ClaimBatcher<Request, Outcome> {
         // An observer's failure must not strand the waiters just taken (never answered, keys held).
         this.logger.warn(`batch observer failed: ${(error as Error).message}`);
       }
+      const span = startBatchSpan(groups.flatMap((g) => g.waiters.map((w) => w.wait)), groups.length);
       let settling: Promise<Outcome[]>[];
       try {
-        settling = this.settle(groups.map((g) => ({ key: g.key, requests: g.waiters.map((w) => w.request) })));
+        settling = span.run(() => this.settle(groups.map((g) => ({ key: g.key, requests: g.waiters.map((w) => w.request) }))));
       } catch (error) {
         settling = groups.map(() => Promise.reject(error));
       }
       await Promise.all(groups.map((group, i) => this.answer(group, settling[i])));
+      span.end();
     } catch (error) {
       this.logger.error(`claim batch stopped: ${(error as Error).message}`);
     } finally {
@@ -151,6 +156,7 @@ export class ClaimBatcher<Request, Outcome> {
       let group = groups.get(waiter.key);
       if (!group) groups.set(waiter.key, (group = []));
       group.push(waiter);
+      endQueueWait(waiter.wait);
       taken++;
       this.leftQueue(waiter.key);
     }
@@ -194,7 +200,10 @@ export class ClaimBatcher<Request, Outcome> {
         const late = this.waiting.splice(0, expired);
         for (const waiter of late) this.leftQueue(waiter.key);
         const error = new QueueWaitExpiredError(`waited ${this.maxQueueWaitMs} ms for the batch ahead`);
-        late.forEach((waiter) => waiter.reject(error));
+        late.forEach((waiter) => {
+          endQueueWait(waiter.wait, error);
+          waiter.reject(error);
+        });
         this.answered(late.length);
       }
       this.armExpiry();

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
+import { withSpan } from '../tracing/tracing';
 import type { PgConnection } from '../common/database-ping';
 import { SaleWindow, judgeClaims } from './claim-decision';
 import { SoldOutMemorySource, StockState } from './sold-out-memory';
@@ -76,7 +77,11 @@ export class ClaimsRepository implements SoldOutMemorySource {
   }
 
   /** Settles the claimants of several coupons (distinct names) in one transaction; one settlement per coupon, in order. */
-  async settleCoupons(batch: CouponClaims[]): Promise<Settlement[]> {
+  settleCoupons(batch: CouponClaims[]): Promise<Settlement[]> {
+    return withSpan('claim.transaction', { 'claim.coupons': batch.length }, () => this.settleInTransaction(batch));
+  }
+
+  private async settleInTransaction(batch: CouponClaims[]): Promise<Settlement[]> {
     const runner = this.dataSource.createQueryRunner();
     const connection: PgConnection = await runner.connect();
     let open = false;
@@ -110,7 +115,7 @@ export class ClaimsRepository implements SoldOutMemorySource {
       }
       if (committing && settlements && isDatabaseUnavailable(error)) {
         // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.
-        return this.confirmCommit(batch, settlements, error as Error, connection.processID);
+        return withSpan('claim.commit_confirmation', {}, () => this.confirmCommit(batch, settlements!, error as Error, connection.processID));
       }
       throw error;
     } finally {

@@ -191,8 +191,21 @@ export class AppConfig {
   @IsBoolean()
   CLAIM_FAST_PATH: boolean;
 
+  /** Readiness probes and the scrape-time reads of /metrics (dependency_up, coupons_* gauges) give up after this long. */
   @IsInt() @Min(50) @Max(60000)
   HEALTH_TIMEOUT_MS: number;
+
+  /** OTLP/HTTP (JSON) traces endpoint, e.g. http://collector:4318/v1/traces. Empty: no tracing at all. */
+  @Matches(/^(|https?:\/\/\S+)$/, { message: 'must be empty or an http(s):// URL' })
+  TRACING_OTLP_ENDPOINT: string;
+
+  /** service.name of the exported spans. */
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, . _ -' })
+  TRACING_SERVICE_NAME: string;
+
+  /** Share of new traces recorded (a caller's sampled flag is followed); 100: every request. */
+  @IsInt() @Min(0) @Max(100)
+  TRACING_SAMPLE_PERCENT: number;
 
   /** Worker processes `npm run start:cluster` forks; 0 means one per CPU core. */
   @IsInt() @Min(0) @Max(256)

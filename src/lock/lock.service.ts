@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import { withTimeout } from '../common/with-timeout';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { REDIS_CLIENTS, quorumOf } from '../redis/redis-clients';
+import { withSpan } from '../tracing/tracing';
 import { LockBusyError, LockUnavailableError } from './lock.errors';
 
 export interface LockOutcome<T> {
@@ -59,13 +60,15 @@ export class LockService {
     const resources = typeof resource === 'string' ? [resource] : resource;
     const name = resources.length === 1 ? resources[0] : `${resources.length} resources (${resources[0]}, ...)`;
     const started = performance.now();
-    const lease = await this.acquire(resources, name, options.retries ?? this.config.LOCK_RETRY_COUNT);
+    const lease = await withSpan('lock.acquire', { 'lock.resource': name }, () =>
+      this.acquire(resources, name, options.retries ?? this.config.LOCK_RETRY_COUNT),
+    );
     const waitedMs = Math.round(performance.now() - started);
     try {
       return { result: await work(), waitedMs };
     } finally {
       // The work is committed (or rolled back) by now; a failed release must not change that.
-      await this.release(lease, name);
+      await withSpan('lock.release', { 'lock.resource': name }, () => this.release(lease, name));
     }
   }
 

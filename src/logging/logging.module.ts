@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
+import { traceIdOf } from '../tracing/http-tracing';
 import { PinoAppLogger } from './app-logger';
 import { addedLogFields, createRootLogger, requestLineLogger, safeRequestFields } from './request-logging';
 
@@ -39,6 +40,7 @@ export class RequestLogHook implements OnModuleInit {
           // The handler's fields first: they may add to the line, never replace its core fields.
           ...safeRequestFields(fields),
           request_id: request.id,
+          trace_id: traceIdOf(request.raw),
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',
           // Without the query string: queries may carry cursors, never worth a log line.

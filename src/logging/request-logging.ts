@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import pino, { DestinationStream, LevelWithSilent, Logger as Pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
+import { traceLogFields, tracingActive } from '../tracing/tracing';
 import { BatchedLogStream } from './batched-log-stream';
 
 /** Nest and the config speak `verbose`; pino calls the same level `trace`. */
@@ -52,6 +53,8 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
     level: PINO_LEVEL[config.LOG_LEVEL],
     // Belt and braces: nothing here logs headers or bodies, but a future log call might pass one.
     redact: { paths: SECRET_KEYS.flatMap((key) => [key, `*.${key}`]).concat('*.*.authorization'), censor: '[redacted]' },
+    // Every line written inside a traced request or batch carries its trace and span ids.
+    mixin: tracingActive() ? traceLogFields : undefined,
     transport: pretty ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } } : undefined,
   };
   if (destination || pretty) return destination ? pino(options, destination) : pino(options);

@@ -1,0 +1,72 @@
+import { Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { activeTracer, extractTraceContext } from './tracing';
+
+/** The server span of each request being answered (the request line of the log reads it). */
+const serverSpans = new WeakMap<IncomingMessage, Span>();
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Puts every request of `server` inside a SERVER span, child of the caller's `traceparent` when
+ * it sent a valid one, and answers with that span's own `traceparent`. The span is the active
+ * context for everything the request does (Fastify hooks, Nest, the claim queue), including
+ * listeners of the request and response streams, which Node calls from the socket's context.
+ * The span ends when the response is finished or the connection closes.
+ */
+export function traceHttpServer(server: Server): void {
+  const tracer = activeTracer();
+  if (!tracer) return;
+  const listeners = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const parent = extractTraceContext(req.headers);
+    const span = tracer.startSpan(
+      req.method ?? 'HTTP',
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.url?.split('?')[0] } },
+      parent,
+    );
+    serverSpans.set(req, span);
+    const active = trace.setSpan(parent, span);
+    const carrier: Record<string, string> = {};
+    propagation.inject(active, carrier);
+    if (carrier.traceparent) res.setHeader('traceparent', carrier.traceparent);
+    const end = () => {
+      res.removeListener('finish', end);
+      res.removeListener('close', end);
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (!res.writableFinished) span.setAttribute('http.response.aborted', true);
+      span.end();
+    };
+    res.once('finish', end);
+    res.once('close', end);
+    context.bind(active, req);
+    context.bind(active, res);
+    context.with(active, () => listeners.forEach((listener) => listener.call(server, req, res)));
+  });
+}
+
+/** Names the server span by its route pattern once the router has matched it (`POST /api/coupons/claim`). */
+export function nameServerSpan(req: IncomingMessage, route: string | undefined): void {
+  const span = serverSpans.get(req);
+  if (!span || !route) return;
+  span.updateName(`${req.method} ${route}`);
+  span.setAttribute('http.route', route);
+}
+
+/** `00-<trace id>-<span id>-<flags>`: the only version this service reads without the SDK. */
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+
+/**
+ * The trace id of a request for its log lines: its server span's when tracing is on, else the
+ * caller's `traceparent` (so logs of a traced caller still join its trace), else none.
+ */
+export function traceIdOf(req: IncomingMessage): string | undefined {
+  const span = serverSpans.get(req);
+  if (span) return span.spanContext().traceId;
+  const given = req.headers.traceparent;
+  if (typeof given !== 'string') return undefined;
+  const match = TRACEPARENT.exec(given);
+  return match && match[1] !== '0'.repeat(32) ? match[1] : undefined;
+}

@@ -1,0 +1,227 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { IncomingMessage, Server, createServer } from 'node:http';
+import { join } from 'node:path';
+import { dropDatabase } from '../harness/database-checks';
+import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
+import { ApiClient } from './support/http-client';
+import { SHARED_REDIS_URL, databaseUrl, isolatedNames, sleep } from './support/test-app';
+
+const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
+/** The service sends its spans at least every second (EXPORT_DELAY_MS); give a loaded machine more. */
+const SPANS_WITHIN_MS = 15_000;
+const START_WITHIN_MS = 30_000;
+
+interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  links: { traceId: string; spanId: string }[];
+  attributes: Record<string, unknown>;
+}
+
+/** OTLP/JSON ids are hex; accept base64 too (what protobuf-JSON mappers write). */
+const hexId = (id: string | undefined): string | undefined =>
+  id === undefined || id === '' ? undefined : /^[\da-f]+$/.test(id) ? id : Buffer.from(id, 'base64').toString('hex');
+
+/**
+ * A real OTLP/HTTP receiver on a loopback port: it accepts what the exporter POSTs to
+ * /v1/traces (JSON), answers as a collector does, and keeps every span it parsed.
+ */
+class OtlpReceiver {
+  readonly spans: ReceivedSpan[] = [];
+  posts = 0;
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<OtlpReceiver> {
+    let receiver!: OtlpReceiver;
+    const server = createServer((req, res) => void receiver.accept(req).then((status) => res.writeHead(status, { 'content-type': 'application/json' }).end('{}')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    receiver = new OtlpReceiver(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`);
+    return receiver;
+  }
+
+  private async accept(req: IncomingMessage): Promise<number> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== 'POST' || req.url !== '/v1/traces' || !String(req.headers['content-type']).includes('json')) return 415;
+    this.posts++;
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    for (const resource of body.resourceSpans ?? []) {
+      for (const scope of resource.scopeSpans ?? []) {
+        for (const span of scope.spans ?? []) {
+          this.spans.push({
+            traceId: hexId(span.traceId)!,
+            spanId: hexId(span.spanId)!,
+            parentSpanId: hexId(span.parentSpanId),
+            name: span.name,
+            kind: span.kind,
+            links: (span.links ?? []).map((link: { traceId: string; spanId: string }) => ({ traceId: hexId(link.traceId)!, spanId: hexId(link.spanId)! })),
+            attributes: Object.fromEntries((span.attributes ?? []).map((a: { key: string; value: Record<string, unknown> }) => [a.key, Object.values(a.value)[0]])),
+          });
+        }
+      }
+    }
+    return 200;
+  }
+
+  async spansOf(traceId: string, until: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]> {
+    const deadline = Date.now() + SPANS_WITHIN_MS;
+    for (;;) {
+      const spans = this.spans.filter((span) => span.traceId === traceId);
+      if (until(spans) || Date.now() > deadline) return spans;
+      await sleep(100);
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const newTraceparent = () => {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
+};
+const one = (spans: ReceivedSpan[], name: string) => {
+  const found = spans.filter((span) => span.name === name);
+  expect({ name, count: found.length }).toEqual({ name, count: 1 });
+  return found[0];
+};
+
+describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopback)', () => {
+  let receiver: OtlpReceiver;
+  let service: ChildProcess;
+  let output = '';
+  let api: ApiClient;
+  let admin: string;
+  let user: string;
+  const { database, prefix } = isolatedNames();
+  const adminPassword = randomBytes(12).toString('hex');
+
+  /** The JSON log lines the service wrote so far. */
+  const logLines = () =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  beforeAll(async () => {
+    receiver = await OtlpReceiver.start();
+    const port = await freePort();
+    service = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH!,
+        NODE_ENV: 'production',
+        JWT_SECRET: randomBytes(32).toString('hex'),
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        DATABASE_URL: databaseUrl(database),
+        REDIS_URLS: SHARED_REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        ADMIN_USERNAME: 'admin',
+        ADMIN_PASSWORD: adminPassword,
+        BCRYPT_COST: '4',
+        // The suite registers its users at once: no load shedding or per-address limit in the way.
+        BCRYPT_MAX_CONCURRENT: '64',
+        REGISTRATION_RATE_LIMIT_PER_ADDRESS: '0',
+        LOGIN_RATE_LIMIT_PER_ADDRESS: '0',
+        SHUTDOWN_GRACE_MS: '0',
+        TRACING_OTLP_ENDPOINT: receiver.url,
+      },
+    });
+    service.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    service.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + START_WITHIN_MS;
+    while (!/listening on/.test(output)) {
+      if (service.exitCode !== null || Date.now() > deadline) throw new Error(`the service did not start:\n${output}`);
+      await sleep(100);
+    }
+    api = new ApiClient(`http://127.0.0.1:${port}`);
+    admin = await api.login('admin', adminPassword);
+    user = await api.newUser('traced');
+    expect((await api.createCoupon(admin, 'TRACED', 10)).status).toBe(201);
+  });
+  afterAll(async () => {
+    service.kill('SIGTERM');
+    await new Promise((resolve) => (service.exitCode !== null ? resolve(null) : service.once('exit', resolve)));
+    await receiver.close();
+    await dropDatabase(databaseUrl(database));
+    await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
+  });
+
+  it("a claim's traceparent: answered with the same trace, in its log line, on its spans, which nest queue wait / batch / lock / transaction / queries", async () => {
+    const caller = newTraceparent();
+    const claim = await api.post('/api/coupons/claim', { coupon_name: 'TRACED' }, { token: user, headers: { traceparent: caller.header } });
+    expect(claim.status).toBe(200);
+    // The answer carries the server span's context, in the caller's trace.
+    const answered = claim.headers.get('traceparent');
+    expect(answered).toMatch(new RegExp(`^00-${caller.traceId}-[\\da-f]{16}-01$`));
+
+    const spans = await receiver.spansOf(caller.traceId, (found) => ['COMMIT', 'lock.release'].every((name) => found.some((s) => s.name === name)));
+    const server = one(spans, 'POST /api/coupons/claim');
+    expect(server.parentSpanId).toBe(caller.spanId);
+    expect(answered).toContain(server.spanId);
+    expect(server.attributes['http.response.status_code']).toBe(200);
+    const queueWait = one(spans, 'claim.queue_wait');
+    expect(queueWait.parentSpanId).toBe(server.spanId);
+    const batch = one(spans, 'claim.batch');
+    // Alone in its batch, the claim is the batch's oldest: the batch is its child, and links to its wait.
+    expect(batch.parentSpanId).toBe(server.spanId);
+    expect(batch.links).toContainEqual({ traceId: caller.traceId, spanId: queueWait.spanId });
+    const lock = one(spans, 'lock.acquire');
+    expect(lock.parentSpanId).toBe(batch.spanId);
+    const transaction = one(spans, 'claim.transaction');
+    expect(transaction.parentSpanId).toBe(batch.spanId);
+    expect(one(spans, 'lock.release').parentSpanId).toBe(batch.spanId);
+    // Outgoing calls: the transaction's statements, and the lock's votes on Redis.
+    for (const statement of ['BEGIN', 'COMMIT']) expect(one(spans, statement).parentSpanId).toBe(transaction.spanId);
+    expect(spans.filter((s) => s.attributes['db.system.name'] === 'redis' && s.parentSpanId === lock.spanId).length).toBeGreaterThanOrEqual(1);
+
+    // Its request line carries the trace id.
+    const line = logLines().find((l) => l.route === '/api/coupons/claim' && l.trace_id === caller.traceId);
+    expect(line).toMatchObject({ status: 200, trace_id: caller.traceId, msg: 'request completed' });
+  });
+
+  it('claims batched together: each request keeps its own trace and queue wait, and every wait is linked from a batch span', async () => {
+    const callers = Array.from({ length: 6 }, () => newTraceparent());
+    const tokens = await Promise.all(callers.map((_, i) => api.newUser(`batched_${i}`)));
+    const answers = await Promise.all(
+      callers.map((caller, i) => api.post('/api/coupons/claim', { coupon_name: 'TRACED' }, { token: tokens[i], headers: { traceparent: caller.header } })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
+    const waits = [];
+    for (const caller of callers) {
+      const spans = await receiver.spansOf(caller.traceId, (found) => found.some((s) => s.name === 'claim.queue_wait') && found.some((s) => s.kind === 2));
+      const server = spans.find((s) => s.name === 'POST /api/coupons/claim')!;
+      const wait = one(spans, 'claim.queue_wait');
+      expect(wait.parentSpanId).toBe(server.spanId);
+      waits.push(wait);
+    }
+    await receiver.spansOf('', () => waits.every((w) => receiver.spans.some((s) => s.name === 'claim.batch' && s.links.some((l) => l.spanId === w.spanId))));
+    for (const wait of waits) {
+      const batch = receiver.spans.find((s) => s.name === 'claim.batch' && s.links.some((l) => l.spanId === wait.spanId));
+      expect({ wait: wait.spanId, linked: batch !== undefined }).toEqual({ wait: wait.spanId, linked: true });
+    }
+    for (const caller of callers) {
+      expect(logLines().some((l) => l.route === '/api/coupons/claim' && l.trace_id === caller.traceId)).toBe(true);
+    }
+  });
+
+  it('a request without a traceparent starts a trace of its own, answered and logged with its id', async () => {
+    const health = await fetch(`${api.baseUrl}/api/coupons/TRACED`, { headers: { authorization: `Bearer ${user}` } });
+    expect(health.status).toBe(200);
+    const traceId = health.headers.get('traceparent')?.split('-')[1];
+    expect(traceId).toMatch(/^[\da-f]{32}$/);
+    const spans = await receiver.spansOf(traceId!, (found) => found.length > 0);
+    expect(one(spans, 'GET /api/coupons/:name').parentSpanId).toBeUndefined();
+    expect(logLines().some((l) => l.route === '/api/coupons/:name' && l.trace_id === traceId)).toBe(true);
+  });
+});
