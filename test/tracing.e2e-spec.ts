@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { dropDatabase } from '../harness/database-checks';
 import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
 import { ApiClient } from './support/http-client';
-import { SHARED_REDIS_URL, databaseUrl, isolatedNames, sleep } from './support/test-app';
+import { logSink } from './support/log-sink';
+import { SHARED_REDIS_URL, TestApp, databaseUrl, isolatedNames, sleep, startTestApp } from './support/test-app';
 
 const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
 /** The service sends its spans at least every second (EXPORT_DELAY_MS); give a loaded machine more. */
@@ -197,7 +198,7 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
       callers.map((caller, i) => api.post('/api/coupons/claim', { coupon_name: 'TRACED' }, { token: tokens[i], headers: { traceparent: caller.header } })),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
-    const waits = [];
+    const waits: ReceivedSpan[] = [];
     for (const caller of callers) {
       const spans = await receiver.spansOf(caller.traceId, (found) => found.some((s) => s.name === 'claim.queue_wait') && found.some((s) => s.kind === 2));
       const server = spans.find((s) => s.name === 'POST /api/coupons/claim')!;
@@ -223,5 +224,23 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     const spans = await receiver.spansOf(traceId!, (found) => found.length > 0);
     expect(one(spans, 'GET /api/coupons/:name').parentSpanId).toBeUndefined();
     expect(logLines().some((l) => l.route === '/api/coupons/:name' && l.trace_id === traceId)).toBe(true);
+  });
+});
+
+describe('tracing off (no TRACING_OTLP_ENDPOINT): a caller\'s traceparent still reaches the log', () => {
+  let t: TestApp;
+  const { stream, lines } = logSink();
+  beforeAll(async () => {
+    t = await startTestApp({ LOG_LEVEL: 'info' }, { logDestination: stream });
+  });
+  afterAll(() => t.close());
+
+  it('the request line carries the caller\'s trace id; no traceparent is answered, none is made up', async () => {
+    const caller = newTraceparent();
+    const traced = await t.api.get('/api/healthcheck/live', { headers: { traceparent: caller.header } });
+    expect(traced.headers.get('traceparent')).toBeNull();
+    await t.api.get('/api/healthcheck/live', { headers: { traceparent: '00-zz-not-a-trace' } });
+    const requestLines = lines.map((line) => JSON.parse(line)).filter((line) => line.route === '/api/healthcheck/live');
+    expect(requestLines.map((line) => line.trace_id)).toEqual([caller.traceId, undefined]);
   });
 });

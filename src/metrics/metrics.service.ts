@@ -152,8 +152,9 @@ export class MetricsService {
     this.shedLogins.inc();
   }
 
-  countRateLimited(limit: string): void {
-    this.rateLimited.inc({ limit });
+  /** One 429 by `limit`; `by` 0 declares the series, so alerts and panels see it before the first 429. */
+  countRateLimited(limit: string, by = 1): void {
+    this.rateLimited.inc({ limit }, by);
   }
 
   countRateLimitFailOpen(): void {

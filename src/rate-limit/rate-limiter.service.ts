@@ -33,6 +33,9 @@ return result`;
 
 type HitCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number[]>;
 
+/** The limits the routes apply (users/account-limits.ts, ClaimsService): their 429 counters start at 0. */
+const LIMITS = ['login:address', 'login:username', 'registration:address', 'claim:user'];
+
 /** The limit a bucket counts for, its key without the subject: `login:username`, `claim:user`. */
 const limitName = (bucket: RateLimitBucket): string => bucket.key.split(':', 2).join(':');
 
@@ -62,6 +65,7 @@ export class RateLimiter {
     this.redis.defineCommand('rateLimitHit', { lua: HIT_SCRIPT });
     const command = (this.redis as unknown as { rateLimitHit: HitCommand }).rateLimitHit;
     this.hit = command.bind(this.redis);
+    for (const limit of LIMITS) this.metrics.countRateLimited(limit, 0);
   }
 
   /** The Redis key of a counter, after the configured prefix. */
