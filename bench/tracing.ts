@@ -1,0 +1,170 @@
+import { IncomingMessage, Server, createServer } from 'node:http';
+import { HttpPool } from '../harness/http-pool';
+import { SelfHostedService, startSelfHostedService } from '../harness/self-hosted-service';
+import { SaleUser, login, seedUsers } from '../harness/user-seeder';
+import type { BenchTarget } from './bench-result';
+
+/**
+ * `npm run bench:tracing`: grants per second with tracing on (every request traced, spans
+ * exported over OTLP/HTTP to a receiver this process runs on loopback) against the same service
+ * with tracing off. Two services run side by side on their own databases; passes alternate
+ * between them (off, on, off, on, ...) so this machine's swings hit both alike. Each pass is a
+ * fresh coupon of one unit per user, claimed once by every user, CLAIMERS at a time: every
+ * answer is a grant that takes the queue, the lock and a transaction.
+ */
+const USERS = Math.max(10, Number(process.env.BENCH_TRACING_USERS ?? 2000) || 2000);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_TRACING_ROUNDS ?? 4) || 4);
+const CLAIMERS = 64;
+const TARGET_RATIO = 0.9;
+
+/** A stand-in OTLP/HTTP collector: accepts every POST to /v1/traces and counts the spans in it. */
+class CountingReceiver {
+  posts = 0;
+  spans = 0;
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<CountingReceiver> {
+    let receiver!: CountingReceiver;
+    const server = createServer((req, res) => void receiver.accept(req).then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    receiver = new CountingReceiver(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`);
+    return receiver;
+  }
+
+  private async accept(req: IncomingMessage): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    this.posts++;
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) this.spans += (scope.spans ?? []).length;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+interface Side {
+  service: SelfHostedService;
+  http: HttpPool;
+  admin: string;
+  users: SaleUser[];
+}
+
+export interface TracingBenchResult {
+  users: number;
+  rounds: number;
+  claimers: number;
+  offPerSecond: number;
+  onPerSecond: number;
+  passes: { off: number; on: number }[];
+  spansExported: number;
+  exportPosts: number;
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+async function prepare(env: Record<string, string>): Promise<Side> {
+  const service = await startSelfHostedService({ CLAIM_RATE_LIMIT_PER_USER: '0', LOG_LEVEL: 'warn', ...env });
+  const http = new HttpPool([service.url], CLAIMERS, 30_000);
+  const admin = await login(http, service.adminUser, service.adminPassword);
+  const { users } = await seedUsers({ http, databaseUrl: service.databaseUrl, prefix: 'traced_', count: USERS, password: 'bench-password-1', concurrency: 16 });
+  return { service, http, admin, users };
+}
+
+/** One coupon of USERS units, every user claims it once; grants per second. */
+async function pass(side: Side, coupon: string): Promise<number> {
+  const created = await side.http.request('POST', '/api/coupons', { name: coupon, amount: side.users.length }, side.admin);
+  if (created.status !== 201) throw new Error(`coupon ${coupon}: ${created.status} ${JSON.stringify(created.body)}`);
+  let next = 0;
+  let granted = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLAIMERS }, async () => {
+      while (next < side.users.length) {
+        const user = side.users[next++];
+        const answer = await side.http.request('POST', '/api/coupons/claim', { coupon_name: coupon }, user.token);
+        if (answer.status !== 200) throw new Error(`claim of ${coupon} by ${user.username}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        granted++;
+      }
+    }),
+  );
+  return granted / ((performance.now() - started) / 1000);
+}
+
+export async function measureTracing(log: (line: string) => void): Promise<TracingBenchResult> {
+  const receiver = await CountingReceiver.start();
+  const sides: Side[] = [];
+  try {
+    sides.push(await prepare({}));
+    sides.push(await prepare({ TRACING_OTLP_ENDPOINT: receiver.url }));
+    const [off, on] = sides;
+    // Warm-up: one small sale each (connections, JIT, the lock script cached on Redis).
+    await pass({ ...off, users: off.users.slice(0, CLAIMERS) }, 'WARM_UP');
+    await pass({ ...on, users: on.users.slice(0, CLAIMERS) }, 'WARM_UP');
+    const passes: { off: number; on: number }[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const offRate = await pass(off, `TRACING_OFF_${i}`);
+      const onRate = await pass(on, `TRACING_ON_${i}`);
+      passes.push({ off: round(offRate), on: round(onRate) });
+      log(`round ${i + 1}/${ROUNDS}: off ${round(offRate)}/s, on ${round(onRate)}/s; ${receiver.spans} spans in ${receiver.posts} exports so far`);
+    }
+    // The last spans leave within the export delay (1 s).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const mean = (side: 'off' | 'on') => round(passes.reduce((sum, p) => sum + p[side], 0) / passes.length);
+    return {
+      users: USERS,
+      rounds: ROUNDS,
+      claimers: CLAIMERS,
+      offPerSecond: mean('off'),
+      onPerSecond: mean('on'),
+      passes,
+      spansExported: receiver.spans,
+      exportPosts: receiver.posts,
+    };
+  } finally {
+    for (const side of sides) {
+      await side.http.close();
+      await side.service.stop();
+    }
+    await receiver.close();
+  }
+}
+
+export function tracingTargets(result: TracingBenchResult): BenchTarget[] {
+  const ratio = result.onPerSecond / result.offPerSecond;
+  return [
+    {
+      name: `grants/s with tracing on (exporting over OTLP/HTTP) >= ${TARGET_RATIO} x off`,
+      passed: ratio >= TARGET_RATIO && result.spansExported > 0,
+      detail: `${ratio.toFixed(2)}x (${result.onPerSecond} vs ${result.offPerSecond}/s; ${result.spansExported} spans exported in ${result.exportPosts} posts)`,
+    },
+  ];
+}
+
+export function tracingTable(result: TracingBenchResult): string {
+  return [
+    `| tracing | grants/s (${result.users} users, ${result.claimers} at a time, mean of ${result.rounds} passes) | every pass |`,
+    '|---|---|---|',
+    `| off | ${result.offPerSecond} | ${result.passes.map((p) => p.off).join(', ')} |`,
+    `| on, exporting (${result.spansExported} spans in ${result.exportPosts} posts) | ${result.onPerSecond} | ${result.passes.map((p) => p.on).join(', ')} |`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const result = await measureTracing((line) => process.stderr.write(`bench: ${line}\n`));
+  const targets = tracingTargets(result);
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ...result, targets }, null, 2) + '\n');
+  else process.stdout.write(`${tracingTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`);
+  process.exit(targets.every((t) => t.passed) ? 0 : 1);
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    process.stderr.write(`bench: ${(error as Error).stack}\n`);
+    process.exit(2);
+  });
+}
