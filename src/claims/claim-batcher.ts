@@ -126,7 +126,7 @@ export class ClaimBatcher<Request, Outcome> {
         // An observer's failure must not strand the waiters just taken (never answered, keys held).
         this.logger.warn(`batch observer failed: ${(error as Error).message}`);
       }
-      const span = startBatchSpan(groups.flatMap((g) => g.waiters.map((w) => w.wait)), groups.length);
+      const span = startBatchSpan(() => groups.flatMap((g) => g.waiters.map((w) => w.wait)), groups.length);
       let settling: Promise<Outcome[]>[];
       try {
         settling = span.run(() => this.settle(groups.map((g) => ({ key: g.key, requests: g.waiters.map((w) => w.request) }))));

@@ -41,10 +41,11 @@ export interface BatchSpan {
 
 const UNTRACED_BATCH: BatchSpan = { run: (work) => work(), end: () => undefined };
 
-/** The span of one batch, for the claims taken into it (their queue waits, in arrival order). */
-export function startBatchSpan(waits: (QueueWait | undefined)[], coupons: number): BatchSpan {
+/** The span of one batch, for the claims taken into it (their queue waits, in arrival order; listed only when tracing is on). */
+export function startBatchSpan(listWaits: () => (QueueWait | undefined)[], coupons: number): BatchSpan {
   const tracer = activeTracer();
   if (!tracer) return UNTRACED_BATCH;
+  const waits = listWaits();
   const traced = waits.filter((wait): wait is QueueWait => wait !== undefined);
   if (traced.length === 0) return UNTRACED_BATCH;
   const parent = traced[0].parent;
