@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { Server, Socket, createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { dropDatabase } from '../harness/database-checks';
 import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
@@ -10,6 +11,61 @@ import { SHARED_REDIS_URL, TestApp, databaseUrl, isolatedNames, sleep, startTest
 
 const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
 const START_WITHIN_MS = 30_000;
+
+/** After a claim's COMMIT went through, how long before the link "drops": the commit has landed by then. */
+const DROP_AFTER_COMMIT_MS = 100;
+
+/**
+ * A loopback proxy in front of PostgreSQL that, once armed, lets the next COMMIT through and then
+ * cuts that connection both ways: the server commits, the client never hears the answer (what
+ * claims.repository.ts confirms by looking).
+ */
+class CommitCutter {
+  private armed = false;
+  cut = 0;
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<CommitCutter> {
+    let cutter!: CommitCutter;
+    const server = createServer((client) => cutter.link(client));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cutter = new CommitCutter(server, (server.address() as { port: number }).port);
+    return cutter;
+  }
+
+  arm(): void {
+    this.armed = true;
+  }
+
+  private link(client: Socket): void {
+    const upstream = createConnection({ host: '127.0.0.1', port: 5432 });
+    for (const socket of [client, upstream]) socket.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    let answering = true;
+    upstream.on('data', (chunk) => answering && client.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      upstream.write(chunk);
+      // The simple-query message of a bare COMMIT: 'Q', its length, the text and a NUL.
+      if (this.armed && chunk.includes('COMMIT\0')) {
+        this.armed = false;
+        this.cut++;
+        answering = false;
+        setTimeout(() => {
+          client.destroy();
+          upstream.destroy();
+        }, DROP_AFTER_COMMIT_MS);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
 
 const newTraceparent = () => {
   const traceId = randomBytes(16).toString('hex');
@@ -24,6 +80,7 @@ const one = (spans: ReceivedSpan[], name: string) => {
 
 describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopback)', () => {
   let receiver: OtlpReceiver;
+  let cutter: CommitCutter;
   let service: ChildProcess;
   let output = '';
   let api: ApiClient;
@@ -41,6 +98,7 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
 
   beforeAll(async () => {
     receiver = await OtlpReceiver.start();
+    cutter = await CommitCutter.start();
     const port = await freePort();
     service = spawn(process.execPath, [MAIN], {
       env: {
@@ -50,7 +108,7 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
         HOST: '127.0.0.1',
         PORT: String(port),
         LOG_LEVEL: 'info',
-        DATABASE_URL: databaseUrl(database),
+        DATABASE_URL: databaseUrl(database, `postgres://postgres@127.0.0.1:${cutter.port}/postgres`),
         REDIS_URLS: SHARED_REDIS_URL,
         REDIS_KEY_PREFIX: prefix,
         ADMIN_USERNAME: 'admin',
@@ -80,6 +138,7 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     service.kill('SIGTERM');
     await new Promise((resolve) => (service.exitCode !== null ? resolve(null) : service.once('exit', resolve)));
     await receiver.close();
+    await cutter.close();
     await dropDatabase(databaseUrl(database));
     await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
   });
@@ -140,6 +199,22 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     for (const caller of callers) {
       expect(logLines().some((l) => l.route === '/api/coupons/claim' && l.trace_id === caller.traceId)).toBe(true);
     }
+  });
+
+  it('a COMMIT whose answer is lost: claim.commit_confirmation under claim.transaction, with its own statements', async () => {
+    const token = await api.newUser('confirmed');
+    const caller = newTraceparent();
+    cutter.arm();
+    const claim = await api.post('/api/coupons/claim', { coupon_name: 'TRACED' }, { token, headers: { traceparent: caller.header } });
+    expect(cutter.cut).toBe(1);
+    // The commit landed; the repository looked, found the row and answered 200.
+    expect(claim.status).toBe(200);
+    const spans = await receiver.spansOf(caller.traceId, (found) => found.some((s) => s.name === 'claim.commit_confirmation') && found.some((s) => s.kind === 2));
+    const transaction = one(spans, 'claim.transaction');
+    const confirmation = one(spans, 'claim.commit_confirmation');
+    expect(confirmation.parentSpanId).toBe(transaction.spanId);
+    expect(spans.filter((s) => s.parentSpanId === confirmation.spanId && s.attributes['db.system.name'] === 'postgresql').length).toBeGreaterThanOrEqual(1);
+    expect(logLines().some((l) => l.context === 'ClaimsRepository' && l.trace_id === caller.traceId && /claims are in/.test(String(l.msg)))).toBe(true);
   });
 
   it('a request without a traceparent starts a trace of its own, answered and logged with its id', async () => {
