@@ -2,6 +2,7 @@ import cluster, { Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Logger } from '@nestjs/common';
 import { loadServingConfig, startupFailureMessage } from './config/config.loader';
+import { maskConsoleOutput } from './logging/masked-console';
 
 /**
  * `npm run start:cluster`: CLUSTER_WORKERS copies of main.ts sharing one port (the primary
@@ -46,6 +47,7 @@ function runPrimary(): void {
 }
 
 if (cluster.isPrimary) {
+  maskConsoleOutput();
   try {
     runPrimary();
   } catch (error) {

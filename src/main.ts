@@ -2,9 +2,11 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { loadServingConfig, startupFailureMessage } from './config/config.loader';
 import { installGracefulShutdown } from './lifecycle/graceful-shutdown';
+import { maskConsoleOutput } from './logging/masked-console';
 import { startProcessTracing } from './tracing/tracing.module';
 
 async function bootstrap(): Promise<void> {
+  maskConsoleOutput();
   const config = loadServingConfig();
   startProcessTracing(config);
   const app = await createApp(config);

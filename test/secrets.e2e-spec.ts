@@ -51,6 +51,31 @@ describe('secrets at start-up (the built dist/src/main.js)', () => {
     expect(result.output).not.toContain(REDIS_PASSWORD);
   });
 
+  it('URLs no driver can parse are refused by the configuration, named, and printed masked', async () => {
+    const result = await run(process.execPath, [MAIN], {
+      NODE_ENV: 'development',
+      DATABASE_URL: `postgres://coupons:${DB_PASSWORD}@127.0.0.1:99999/coupons`,
+      REDIS_URLS: `redis://:${REDIS_PASSWORD}@127.0.0.1:notaport`,
+    });
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/DATABASE_URL=.*is not a valid URL/);
+    expect(result.output).toMatch(/REDIS_URLS=.*is not a valid URL/);
+    expect(result.output).not.toContain(DB_PASSWORD);
+    expect(result.output).not.toContain(REDIS_PASSWORD);
+  });
+
+  it("whatever reaches the console before the app's logger (Nest prints a failed module's error whole) is masked", async () => {
+    const script = `require(${JSON.stringify(join(ROOT, 'dist', 'src', 'logging', 'masked-console.js'))}).maskConsoleOutput();
+      console.error(Object.assign(new TypeError('Invalid URL'), { input: 'redis://:${REDIS_PASSWORD}@h:x' }));
+      process.stdout.write(Buffer.from('postgres://u:${DB_PASSWORD}@h/db\\n'));`;
+    const result = await run(process.execPath, ['-e', script], {});
+    expect(result.code).toBe(0);
+    expect(result.output).toContain("input: 'redis://:***@h:x'");
+    expect(result.output).toContain('postgres://u:***@h/db');
+    expect(result.output).not.toContain(DB_PASSWORD);
+    expect(result.output).not.toContain(REDIS_PASSWORD);
+  });
+
   it('a start that cannot reach PostgreSQL, with both URLs given as *_FILE secrets, prints neither password', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'secrets-e2e-'));
     try {

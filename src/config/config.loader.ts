@@ -73,6 +73,7 @@ export function loadConfig(
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
+  checkUrlsParse(config);
   checkTimeoutOrder(config);
   checkProductionSafety(config, defaults);
   return Object.freeze(config);
@@ -131,6 +132,24 @@ export function loadServingConfig(env: NodeJS.ProcessEnv = process.env): AppConf
 /** A start-up failure as it may be printed: URL passwords masked (a driver may quote a URL). */
 export function startupFailureMessage(error: unknown): string {
   return maskCredentials(error instanceof Error ? error.message : String(error));
+}
+
+/** Keys that hold one URL or a comma-separated list of them. */
+const URL_KEY = /(_URLS?|_ENDPOINT)$/;
+
+/**
+ * Every URL-valued key must parse as a URL: a driver that fails to parse one (ioredis, pg) throws
+ * an error whose `input` is the whole URL, password included, and start-up prints such errors
+ * whole. Refused here, the message names the key with the password masked.
+ */
+function checkUrlsParse(config: AppConfig): void {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (!URL_KEY.test(key) || typeof value !== 'string' || value === '') continue;
+    const bad = value.split(',').map((url) => url.trim()).filter((url) => !URL.canParse(url));
+    if (bad.length > 0) problems.push(`  ${key}=${shownValue(key, value)}: ${bad.map((url) => shownValue(key, url)).join(', ')} is not a valid URL`);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
 }
 
 /**
