@@ -53,6 +53,8 @@ describe('npm run start:cluster (dist/src/cluster.js)', () => {
       env: {
         PATH: process.env.PATH, CLUSTER_WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
         DATABASE_URL: databaseUrl(database), REDIS_KEY_PREFIX: prefix, SHUTDOWN_GRACE_MS: '0',
+        // The example JWT_SECRET, accepted only where development is chosen on purpose.
+        NODE_ENV: 'development',
       },
     });
     let output = '';
