@@ -78,8 +78,9 @@ describe('registration limit per client address (Redis-backed, shared by every p
 describe('password hashing is bounded per process', () => {
   let t: TestApp;
   beforeAll(async () => {
-    // One hash at a time, each slow enough (cost 12) that a queued request would show.
-    t = await startTestApp({ BCRYPT_MAX_CONCURRENT: 1, BCRYPT_COST: 12 });
+    // One hash at a time, each slow enough (cost 12) that a queued request would show; no
+    // queue (BCRYPT_QUEUE_MAX_WAIT_MS 0): the bound itself, refusing at the door.
+    t = await startTestApp({ BCRYPT_MAX_CONCURRENT: 1, BCRYPT_COST: 12, BCRYPT_QUEUE_MAX_WAIT_MS: 0 });
   });
   afterAll(() => t.close());
 
