@@ -1,0 +1,146 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from '../src/config/config.loader';
+import { HttpPool } from '../harness/http-pool';
+import { ServiceGroup, startServiceGroup } from '../harness/self-hosted-service';
+import { login, seedUsers } from '../harness/user-seeder';
+import type { BenchTarget } from './bench-result';
+import { startBareApp } from './crowds';
+import { WRK_CONNECTIONS, WRK_SECONDS, WRK_THREADS, median, runWrk } from './wrk';
+
+/**
+ * The wrk rows: what users' own load tools see. Four sides under wrk, one after the other in
+ * each round, the order rotating between rounds so this machine's swings hit every side alike:
+ * a bare NestJS + Fastify app's GET /api/healthcheck/live, the service's (as deployed:
+ * NODE_ENV=production, LOG_LEVEL=info, its log lines to /dev/null as to a log shipper), a raw
+ * Node `http` hello server, and the service's sold-out claim answers (one non-holder claiming
+ * a sold-out coupon). Each ratio is the median of the rounds' ratios.
+ */
+export interface WrkRound {
+  bareLive: number;
+  serviceLive: number;
+  rawHello: number;
+  serviceSoldOut: number;
+  errors: number;
+}
+
+export interface WrkRatiosResult {
+  threads: number;
+  connections: number;
+  seconds: number;
+  rounds: WrkRound[];
+  liveRatio: number;
+  soldOutRatio: number;
+}
+
+const ROUNDS = Math.max(1, Number(process.env.BENCH_WRK_ROUNDS ?? 3) || 3);
+const COUPON = 'WRK_SOLD_OUT';
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** Starts bench/raw-hello.ts on a free loopback port. */
+export async function startRawHello(): Promise<{ url: string; stop: () => void }> {
+  const child: ChildProcess = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'raw-hello.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      const match = /listening (\d+)/.exec(String(chunk));
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`raw hello exited ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+
+/** The service as deployed, with a sold-out coupon and the token of a user who does not hold it. */
+export async function startSoldOutService(
+  nodeArgs: string[] = [],
+): Promise<{ group: ServiceGroup; token: string; stop: () => Promise<void> }> {
+  const group = await startServiceGroup(1, { LOG_LEVEL: 'info', NODE_ENV: 'production' }, undefined, { stdout: 'discard', nodeArgs });
+  const http = new HttpPool([group.url], 4, 30_000);
+  try {
+    const admin = await login(http, group.adminUser, group.adminPassword);
+    const { users } = await seedUsers({ http, databaseUrl: group.databaseUrl, prefix: 'wrk_', count: 2, password: 'bench-password-1', concurrency: 1 });
+    await http.request('POST', '/api/coupons', { name: COUPON, amount: 1 }, admin);
+    const granted = await http.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, users[0].token);
+    if (granted.status !== 200) throw new Error(`the wrk coupon was not granted: ${granted.status}`);
+    // The first refusal is settled by a batch, which remembers the sell-out; later ones answer from memory.
+    const refused = await http.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, users[1].token);
+    if (refused.body?.code !== 'SOLD_OUT') throw new Error(`expected SOLD_OUT, got ${refused.status} ${JSON.stringify(refused.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return { group, token: users[1].token, stop: () => group.stop() };
+  } finally {
+    await http.close();
+  }
+}
+
+export const soldOutClaim = (token: string) => ({ method: 'POST' as const, body: { coupon_name: COUPON }, token });
+
+export async function measureWrkRatios(log: (line: string) => void): Promise<WrkRatiosResult> {
+  const bare = await startBareApp();
+  const raw = await startRawHello();
+  const service = await startSoldOutService();
+  const live = '/api/healthcheck/live';
+  try {
+    const sides: [keyof Omit<WrkRound, 'errors'>, (seconds?: number) => ReturnType<typeof runWrk>][] = [
+      ['bareLive', (seconds) => runWrk(bare.url + live, {}, seconds)],
+      ['serviceLive', (seconds) => runWrk(service.group.url + live, {}, seconds)],
+      ['rawHello', (seconds) => runWrk(raw.url + '/', {}, seconds)],
+      ['serviceSoldOut', (seconds) => runWrk(service.group.url + '/api/coupons/claim', soldOutClaim(service.token), seconds)],
+    ];
+    // Warm-up: every side's code paths compiled before the first measured round.
+    for (const [, run] of sides) await run(2);
+    const rounds: WrkRound[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const measured: Partial<WrkRound> = { errors: 0 };
+      for (let i = 0; i < sides.length; i++) {
+        const [name, run] = sides[(i + r) % sides.length];
+        const result = await run();
+        measured[name] = result.requestsPerSecond;
+        measured.errors! += result.errors;
+      }
+      const done = measured as WrkRound;
+      rounds.push(done);
+      log(`wrk round ${r + 1}: bare live ${done.bareLive}, service live ${done.serviceLive} (${round2(done.serviceLive / done.bareLive)}x), raw hello ${done.rawHello}, sold-out ${done.serviceSoldOut} (${round2(done.serviceSoldOut / done.rawHello)}x) req/s`);
+    }
+    return {
+      threads: WRK_THREADS,
+      connections: WRK_CONNECTIONS,
+      seconds: WRK_SECONDS,
+      rounds,
+      liveRatio: round2(median(rounds.map((x) => x.serviceLive / x.bareLive))),
+      soldOutRatio: round2(median(rounds.map((x) => x.serviceSoldOut / x.rawHello))),
+    };
+  } finally {
+    bare.stop();
+    raw.stop();
+    await service.stop();
+  }
+}
+
+export function wrkTargets(result: WrkRatiosResult): BenchTarget[] {
+  return [
+    {
+      name: 'wrk: service GET /api/healthcheck/live >= 0.7 x bare NestJS + Fastify (LOG_LEVEL=info)',
+      passed: result.liveRatio >= 0.7,
+      detail: `${result.liveRatio}x (median of ${result.rounds.length} rounds)`,
+    },
+    {
+      name: 'wrk: sold-out claim answers >= 0.3 x raw Node http hello',
+      passed: result.soldOutRatio >= 0.3,
+      detail: `${result.soldOutRatio}x (median of ${result.rounds.length} rounds)`,
+    },
+  ];
+}
+
+export function wrkTable(result: WrkRatiosResult): string {
+  const lines = [
+    `wrk -t${result.threads} -c${result.connections} -d${result.seconds}s, rounds in rotating order (req/s)`,
+    '',
+    '| round | bare NestJS live | service live | ratio | raw Node hello | service sold-out claim | ratio |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  result.rounds.forEach((x, i) =>
+    lines.push(`| ${i + 1} | ${x.bareLive} | ${x.serviceLive} | ${round2(x.serviceLive / x.bareLive)}x | ${x.rawHello} | ${x.serviceSoldOut} | ${round2(x.serviceSoldOut / x.rawHello)}x |`),
+  );
+  lines.push(`| median | | | **${result.liveRatio}x** | | | **${result.soldOutRatio}x** |`);
+  return lines.join('\n');
+}
