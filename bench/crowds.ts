@@ -133,7 +133,7 @@ async function getPass(http: HttpPool, path: string, count: number, concurrency:
 }
 
 /** Starts bench/constant-endpoint.ts (a bare NestJS + Fastify app) on a free loopback port: row D and the tax row. */
-export async function startBareApp(): Promise<{ url: string; stop: () => void }> {
+export async function startBareApp(): Promise<{ url: string; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
@@ -142,7 +142,7 @@ export async function startBareApp(): Promise<{ url: string; stop: () => void }>
     });
     child.on('exit', (code) => reject(new Error(`bare app exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 
 /**

@@ -22,7 +22,14 @@ export interface WrkRound {
   rawHello: number;
   serviceSoldOut: number;
   errors: number;
+  /**
+   * Each side's server CPU time per request (us, /proc/<pid>/stat): steadier than req/s on a
+   * shared machine, since other work on the cores slows a side's rate but not its CPU per request.
+   */
+  cpuUs: Record<'bareLive' | 'serviceLive' | 'rawHello' | 'serviceSoldOut', number>;
 }
+
+type Side = 'bareLive' | 'serviceLive' | 'rawHello' | 'serviceSoldOut';
 
 export interface WrkRatiosResult {
   threads: number;
@@ -38,7 +45,7 @@ const COUPON = 'WRK_SOLD_OUT';
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** Starts bench/raw-hello.ts on a free loopback port. */
-export async function startRawHello(): Promise<{ url: string; stop: () => void }> {
+export async function startRawHello(): Promise<{ url: string; pid: number; stop: () => void }> {
   const child: ChildProcess = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'raw-hello.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
@@ -47,7 +54,7 @@ export async function startRawHello(): Promise<{ url: string; stop: () => void }
     });
     child.on('exit', (code) => reject(new Error(`raw hello exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 
 /** The service as deployed, with a sold-out coupon and the token of a user who does not hold it. */
@@ -80,26 +87,31 @@ export async function measureWrkRatios(log: (line: string) => void): Promise<Wrk
   const service = await startSoldOutService();
   const live = '/api/healthcheck/live';
   try {
-    const sides: [keyof Omit<WrkRound, 'errors'>, (seconds?: number) => ReturnType<typeof runWrk>][] = [
-      ['bareLive', (seconds) => runWrk(bare.url + live, {}, seconds)],
-      ['serviceLive', (seconds) => runWrk(service.group.url + live, {}, seconds)],
-      ['rawHello', (seconds) => runWrk(raw.url + '/', {}, seconds)],
-      ['serviceSoldOut', (seconds) => runWrk(service.group.url + '/api/coupons/claim', soldOutClaim(service.token), seconds)],
+    const servicePid = service.group.processes[0].pid;
+    const sides: [Side, (seconds?: number) => ReturnType<typeof runWrk>][] = [
+      ['bareLive', (seconds) => runWrk(bare.url + live, {}, seconds, bare.pid)],
+      ['serviceLive', (seconds) => runWrk(service.group.url + live, {}, seconds, servicePid)],
+      ['rawHello', (seconds) => runWrk(raw.url + '/', {}, seconds, raw.pid)],
+      ['serviceSoldOut', (seconds) => runWrk(service.group.url + '/api/coupons/claim', soldOutClaim(service.token), seconds, servicePid)],
     ];
     // Warm-up: every side's code paths compiled before the first measured round.
     for (const [, run] of sides) await run(2);
     const rounds: WrkRound[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const measured: Partial<WrkRound> = { errors: 0 };
+      const measured: Partial<WrkRound> = { errors: 0, cpuUs: {} as WrkRound['cpuUs'] };
       for (let i = 0; i < sides.length; i++) {
         const [name, run] = sides[(i + r) % sides.length];
         const result = await run();
         measured[name] = result.requestsPerSecond;
+        measured.cpuUs![name] = result.cpuUsPerRequest ?? 0;
         measured.errors! += result.errors;
       }
       const done = measured as WrkRound;
       rounds.push(done);
-      log(`wrk round ${r + 1}: bare live ${done.bareLive}, service live ${done.serviceLive} (${round2(done.serviceLive / done.bareLive)}x), raw hello ${done.rawHello}, sold-out ${done.serviceSoldOut} (${round2(done.serviceSoldOut / done.rawHello)}x) req/s`);
+      log(
+        `wrk round ${r + 1}: bare live ${done.bareLive}, service live ${done.serviceLive} (${round2(done.serviceLive / done.bareLive)}x), ` +
+          `raw hello ${done.rawHello}, sold-out ${done.serviceSoldOut} (${round2(done.serviceSoldOut / done.rawHello)}x) req/s; CPU us/request ${JSON.stringify(done.cpuUs)}`,
+      );
     }
     return {
       threads: WRK_THREADS,
@@ -135,12 +147,16 @@ export function wrkTable(result: WrkRatiosResult): string {
   const lines = [
     `wrk -t${result.threads} -c${result.connections} -d${result.seconds}s, rounds in rotating order (req/s)`,
     '',
-    '| round | bare NestJS live | service live | ratio | raw Node hello | service sold-out claim | ratio |',
-    '|---|---|---|---|---|---|---|',
+    '| round | bare NestJS live | service live | ratio | raw Node hello | service sold-out claim | ratio | CPU us/request: bare, service live, raw, sold-out |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   result.rounds.forEach((x, i) =>
-    lines.push(`| ${i + 1} | ${x.bareLive} | ${x.serviceLive} | ${round2(x.serviceLive / x.bareLive)}x | ${x.rawHello} | ${x.serviceSoldOut} | ${round2(x.serviceSoldOut / x.rawHello)}x |`),
+    lines.push(
+      `| ${i + 1} | ${x.bareLive} | ${x.serviceLive} | ${round2(x.serviceLive / x.bareLive)}x | ${x.rawHello} | ${x.serviceSoldOut} | ${round2(x.serviceSoldOut / x.rawHello)}x | ` +
+        `${x.cpuUs.bareLive}, ${x.cpuUs.serviceLive}, ${x.cpuUs.rawHello}, ${x.cpuUs.serviceSoldOut} |`,
+    ),
   );
-  lines.push(`| median | | | **${result.liveRatio}x** | | | **${result.soldOutRatio}x** |`);
+  const cpuRatio = (a: Side, b: Side) => round2(median(result.rounds.map((x) => x.cpuUs[a] / x.cpuUs[b])));
+  lines.push(`| median | | | **${result.liveRatio}x** | | | **${result.soldOutRatio}x** | CPU-per-request ratios: live ${cpuRatio('bareLive', 'serviceLive')}x, sold-out ${cpuRatio('rawHello', 'serviceSoldOut')}x |`);
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,6 +11,9 @@ export interface WrkRequest {
 
 export interface WrkResult {
   requestsPerSecond: number;
+  requests: number;
+  /** CPU time (user + system) the server process `pid` spent per request during the run, in microseconds. */
+  cpuUsPerRequest?: number;
   /** Connect, read, write and timeout errors wrk counted. */
   errors: number;
 }
@@ -21,7 +24,14 @@ export const WRK_CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 256) 
 export const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 5) || 5;
 
 /** Runs wrk (Debian's `wrk` package) against `url` for `seconds`; a POST's body and token go through a Lua script. */
-export async function runWrk(url: string, request: WrkRequest = {}, seconds = WRK_SECONDS): Promise<WrkResult> {
+/** A process's CPU time so far (utime + stime from /proc/<pid>/stat), in microseconds; 10 ms resolution. */
+export function cpuTimeUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // Fields 14 and 15 (utime, stime) in clock ticks; after the ")" the fields start at 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+}
+
+export async function runWrk(url: string, request: WrkRequest = {}, seconds = WRK_SECONDS, serverPid?: number): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const script = join(dir, 'request.lua');
   const lines = [`wrk.method = "${request.method ?? 'GET'}"`];
@@ -31,15 +41,21 @@ export async function runWrk(url: string, request: WrkRequest = {}, seconds = WR
   if (request.token) lines.push(`wrk.headers["Authorization"] = "Bearer ${request.token}"`);
   writeFileSync(script, lines.join('\n') + '\n');
   try {
+    const cpuBefore = serverPid ? cpuTimeUs(serverPid) : 0;
     const args = ['-t', String(WRK_THREADS), '-c', String(WRK_CONNECTIONS), '-d', `${seconds}s`, '-s', script, url];
     const output = await new Promise<string>((resolve, reject) =>
       execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (error, stdout, stderr) => (error ? reject(new Error(`wrk failed: ${error.message} ${stderr}`)) : resolve(stdout))),
     );
+    const cpuUs = serverPid ? cpuTimeUs(serverPid) - cpuBefore : 0;
     const rate = /Requests\/sec:\s+([\d.]+)/.exec(output);
-    if (!rate) throw new Error(`wrk printed no rate:\n${output}`);
+    const total = /(\d+) requests in/.exec(output);
+    if (!rate || !total) throw new Error(`wrk printed no rate:\n${output}`);
     const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+    const requests = Number(total[1]);
     return {
       requestsPerSecond: Math.round(Number(rate[1])),
+      requests,
+      cpuUsPerRequest: serverPid && requests > 0 ? Math.round((10 * cpuUs) / requests) / 10 : undefined,
       errors: errors ? errors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
     };
   } finally {

@@ -2,14 +2,13 @@ import * as bcrypt from 'bcrypt';
 import Redis from 'ioredis';
 import { RedisNode } from '../harness/redis-node';
 import { RateLimiter } from '../src/rate-limit/rate-limiter.service';
+import { PasswordHasher } from '../src/users/password-hasher';
 import { ApiResponse } from './support/http-client';
 import { TestApp, sleep, startSecondInstance, startTestApp } from './support/test-app';
 
 const PASSWORD = 'password123';
 /** Cost 12: each compare takes hundreds of ms here, so the order requests are served in shows. */
 const SLOW_COST = 12;
-/** Between two requests meant to reach the queue in this order: far below one cost-12 compare. */
-const ARRIVAL_GAP_MS = 30;
 
 /** Inserts users whose stored hash is at `cost` (a login compares at the stored cost). */
 async function insertUsers(t: TestApp, names: string[], cost: number): Promise<void> {
@@ -22,28 +21,41 @@ const loginFrom = (t: TestApp, address: string, username: string) =>
 
 describe('the login queue: arrival order, round robin across client addresses', () => {
   let t: TestApp;
+  const names = ['a_1', 'a_2', 'a_3', 'a_4', 'a_5', 'a_6', 'b_1', 'c_1'];
+  const passwordOf = (name: string) => `password-of-${name}`;
   beforeAll(async () => {
     t = await startTestApp({ BCRYPT_MAX_CONCURRENT: 1, BCRYPT_QUEUE_MAX_WAIT_MS: 60_000, TRUST_PROXY: 'true' });
-    await insertUsers(t, ['a_1', 'a_2', 'a_3', 'a_4', 'a_5', 'a_6', 'b_1', 'c_1'], SLOW_COST);
+    for (const name of names) {
+      await t.sql(`INSERT INTO users (username, password_hash) VALUES ($1, $2)`, [name, bcrypt.hashSync(passwordOf(name), SLOW_COST)]);
+    }
   });
   afterAll(() => t.close());
 
   it('one address with six logins in line does not hold back two other addresses: they are served second and third', async () => {
-    const finished: string[] = [];
+    // The order hashes start in, seen where they start: each user has a password of its own.
+    const hasher = t.app.get(PasswordHasher);
+    const threads = (hasher as unknown as { threads: { compare: (password: string, hash: string) => Promise<boolean> } }).threads;
+    const compare = threads.compare.bind(threads);
+    const started: string[] = [];
+    threads.compare = (password, hash) => {
+      started.push(names.find((name) => passwordOf(name) === password) ?? password);
+      return compare(password, hash);
+    };
     const sent: Promise<ApiResponse>[] = [];
-    const send = (address: string, username: string) =>
-      sent.push(loginFrom(t, address, username).then((answer) => (finished.push(username), answer)));
-    for (const name of ['a_1', 'a_2', 'a_3', 'a_4', 'a_5', 'a_6']) {
-      send('198.51.100.1', name);
-      await sleep(ARRIVAL_GAP_MS);
-    }
-    send('198.51.100.2', 'b_1');
-    await sleep(ARRIVAL_GAP_MS);
-    send('198.51.100.3', 'c_1');
+    // Each request is sent once the one before it is in the queue (or running): arrival order is certain.
+    const send = async (address: string, username: string) => {
+      const inQueue = hasher.line.inFlight + hasher.line.waiting;
+      sent.push(t.api.post('/api/users/login', { username, password: passwordOf(username) }, { headers: { 'x-forwarded-for': address } }));
+      const deadline = Date.now() + 10_000;
+      while (hasher.line.inFlight + hasher.line.waiting === inQueue && Date.now() < deadline) await sleep(2);
+    };
+    for (const name of names.slice(0, 6)) await send('198.51.100.1', name);
+    await send('198.51.100.2', 'b_1');
+    await send('198.51.100.3', 'c_1');
     const answers = await Promise.all(sent);
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
     // a_1 was running when the others queued; then round robin: a_2, b_1, c_1, and a's rest in order.
-    expect(finished).toEqual(['a_1', 'a_2', 'b_1', 'c_1', 'a_3', 'a_4', 'a_5', 'a_6']);
+    expect(started).toEqual(['a_1', 'a_2', 'b_1', 'c_1', 'a_3', 'a_4', 'a_5', 'a_6']);
   });
 });
 

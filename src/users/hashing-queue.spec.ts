@@ -76,3 +76,19 @@ describe('FairHashingQueue', () => {
     expect(queue.waiting).toBe(0);
   });
 });
+
+describe('FairHashingQueue promises', () => {
+  it('lets in an address that comes back at its promised time even when the line is still over the bound, once', async () => {
+    let now = 0;
+    const hashes = new ManualHashes();
+    const queue = new FairHashingQueue(1, 300, 100, () => now);
+    for (const address of ['a', 'b', 'c', 'd']) void refusedFor(queue.run(address, hashes.hash(address)));
+    expect(await refusedFor(queue.run('e', hashes.hash('e')))).toBe(100);
+    // Back at its time, the line still full (nothing finished: the drain rate was optimistic).
+    now = 100;
+    expect(await Promise.race([refusedFor(queue.run('e', hashes.hash('e'))), Promise.resolve('queued')])).toBe('queued');
+    expect(queue.waiting).toBe(4);
+    // Its promise is used up: a second request past the bound is refused again.
+    expect(await refusedFor(queue.run('e', hashes.hash('e2')))).toBeGreaterThan(0);
+  });
+});

@@ -16,6 +16,8 @@ interface Job {
 const HASH_TIME_WEIGHT = 0.2;
 /** Refused addresses whose promised time is remembered; past it the oldest are forgotten. */
 const MAX_PROMISES = 100_000;
+/** How long after its promised time a refused address is still let in past the bound (Retry-After's jitter, a slow client). */
+const PROMISE_HONOURED_MS = 30_000;
 
 /**
  * At most `capacity` password hashes at once; the rest wait in line, one line per client
@@ -27,7 +29,9 @@ const MAX_PROMISES = 100_000;
  * A refusal says when its client can expect room: every refused address gets a time of its
  * own, one drain interval after the last one promised, so a crowd refused together comes back
  * at the rate the line drains instead of all at once. An address refused again before its
- * time keeps its time.
+ * time keeps its time; one that comes back at its time (up to PROMISE_HONOURED_MS later) is let
+ * in even past `maxWaitMs` (not past the hard limit of twice the bound), so a client that
+ * honours Retry-After is refused once, even when the measured drain rate was optimistic.
  */
 export class FairHashingQueue {
   private running = 0;
@@ -83,6 +87,7 @@ export class FairHashingQueue {
     const now = this.now();
     const kept = this.promised.get(address);
     if (kept !== undefined && kept > now) return kept - now;
+    if (kept !== undefined && now - kept <= PROMISE_HONOURED_MS && !full) return null;
     const slot = Math.max(now + Math.max(0, wait - this.maxWaitMs), this.lastPromise + this.hashMs / this.capacity);
     this.lastPromise = slot;
     this.promised.delete(address);
@@ -95,6 +100,8 @@ export class FairHashingQueue {
   run<T>(address: string, task: () => Promise<T>): Promise<T> {
     const refusedFor = this.refusal(address);
     if (refusedFor !== null) return Promise.reject(new HashingQueueFullError(refusedFor));
+    // Admitted: a promise this address held is kept now.
+    this.promised.delete(address);
     return new Promise<T>((resolve, reject) => {
       const job: Job = { task, resolve: resolve as (value: unknown) => void, reject };
       const line = this.lines.get(address);
