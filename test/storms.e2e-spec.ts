@@ -1,10 +1,11 @@
 import * as bcrypt from 'bcrypt';
 import Redis from 'ioredis';
 import { RedisNode } from '../harness/redis-node';
+import { ClaimsService } from '../src/claims/claims.service';
 import { RateLimiter } from '../src/rate-limit/rate-limiter.service';
 import { PasswordHasher } from '../src/users/password-hasher';
 import { ApiResponse } from './support/http-client';
-import { TestApp, sleep, startSecondInstance, startTestApp } from './support/test-app';
+import { TestApp, couponInvariants, makeUsers, sleep, startSecondInstance, startTestApp, untilSoldOutRemembered } from './support/test-app';
 
 const PASSWORD = 'password123';
 /** Cost 12: each compare takes hundreds of ms here, so the order requests are served in shows. */
@@ -161,5 +162,34 @@ describe('a client over its limit is refused by the process itself, without a Re
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('the sold-out memory keeps at most SOLD_OUT_MEMORY_MAX_COUPONS coupons', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ SOLD_OUT_MEMORY_MAX_COUPONS: 2 });
+  });
+  afterAll(() => t.close());
+
+  it('the least recently answered coupon is forgotten, and its claims are still answered right, through a batch', async () => {
+    const admin = await t.adminToken();
+    const [holder, other] = await makeUsers(t.api, 'lru_', 2);
+    const claims = t.app.get(ClaimsService);
+    for (const coupon of ['LRU_1', 'LRU_2']) {
+      await t.api.createCoupon(admin, coupon, 1);
+      expect((await t.api.claim(holder.token, coupon)).status).toBe(200);
+      await untilSoldOutRemembered(t, coupon);
+    }
+    // LRU_1 answered from memory after LRU_2 was remembered: LRU_2 is now the least recently used.
+    expect((await t.api.claim(other.token, 'LRU_1')).body.code).toBe('SOLD_OUT');
+    await t.api.createCoupon(admin, 'LRU_3', 1);
+    expect((await t.api.claim(holder.token, 'LRU_3')).status).toBe(200);
+    await untilSoldOutRemembered(t, 'LRU_3');
+    expect(['LRU_1', 'LRU_2', 'LRU_3'].map((coupon) => claims.knowsSoldOut(coupon))).toEqual([true, false, true]);
+    // Forgotten, LRU_2's claims go through a batch and get the same true answers.
+    expect((await t.api.claim(other.token, 'LRU_2')).body.code).toBe('SOLD_OUT');
+    expect((await t.api.claim(holder.token, 'LRU_2')).body.code).toBe('ALREADY_CLAIMED');
+    expect(await couponInvariants(t, 'LRU_2')).toEqual({ amount: 1, remaining_amount: 0, rows: 1, distinct_users: 1 });
   });
 });
