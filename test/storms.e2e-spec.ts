@@ -57,6 +57,10 @@ describe('the login queue: arrival order, round robin across client addresses', 
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
     // a_1 was running when the others queued; then round robin: a_2, b_1, c_1, and a's rest in order.
     expect(started).toEqual(['a_1', 'a_2', 'b_1', 'c_1', 'a_3', 'a_4', 'a_5', 'a_6']);
+    // Operators see the line and its drain rate.
+    const metrics = (await t.api.get('/metrics')).text;
+    expect(metrics).toMatch(/^password_hashing_waiting 0$/m);
+    expect(metrics).toMatch(/^password_hashing_drain_per_second \d/m);
   });
 });
 
