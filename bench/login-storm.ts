@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config/config.loader';
 import { HttpPool } from '../harness/http-pool';
 import { startSelfHostedService } from '../harness/self-hosted-service';
+import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import type { BenchTarget } from './bench-result';
 
 /**
@@ -24,6 +25,29 @@ export interface LoginStormResult {
   p99WaitSeconds: number;
   /** Anything but 200 and 503 AUTH_BUSY, by status and code. */
   otherAnswers: Record<string, number>;
+  /** Sold-out claims answered per second by CLAIMERS users in a loop: before the storm, and during it. */
+  claimsQuietPerSecond: number;
+  claimsDuringStormPerSecond: number;
+}
+
+const CLAIMERS = 32;
+const COUPON = 'STORM_SOLD_OUT';
+const QUIET_SECONDS = 3;
+
+/** Every user claims the sold-out coupon again and again until `until()` says stop; answers per second. */
+async function claimLoop(http: HttpPool, users: SaleUser[], until: () => boolean): Promise<number> {
+  let answered = 0;
+  const started = performance.now();
+  await Promise.all(
+    users.map(async (user) => {
+      while (!until()) {
+        const answer = await http.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, user.token);
+        if (answer.body?.code !== 'SOLD_OUT' && answer.body?.code !== 'ALREADY_CLAIMED') throw new Error(`a storm-time claim got ${answer.status} ${JSON.stringify(answer.body)}`);
+        answered++;
+      }
+    }),
+  );
+  return answered / ((performance.now() - started) / 1000);
 }
 
 const USERS = Number(process.env.BENCH_STORM_USERS ?? 300) || 300;
@@ -42,7 +66,16 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
     REGISTRATION_RATE_LIMIT_PER_ADDRESS: String(defaults.REGISTRATION_RATE_LIMIT_PER_ADDRESS),
   });
   const http = new HttpPool([service.url], USERS, 60_000);
+  const claimsHttp = new HttpPool([service.url], CLAIMERS, 60_000);
   try {
+    const admin = await login(claimsHttp, service.adminUser, service.adminPassword);
+    const { users: claimers } = await seedUsers({ http: claimsHttp, databaseUrl: service.databaseUrl, prefix: 'claimer_', count: CLAIMERS, password: 'bench-password-1', concurrency: 1 });
+    await claimsHttp.request('POST', '/api/coupons', { name: COUPON, amount: 1 }, admin);
+    await claimsHttp.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, claimers[0].token);
+    const quietUntil = performance.now() + QUIET_SECONDS * 1000;
+    await claimLoop(claimsHttp, claimers, () => performance.now() > quietUntil); // warm-up
+    const quietEnd = performance.now() + QUIET_SECONDS * 1000;
+    const claimsQuiet = await claimLoop(claimsHttp, claimers, () => performance.now() > quietEnd);
     // Stored at the service's own cost: each login costs what a real one does.
     const hash = await bcrypt.hash(PASSWORD, defaults.BCRYPT_COST);
     const db = new Client({ connectionString: service.databaseUrl });
@@ -56,6 +89,8 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
     const other: Record<string, number> = {};
     const waits: number[] = [];
     const started = performance.now();
+    let stormOver = false;
+    const claimsDuring = claimLoop(claimsHttp, claimers, () => stormOver);
     await Promise.all(
       names.map(async (username, i) => {
         const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
@@ -73,6 +108,8 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
         }
       }),
     );
+    stormOver = true;
+    const claimsDuringStorm = await claimsDuring;
     const stormMs = Math.max(...waits);
     const sorted = [...waits].sort((a, b) => a - b);
     const result: LoginStormResult = {
@@ -87,11 +124,14 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
       medianWaitSeconds: round(percentile(sorted, 0.5) / 1000, 1),
       p99WaitSeconds: round(percentile(sorted, 0.99) / 1000, 1),
       otherAnswers: other,
+      claimsQuietPerSecond: Math.round(claimsQuiet),
+      claimsDuringStormPerSecond: Math.round(claimsDuringStorm),
     };
     log(`login storm: ${JSON.stringify(result)}`);
     return result;
   } finally {
     await http.close();
+    await claimsHttp.close();
     await service.stop();
   }
 }
@@ -105,13 +145,18 @@ export function loginStormTargets(r: LoginStormResult): BenchTarget[] {
       passed: r.medianWaitSeconds <= 0.6 * r.stormSeconds,
       detail: `${r.medianWaitSeconds} s of ${r.stormSeconds} s (${round(r.medianWaitSeconds / r.stormSeconds)}x)`,
     },
+    {
+      name: 'login storm: sold-out claims answered during the storm >= 0.7 x before it',
+      passed: r.claimsDuringStormPerSecond >= 0.7 * r.claimsQuietPerSecond,
+      detail: `${round(r.claimsDuringStormPerSecond / r.claimsQuietPerSecond)}x (${r.claimsDuringStormPerSecond} vs ${r.claimsQuietPerSecond}/s)`,
+    },
   ];
 }
 
 export function loginStormTable(r: LoginStormResult): string {
   return [
-    `| logins | from addresses | bcrypt cost | queue bound | storm | logins/s | busy answers per login | median wait | p99 wait |`,
-    '|---|---|---|---|---|---|---|---|---|',
-    `| ${r.served}/${r.users} | ${r.users} | ${r.bcryptCost} | ${r.queueMaxWaitMs / 1000} s | ${r.stormSeconds} s | ${r.loginsPerSecond} | ${r.busyPerLogin} | ${r.medianWaitSeconds} s | ${r.p99WaitSeconds} s |`,
+    `| logins | from addresses | bcrypt cost | queue bound | storm | logins/s | busy answers per login | median wait | p99 wait | claims/s before / during (${CLAIMERS} claimers) |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
+    `| ${r.served}/${r.users} | ${r.users} | ${r.bcryptCost} | ${r.queueMaxWaitMs / 1000} s | ${r.stormSeconds} s | ${r.loginsPerSecond} | ${r.busyPerLogin} | ${r.medianWaitSeconds} s | ${r.p99WaitSeconds} s | ${r.claimsQuietPerSecond} / ${r.claimsDuringStormPerSecond} |`,
   ].join('\n');
 }
