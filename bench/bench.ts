@@ -16,6 +16,7 @@ import { BenchResult, BenchRow, BenchTarget, ServiceRow, benchTable, benchTarget
 import { renderBenchReport } from './bench-report';
 import { FloodResult, floodTable, floodTargets, measureFloodRows } from './flood-rows';
 import { STORM_ROWS, StormRowsResult, measureStormRows } from './storm-rows';
+import { requireWrk } from './wrk';
 import { measureCrowds, startBareApp } from './crowds';
 import { CrowdsResult, crowdsTables } from './crowds-result';
 
@@ -318,6 +319,7 @@ async function main(): Promise<void> {
     process.stdout.write(args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${targetLines(crowds.targets)}\n`);
     process.exit(crowds.targets.every((t) => t.passed) ? 0 : 1);
   }
+  requireWrk(); // the storm rows need it: fail now, not after the rows before them
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
   const { rows, pgbenchClients } = await measureServiceRows();
   // Run alone after the A/B/C/D services stopped: 4,096 connections and a second service would skew them.

@@ -4,6 +4,7 @@ import { crowdsTables } from './crowds-result';
 import { floodTable, floodTargets, measureFloodRows } from './flood-rows';
 import { loginStormTable, loginStormTargets, measureLoginStorm } from './login-storm';
 import { manyCouponsMemoryTable, manyCouponsMemoryTargets, measureManyCouponsMemory } from './many-coupons-memory';
+import { requireWrk } from './wrk';
 import { measureWrkRatios, wrkTable, wrkTargets } from './wrk-ratios';
 
 /** The sale-start rows: which of them (storm, wrk, floods, memory, sweep) and their results, tables and targets. */
@@ -22,6 +23,7 @@ export const STORM_ROWS = ['storm', 'wrk', 'floods', 'memory', 'sweep'] as const
  * concurrency sweep (bench/crowds.ts).
  */
 export async function measureStormRows(log: (line: string) => void, rows: ReadonlySet<string>): Promise<StormRowsResult> {
+  if (rows.has('wrk')) requireWrk();
   const results: Record<string, unknown> = {};
   const sections: string[] = [];
   const targets: BenchTarget[] = [];

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,11 @@ export const WRK_CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 256) 
 export const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 5) || 5;
 
 /** Runs wrk (Debian's `wrk` package) against `url` for `seconds`; a POST's body and token go through a Lua script. */
+/** Fails at once, not after the rows before it, when wrk is not installed. */
+export function requireWrk(): void {
+  if (spawnSync('wrk', ['-v']).error) throw new Error('wrk is not installed: apt-get install -y wrk (Debian)');
+}
+
 /** A process's CPU time so far (utime + stime from /proc/<pid>/stat), in microseconds; 10 ms resolution. */
 export function cpuTimeUs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
