@@ -92,3 +92,20 @@ describe('FairHashingQueue promises', () => {
     expect(await refusedFor(queue.run('e', hashes.hash('e2')))).toBeGreaterThan(0);
   });
 });
+
+describe('FairHashingQueue drain rate', () => {
+  it('counts a hash running longer than the measured time before it finishes: the rate has dropped', async () => {
+    let now = 0;
+    const hashes = new ManualHashes();
+    const queue = new FairHashingQueue(1, 1_000, 100, () => now);
+    void queue.run('a', hashes.hash('a1'));
+    expect(queue.drainPerSecond).toBe(10);
+    now = 500; // a1 still running after 500 ms: at most 2 hashes a second now
+    expect(queue.drainPerSecond).toBe(2);
+    // At that rate b waits 0.5 s and c 1 s (the bound): queued; d would wait 1.5 s: refused.
+    void queue.run('b', hashes.hash('b1'));
+    void queue.run('c', hashes.hash('c1'));
+    expect(queue.waiting).toBe(2);
+    expect(await refusedFor(queue.run('d', hashes.hash('d1')))).toBe(500);
+  });
+});

@@ -41,6 +41,8 @@ export class FairHashingQueue {
   private readonly promised = new Map<string, number>();
   private lastPromise = -Infinity;
   private hashMs: number;
+  /** When each running hash started: one running longer than the measured time shows the rate has dropped before any finishes. */
+  private readonly runningSince = new Set<{ at: number }>();
 
   constructor(
     readonly capacity: number,
@@ -63,7 +65,15 @@ export class FairHashingQueue {
 
   /** Hashes finished per second at the measured hash time. */
   get drainPerSecond(): number {
-    return (this.capacity * 1000) / this.hashMs;
+    return (this.capacity * 1000) / this.currentHashMs();
+  }
+
+  /** The measured hash time, or longer while the oldest running hash has already taken longer. */
+  private currentHashMs(): number {
+    let longest = this.hashMs;
+    const now = this.now();
+    for (const { at } of this.runningSince) longest = Math.max(longest, now - at);
+    return longest;
   }
 
   /**
@@ -76,19 +86,20 @@ export class FairHashingQueue {
     const own = this.lines.get(address)?.length ?? 0;
     let ahead = own;
     for (const [other, line] of this.lines) if (other !== address) ahead += Math.min(line.length, own + 1);
-    return ((ahead + 1) * this.hashMs) / this.capacity;
+    return ((ahead + 1) * this.currentHashMs()) / this.capacity;
   }
 
   /** Null when a hash from `address` would be admitted now, else the ms until it can expect room (promised). */
   refusal(address: string): number | null {
     const wait = this.expectedWaitMs(address);
-    const full = this.queued >= 2 * Math.ceil((this.maxWaitMs * this.capacity) / this.hashMs);
+    const hashMs = this.currentHashMs();
+    const full = this.queued >= 2 * Math.ceil((this.maxWaitMs * this.capacity) / hashMs);
     if (wait === 0 || (wait <= this.maxWaitMs && !full)) return null;
     const now = this.now();
     const kept = this.promised.get(address);
     if (kept !== undefined && kept > now) return kept - now;
     if (kept !== undefined && now - kept <= PROMISE_HONOURED_MS && !full) return null;
-    const slot = Math.max(now + Math.max(0, wait - this.maxWaitMs), this.lastPromise + this.hashMs / this.capacity);
+    const slot = Math.max(now + Math.max(0, wait - this.maxWaitMs), this.lastPromise + hashMs / this.capacity);
     this.lastPromise = slot;
     this.promised.delete(address);
     this.promised.set(address, slot);
@@ -126,6 +137,8 @@ export class FairHashingQueue {
   private start(job: Job): void {
     this.running++;
     const started = this.now();
+    const since = { at: started };
+    this.runningSince.add(since);
     let result: Promise<unknown>;
     try {
       result = job.task();
@@ -142,6 +155,7 @@ export class FairHashingQueue {
       )
       .finally(() => {
         this.running--;
+        this.runningSince.delete(since);
         this.startNext();
       });
   }
