@@ -88,8 +88,10 @@ export class HashingLoadShedder implements OnModuleInit {
     const now = performance.now();
     const last = this.told.get(address);
     if (last && now < last.until) return now - last.at > EARLY_GRACE_MS;
+    // Refused again right as its last Retry-After ran out: it kept sending, so no grace this time.
+    const kept = last !== undefined && now - last.until < EARLY_GRACE_MS;
     this.told.delete(address);
-    this.told.set(address, { at: now, until: now + retryAfterSeconds * 1000 });
+    this.told.set(address, { at: kept ? -Infinity : now, until: now + retryAfterSeconds * 1000 });
     if (this.told.size > MAX_TOLD_ADDRESSES) this.told.delete(this.told.keys().next().value as string);
     return false;
   }
