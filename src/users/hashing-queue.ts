@@ -16,6 +16,8 @@ interface Job {
 const HASH_TIME_WEIGHT = 0.2;
 /** Refused addresses whose promised time is remembered; past it the oldest are forgotten. */
 const MAX_PROMISES = 100_000;
+/** Never more waiting than this, whatever the bound allows: an admission walks every address's line. */
+const MAX_WAITING = 10_000;
 /** How long after its promised time a refused address is still let in past the bound (Retry-After's jitter, a slow client). */
 const PROMISE_HONOURED_MS = 30_000;
 
@@ -24,7 +26,8 @@ const PROMISE_HONOURED_MS = 30_000;
  * address, served round robin in arrival order (each address's next hash in turn), so one
  * address cannot take the hashing others wait for. A hash is refused only when its expected
  * wait (its round-robin position over the measured drain rate) is past `maxWaitMs`, or when
- * the whole line already holds twice the hashes that bound allows; `maxWaitMs` 0 never queues.
+ * the whole line already holds twice the hashes that bound allows (at most MAX_WAITING);
+ * `maxWaitMs` 0 never queues.
  *
  * A refusal says when its client can expect room: every refused address gets a time of its
  * own, one drain interval after the last one promised, so a crowd refused together comes back
@@ -93,7 +96,7 @@ export class FairHashingQueue {
   refusal(address: string): number | null {
     const wait = this.expectedWaitMs(address);
     const hashMs = this.currentHashMs();
-    const full = this.queued >= 2 * Math.ceil((this.maxWaitMs * this.capacity) / hashMs);
+    const full = this.queued >= Math.min(MAX_WAITING, 2 * Math.ceil((this.maxWaitMs * this.capacity) / hashMs));
     if (wait === 0 || (wait <= this.maxWaitMs && !full)) return null;
     const now = this.now();
     const kept = this.promised.get(address);
