@@ -15,6 +15,8 @@ import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import { BenchResult, BenchRow, BenchTarget, ServiceRow, benchTable, benchTargets } from './bench-result';
 import { renderBenchReport } from './bench-report';
 import { FloodResult, floodTable, floodTargets, measureFloodRows } from './flood-rows';
+import { STORM_ROWS, StormRowsResult, measureStormRows } from './storm-rows';
+import { requireWrk } from './wrk';
 import { measureCrowds, startBareApp } from './crowds';
 import { CrowdsResult, crowdsTables } from './crowds-result';
 
@@ -317,14 +319,17 @@ async function main(): Promise<void> {
     process.stdout.write(args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${targetLines(crowds.targets)}\n`);
     process.exit(crowds.targets.every((t) => t.passed) ? 0 : 1);
   }
+  requireWrk(); // the storm rows need it: fail now, not after the rows before them
   log(`users ${USERS}, stocks ${STOCKS.join('/')}, concurrency ${CONCURRENCY.join('/')}`);
   const { rows, pgbenchClients } = await measureServiceRows();
   // Run alone after the A/B/C/D services stopped: 4,096 connections and a second service would skew them.
   const crowds = await measureCrowds(log);
   // Its own service and its own turns: one client flooding registration or login.
   const floods = await measureFloodRows(log);
-  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets];
-  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult } = {
+  // The sale-start rows (the sweep is in the crowd rows already).
+  const storms = await measureStormRows(log, new Set(STORM_ROWS.filter((row) => row !== 'sweep')));
+  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets, ...storms.targets];
+  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult } = {
     startedAt: started.toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
     users: USERS,
@@ -332,10 +337,11 @@ async function main(): Promise<void> {
     rows,
     floods,
     crowds,
+    storms,
     targets,
     passed: targets.every((t) => t.passed),
   };
-  const table = `${benchTable(rows)}\n\n${crowdsTables(crowds)}`;
+  const table = `${benchTable(rows)}\n\n${crowdsTables(crowds)}\n\n${storms.markdown}`;
   process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : `${table}\n\n${targetLines(targets)}\n`);
   if (args.reportPath) {
     writeFileSync(args.reportPath, renderBenchReport(result));
@@ -347,7 +353,7 @@ async function main(): Promise<void> {
 }
 
 /** documentation/benchmarks.md: how the rows were measured, the tables and the targets. */
-function benchmarksMarkdown(result: BenchResult & { floods: FloodResult; crowds: CrowdsResult }, table: string, pgbenchClients: Map<string, number>): string {
+function benchmarksMarkdown(result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult }, table: string, pgbenchClients: Map<string, number>): string {
   const { crowds, floods, machine, targets } = result;
   const started = new Date(result.startedAt);
   return `# Benchmarks

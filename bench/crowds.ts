@@ -133,7 +133,7 @@ async function getPass(http: HttpPool, path: string, count: number, concurrency:
 }
 
 /** Starts bench/constant-endpoint.ts (a bare NestJS + Fastify app) on a free loopback port: row D and the tax row. */
-export async function startBareApp(): Promise<{ url: string; stop: () => void }> {
+export async function startBareApp(): Promise<{ url: string; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
@@ -142,7 +142,7 @@ export async function startBareApp(): Promise<{ url: string; stop: () => void }>
     });
     child.on('exit', (code) => reject(new Error(`bare app exited ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 
 /**
@@ -215,19 +215,19 @@ async function measureLatency(log: Log): Promise<LatencyRow[]> {
   }
 }
 
-export async function measureCrowds(log: Log): Promise<CrowdsResult> {
-  log(`crowds: ${USERS} users, stock ${STOCK}, sweep ${SWEEP.join('/')} in flight; rows ${[...CROWD_ROWS].join(', ')}`);
+export async function measureCrowds(log: Log, rows: Set<string> = CROWD_ROWS): Promise<CrowdsResult> {
+  log(`crowds: ${USERS} users, stock ${STOCK}, sweep ${SWEEP.join('/')} in flight; rows ${[...rows].join(', ')}`);
   const sweep: SweepRow[] = [];
   const manyCoupons: ManyCouponsRow[] = [];
-  if (CROWD_ROWS.has('sweep') || CROWD_ROWS.has('coupons')) {
+  if (rows.has('sweep') || rows.has('coupons')) {
     const service = await prepare('B', USERS, {});
     try {
-      for (const concurrency of CROWD_ROWS.has('sweep') ? SWEEP : []) {
+      for (const concurrency of rows.has('sweep') ? SWEEP : []) {
         const row = await sweepRow(service, concurrency);
         log(`sweep ${concurrency}: ${JSON.stringify(row)}`);
         sweep.push(row);
       }
-      for (const coupons of CROWD_ROWS.has('coupons') ? [1, MANY_COUPONS, 1, MANY_COUPONS] : []) {
+      for (const coupons of rows.has('coupons') ? [1, MANY_COUPONS, 1, MANY_COUPONS] : []) {
         const { run, failedChecks, couponsSoldOut } = await sale(service, `MANY_${coupons}_${manyCoupons.length}`, service.users, STOCK, 256, coupons);
         const row: ManyCouponsRow = { coupons, stock: STOCK, grantsPerSecond: grantsPerSecond(run), p99Ms: ms(run.latency.getValueAtPercentile(99)), couponsSoldOut, failedChecks };
         run.latency.destroy();
@@ -238,8 +238,8 @@ export async function measureCrowds(log: Log): Promise<CrowdsResult> {
       await service.group.stop();
     }
   }
-  const latency = CROWD_ROWS.has('latency') ? await measureLatency(log) : [];
-  const tax = CROWD_ROWS.has('tax') ? await measureTax(log) : [];
+  const latency = rows.has('latency') ? await measureLatency(log) : [];
+  const tax = rows.has('tax') ? await measureTax(log) : [];
   const result = { users: USERS, stock: STOCK, latencyUsers: LATENCY_USERS, latencyStock: LATENCY_STOCK, sweep, manyCoupons, latency, tax };
   return { ...result, targets: crowdsTargets(result) };
 }

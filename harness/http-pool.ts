@@ -43,13 +43,13 @@ export class HttpPool {
     else this.outOfRotation.add(index);
   }
 
-  async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<HttpAnswer> {
+  async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string, extraHeaders: Record<string, string> = {}): Promise<HttpAnswer> {
     for (let skipped = 0; this.outOfRotation.has(this.next) && skipped < this.pools.length; skipped++) {
       this.next = (this.next + 1) % this.pools.length;
     }
     const pool = this.pools[this.next];
     this.next = (this.next + 1) % this.pools.length;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     try {

@@ -57,6 +57,8 @@ export async function startServiceGroup(
     stdout?: 'keep' | 'discard';
     /** The processes reach PostgreSQL on this loopback port (a proxy in front of it); set-up and clean-up go direct. */
     databasePort?: number;
+    /** Extra node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS does not accept). */
+    nodeArgs?: string[];
   } = {},
 ): Promise<ServiceGroup> {
   const stdout = options.stdout ?? 'keep';
@@ -96,8 +98,8 @@ export async function startServiceGroup(
     await deleteKeysWithPrefix(env.REDIS_URLS ? env.REDIS_URLS.split(',') : redisUrls(base), prefix);
   };
   try {
-    processes.push(await spawnService(main, perProcess(0, env), stdout));
-    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env), stdout)))));
+    processes.push(await spawnService(main, perProcess(0, env), stdout, options.nodeArgs));
+    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env), stdout, options.nodeArgs)))));
   } catch (error) {
     await stop();
     throw error;
@@ -120,9 +122,9 @@ function onLoopbackPort(url: URL, port: number): string {
   return proxied.toString();
 }
 
-async function spawnService(main: string, env: Record<string, string>, stdout: 'keep' | 'discard'): Promise<ServiceProcess> {
+async function spawnService(main: string, env: Record<string, string>, stdout: 'keep' | 'discard', nodeArgs: string[] = []): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', stdout === 'keep' ? 'pipe' : 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', stdout === 'keep' ? 'pipe' : 'ignore', 'pipe'] });
   let output = '';
   let partial = '';
   const counters = new Map<RegExp, number>();

@@ -29,7 +29,7 @@ describe('rate limits (Redis-backed, shared by every process)', () => {
       expect(limited.body).toEqual({ statusCode: 429, code: 'TOO_MANY_REQUESTS', message: expect.any(String) });
       const retryAfter = Number(limited.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThan(0);
-      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(retryAfter).toBeLessThanOrEqual(72); // the 60 s window, jittered by up to a fifth
       // The counter lives in Redis under this app's prefix, with the window as its expiry.
       const redis = new Redis(SHARED_REDIS_URL);
       const key = `${t.config.REDIS_KEY_PREFIX}ratelimit:login:username:target`;
@@ -93,7 +93,8 @@ describe('rate limits (Redis-backed, shared by every process)', () => {
         expect(limited.status).toBe(429);
         expect(limited.body.code).toBe('TOO_MANY_REQUESTS');
         expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-        expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(10);
+        // The 10 s window's rest, jittered by up to a fifth of it (api.md).
+        expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(12);
         expect((await t.api.claim(calm.token, 'LIMITED')).status).toBe(200);
         expect(await couponInvariants(t, 'LIMITED')).toEqual({ amount: 10, remaining_amount: 8, rows: 2, distinct_users: 2 });
       } finally {

@@ -273,11 +273,15 @@ export class ClaimsRepository implements SoldOutMemorySource {
     return rows.length === 0 ? null : { stockVersion: rows[0].stock_version, window: toSaleWindow(rows[0]) };
   }
 
-  /** All holders of a coupon; read once it is sold out, when the set cannot grow without a stock update. */
-  async holderIds(couponId: string): Promise<string[]> {
+  /**
+   * Up to `limit` + 1 holders of a coupon (one more shows there are more); read once it is sold
+   * out, when the set cannot grow without a stock update. One bounded page of the
+   * (coupon_id, id) index.
+   */
+  async holderIds(couponId: string, limit: number): Promise<string[]> {
     const rows: { user_id: string }[] = await this.dataSource.query(
-      'SELECT user_id FROM user_claims WHERE coupon_id = $1',
-      [couponId],
+      'SELECT user_id FROM user_claims WHERE coupon_id = $1 LIMIT $2',
+      [couponId, limit + 1],
     );
     return rows.map((row) => String(row.user_id));
   }

@@ -68,7 +68,11 @@ export class ClaimsService implements OnApplicationShutdown {
       CONCURRENT_BATCHES,
       config.CLAIM_QUEUE_TIMEOUT_MS,
     );
-    this.soldOut = new SoldOutMemory(repository, config.SOLD_OUT_READ_REUSE_MS);
+    this.soldOut = new SoldOutMemory(repository, {
+      reuseMs: config.SOLD_OUT_READ_REUSE_MS,
+      maxCoupons: config.SOLD_OUT_MEMORY_MAX_COUPONS,
+      maxHolders: config.SOLD_OUT_MEMORY_MAX_HOLDERS,
+    });
   }
 
   /** Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to `logFields` (the request's line). */

@@ -52,7 +52,7 @@ describe('SoldOutMemory', () => {
   let memory: SoldOutMemory;
   beforeEach(async () => {
     table = new Table();
-    memory = new SoldOutMemory(table, 0, 5);
+    memory = new SoldOutMemory(table, { maxHolders: 5 });
     await memory.remember('C', '10', 1);
   });
 
@@ -126,7 +126,7 @@ describe('SoldOutMemory', () => {
     'a failed read rejects the claims that joined it, and the next claim reads again, never reusing it (reuseMs %i)',
     async (reuseMs) => {
       const failing = new FailingTable('connection refused');
-      const m = new SoldOutMemory(failing, reuseMs, 5, () => 1000);
+      const m = new SoldOutMemory(failing, { reuseMs, maxHolders: 5, now: () => 1000 });
       await m.remember('C', '10', 1);
       await expect(m.answer('C', 'u')).rejects.toThrow('connection refused');
       failing.fail = false;
@@ -171,7 +171,7 @@ describe('SoldOutMemory', () => {
     let reusing: SoldOutMemory;
     beforeEach(async () => {
       clock = 1000;
-      reusing = new SoldOutMemory(table, 100, 5, () => clock);
+      reusing = new SoldOutMemory(table, { reuseMs: 100, maxHolders: 5, now: () => clock });
       await reusing.remember('C', '10', 1);
     });
 

@@ -10,7 +10,18 @@ export interface StockState {
 export interface SoldOutMemorySource {
   /** The coupon's stock version and sale window now; null when it no longer exists. */
   stockState(couponName: string): Promise<StockState | null>;
-  holderIds(couponId: string): Promise<string[]>;
+  /** At most `limit` + 1 holders of the coupon (one more than asked shows there are more). */
+  holderIds(couponId: string, limit: number): Promise<string[]>;
+}
+
+export interface SoldOutMemoryOptions {
+  /** How long one stock read may answer later claims (SOLD_OUT_READ_REUSE_MS); 0 by default. */
+  reuseMs?: number;
+  /** Coupons remembered at most; the least recently answered is forgotten first. */
+  maxCoupons?: number;
+  /** Holder ids kept at most over all coupons; also the most one coupon may have to be remembered. */
+  maxHolders?: number;
+  now?: () => number;
 }
 
 /** A refusal the memory can give; null from `answer` means the claim must go through a batch. */
@@ -47,27 +58,54 @@ export const SOLD_OUT_HOLDER_LIMIT = 200_000;
  * That stays true only because every admin change waits `reuseMs` after its commit before it
  * answers 200 (CouponsService): a claim sent after that 200 can no longer meet a read that
  * started before the commit. Every process of a deployment must use the same value.
+ *
+ * Memory is bounded: at most `maxCoupons` coupons and `maxHolders` holder ids over all of them,
+ * the least recently answered coupon forgotten first (its claims then go through a batch, which
+ * remembers it again at the next sell-out it settles). Holders are read in one page of at most
+ * the per-coupon limit + 1 rows: a coupon with more is not remembered at all.
  */
 export class SoldOutMemory {
   private readonly logger = new Logger(SoldOutMemory.name);
+  /** Map order is recency: the first entry is the least recently answered. */
   private readonly coupons = new Map<string, SoldOutCoupon>();
+  private readonly reuseMs: number;
+  private readonly maxCoupons: number;
+  private readonly maxHolders: number;
+  private readonly holderLimit: number;
+  private readonly now: () => number;
+  private heldIds = 0;
+  private mostRecent: SoldOutCoupon | undefined;
 
   constructor(
     private readonly source: SoldOutMemorySource,
-    private readonly reuseMs = 0,
-    private readonly holderLimit = SOLD_OUT_HOLDER_LIMIT,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    options: SoldOutMemoryOptions = {},
+  ) {
+    this.reuseMs = options.reuseMs ?? 0;
+    this.maxCoupons = options.maxCoupons ?? Infinity;
+    this.maxHolders = options.maxHolders ?? Infinity;
+    this.holderLimit = Math.min(SOLD_OUT_HOLDER_LIMIT, this.maxHolders);
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Coupons remembered now, and the holder ids they keep (tests and the memory bench read it). */
+  get size(): { coupons: number; holders: number } {
+    return { coupons: this.coupons.size, holders: this.heldIds };
+  }
 
   /** Called when a settlement left `couponName` at zero stock at `stockVersion`; loads its holders in the background. */
   remember(couponName: string, couponId: string, stockVersion: number): Promise<void> {
     const known = this.coupons.get(couponName);
     if (known && known.couponId === couponId && known.stockVersion >= stockVersion) return Promise.resolve();
+    if (known) this.forget(couponName, known);
     const entry: SoldOutCoupon = { couponName, couponId, stockVersion, holders: null };
     this.coupons.set(couponName, entry);
-    return this.source.holderIds(couponId).then(
+    this.evictPastBounds();
+    return this.source.holderIds(couponId, this.holderLimit).then(
       (ids) => {
-        if (ids.length <= this.holderLimit) entry.holders = new Set(ids);
+        if (ids.length > this.holderLimit || this.coupons.get(couponName) !== entry) return;
+        entry.holders = new Set(ids);
+        this.heldIds += ids.length;
+        this.evictPastBounds();
       },
       (error: Error) => {
         this.forget(couponName, entry);
@@ -85,6 +123,7 @@ export class SoldOutMemory {
   async answer(couponName: string, userId: string): Promise<RememberedRefusal | null> {
     const known = this.coupons.get(couponName);
     if (!known?.holders) return null;
+    this.touch(known);
     const [withoutState] = judgeClaims([userId], { holders: known.holders });
     if (withoutState.kind !== 'needs_state') return settledRefusal(withoutState);
 
@@ -128,7 +167,25 @@ export class SoldOutMemory {
   }
 
   private forget(couponName: string, entry: SoldOutCoupon): void {
-    if (this.coupons.get(couponName) === entry) this.coupons.delete(couponName);
+    if (this.coupons.get(couponName) !== entry) return;
+    this.coupons.delete(couponName);
+    this.heldIds -= entry.holders?.size ?? 0;
+    if (this.mostRecent === entry) this.mostRecent = undefined;
+  }
+
+  /** Moves `entry` to the back of the recency order (a crowd on one coupon pays this once). */
+  private touch(entry: SoldOutCoupon): void {
+    if (this.mostRecent === entry) return;
+    this.coupons.delete(entry.couponName);
+    this.coupons.set(entry.couponName, entry);
+    this.mostRecent = entry;
+  }
+
+  private evictPastBounds(): void {
+    while (this.coupons.size > this.maxCoupons || this.heldIds > this.maxHolders) {
+      const [name, oldest] = this.coupons.entries().next().value as [string, SoldOutCoupon];
+      this.forget(name, oldest);
+    }
   }
 }
 

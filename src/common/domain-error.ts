@@ -1,3 +1,5 @@
+import { ConditionClock, jitteredRetryAfter } from './retry-after';
+
 /**
  * Every failure a client can see has a stable code. Services throw DomainError;
  * DomainErrorFilter is the one place that turns a code into an HTTP status.
@@ -63,9 +65,19 @@ export const soldOut = (name: string) => new DomainError('SOLD_OUT', `Coupon "${
 export const saleNotStarted = (name: string, secondsUntilStart: number) =>
   new DomainError('SALE_NOT_STARTED', `The sale of coupon "${name}" has not started yet`, secondsUntilStart);
 export const saleEnded = (name: string) => new DomainError('SALE_ENDED', `The sale of coupon "${name}" has ended`);
+/**
+ * What each 503's Retry-After is computed from (documentation/api.md): how long the condition
+ * has lasted in this process, taken as how long it is expected to last, jittered. A coupon's
+ * lock busy past every retry is held by a queue of batches elsewhere: at least a second more,
+ * at most one lease (LOCK_TTL_MS' default); an outage of Redis or PostgreSQL up to 30 s.
+ */
+const lockQueue = new ConditionClock(1_000, 5_000);
+const lockServiceOutage = new ConditionClock(1_000, 30_000);
+const databaseOutage = new ConditionClock(1_000, 30_000);
+
 export const lockBusy = (name: string) =>
-  new DomainError('LOCK_BUSY', `Coupon "${name}" is busy; retry shortly`, 1);
+  new DomainError('LOCK_BUSY', `Coupon "${name}" is busy; retry shortly`, jitteredRetryAfter(lockQueue.observe()));
 export const lockUnavailable = () =>
-  new DomainError('LOCK_UNAVAILABLE', 'The lock service (Redis) is unreachable; retry shortly', 1);
+  new DomainError('LOCK_UNAVAILABLE', 'The lock service (Redis) is unreachable; retry shortly', jitteredRetryAfter(lockServiceOutage.observe()));
 export const databaseUnavailable = () =>
-  new DomainError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 1);
+  new DomainError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', jitteredRetryAfter(databaseOutage.observe()));

@@ -114,12 +114,20 @@ export class AppConfig {
 
   /**
    * bcrypt hashes (registration and login together) one process runs at once; past it the
-   * request is refused with 503 AUTH_BUSY instead of queued. 0: half the CPU cores, at least 1,
-   * at most UV_THREADPOOL_SIZE (see bcryptConcurrency in config.loader.ts). Above it the extra
-   * hashes wait for a hashing thread: load tools only.
+   * request waits in the hashing queue (BCRYPT_QUEUE_MAX_WAIT_MS). 0: half the CPU cores, at
+   * least 1, at most UV_THREADPOOL_SIZE (see bcryptConcurrency in config.loader.ts). Above it
+   * the extra hashes wait for a hashing thread: load tools only.
    */
   @IsInt() @Min(0) @Max(1024)
   BCRYPT_MAX_CONCURRENT: number;
+
+  /**
+   * The longest a login or registration is expected to wait for its hash (round robin across
+   * client addresses, at the measured drain rate); past it 503 AUTH_BUSY with a Retry-After.
+   * 0: no queue, refuse whenever every hashing slot is taken.
+   */
+  @IsInt() @Min(0) @Max(120000)
+  BCRYPT_QUEUE_MAX_WAIT_MS: number;
 
   /** How often each process reloads the list of deleted users whose tokens it must refuse. */
   @IsInt() @Min(100) @Max(60000)
@@ -186,6 +194,17 @@ export class AppConfig {
    */
   @IsInt() @Min(0) @Max(1000)
   SOLD_OUT_READ_REUSE_MS: number;
+
+  /** Sold-out coupons each process remembers at most (least recently claimed go first). */
+  @IsInt() @Min(1) @Max(1_000_000)
+  SOLD_OUT_MEMORY_MAX_COUPONS: number;
+
+  /**
+   * Holder ids each process keeps at most, over all remembered coupons (least recently claimed
+   * coupons go first); a coupon with more holders than this is answered through the database.
+   */
+  @IsInt() @Min(0) @Max(100_000_000)
+  SOLD_OUT_MEMORY_MAX_HOLDERS: number;
 
   /** Answer claims of a coupon known sold out before Nest's pipeline (claim-fast-path.ts). */
   @IsBoolean()

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DomainError } from '../common/domain-error';
+import { jitteredRetryAfter } from '../common/retry-after';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { REDIS_CLIENTS } from '../redis/redis-clients';
@@ -42,11 +43,23 @@ const limitName = (bucket: RateLimitBucket): string => bucket.key.split(':', 2).
 /** How often "Redis is down, limits are off" may be logged: once, not once per request. */
 const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 
+/** Counters remembered as over their limit; past it expired ones are swept, then the oldest go. */
+const MAX_LOCAL_DENIALS = 100_000;
+
+const tooManyRequests = (waitMs: number) => new DomainError('TOO_MANY_REQUESTS', 'Too many requests; retry later', jitteredRetryAfter(waitMs));
+
 /**
  * Request counters shared by every process, on the first Redis node (REDIS_URLS) under
  * REDIS_KEY_PREFIX. When Redis cannot answer, the limiter lets requests through (fails open):
  * a limiter outage must not turn into a service outage, and the claim path reports a Redis
  * outage itself as LOCK_UNAVAILABLE.
+ *
+ * A counter Redis reported over its limit stays over it until its window's key expires (the
+ * expiry is set once, by the window's first hit), so until then this process refuses that
+ * counter's requests itself, without a Redis round trip: a flood past a limit costs a Map
+ * lookup per request. The local deadline is the time the request was SENT plus the PTTL Redis
+ * answered, never later than the key's real expiry: the local cache only refuses what Redis
+ * would refuse, and admits nothing Redis would not.
  */
 @Injectable()
 export class RateLimiter {
@@ -54,6 +67,10 @@ export class RateLimiter {
   private readonly redis: Redis;
   private readonly hit: HitCommand;
   private lastFailOpenLog = 0;
+  /** Counter key -> monotonic ms until which Redis is known to refuse it. */
+  private readonly deniedUntil = new Map<string, number>();
+  /** Requests refused from the local cache (tests and the bench read it). */
+  refusedLocally = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -77,6 +94,9 @@ export class RateLimiter {
   async consume(buckets: RateLimitBucket[]): Promise<void> {
     const active = buckets.filter((bucket) => bucket.limit > 0);
     if (active.length === 0) return;
+    const local = this.localRefusal(active);
+    if (local) throw local;
+    const sentAt = performance.now();
     let counts: number[];
     try {
       counts = await this.hit(active.length, ...active.map((b) => this.key(b.key)), ...active.map((b) => b.windowMs));
@@ -88,15 +108,53 @@ export class RateLimiter {
     let retryAfterMs = 0;
     let exceeded: RateLimitBucket | undefined;
     active.forEach((bucket, i) => {
-      if (counts[2 * i] > bucket.limit && counts[2 * i + 1] >= retryAfterMs) {
+      if (counts[2 * i] <= bucket.limit) return;
+      if (counts[2 * i + 1] >= retryAfterMs) {
         retryAfterMs = counts[2 * i + 1];
         exceeded = bucket;
       }
+      this.deny(bucket.key, sentAt + counts[2 * i + 1]);
     });
     if (exceeded && retryAfterMs > 0) {
       this.metrics.countRateLimited(limitName(exceeded));
-      throw new DomainError('TOO_MANY_REQUESTS', 'Too many requests; retry later', Math.max(1, Math.ceil(retryAfterMs / 1000)));
+      throw tooManyRequests(retryAfterMs);
     }
+  }
+
+  /**
+   * The 429 for these buckets when this process already knows one of them is over its limit
+   * (no Redis round trip), else null. Counts the refusal in `rate_limited_total`; a request it
+   * lets through is counted by `consume`.
+   */
+  localRefusal(buckets: RateLimitBucket[]): DomainError | null {
+    if (this.deniedUntil.size === 0) return null;
+    const now = performance.now();
+    let waitMs = 0;
+    let exceeded: RateLimitBucket | undefined;
+    for (const bucket of buckets) {
+      if (bucket.limit <= 0) continue;
+      const until = this.deniedUntil.get(bucket.key);
+      if (until === undefined) continue;
+      if (until <= now) this.deniedUntil.delete(bucket.key);
+      else if (until - now > waitMs) {
+        waitMs = until - now;
+        exceeded = bucket;
+      }
+    }
+    if (!exceeded) return null;
+    this.refusedLocally++;
+    this.metrics.countRateLimited(limitName(exceeded));
+    return tooManyRequests(waitMs);
+  }
+
+  private deny(key: string, until: number): void {
+    this.deniedUntil.delete(key);
+    this.deniedUntil.set(key, until);
+    if (this.deniedUntil.size <= MAX_LOCAL_DENIALS) return;
+    const now = performance.now();
+    for (const [k, t] of this.deniedUntil) if (t <= now) this.deniedUntil.delete(k);
+    // Forgetting a denial only costs a Redis round trip; the oldest entry is the first in Map order.
+    while (this.deniedUntil.size > MAX_LOCAL_DENIALS) this.deniedUntil.delete(this.deniedUntil.keys().next().value as string);
   }
 
   private logFailOpen(error: Error): void {

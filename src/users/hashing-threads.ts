@@ -29,7 +29,7 @@ type Job = { op: 'hash'; password: string; cost: number } | { op: 'compare'; pas
  * bcrypt on `count` threads of its own at a lower CPU priority (nice `nice`), instead of libuv's
  * pool at the event loop's priority: when the cores are short, the kernel gives them to the
  * event loop that answers claims first, and hashing gets what is left. On an idle core a hash
- * runs at full speed. Callers keep at most `count` jobs in flight (HashingGate); a job that
+ * runs at full speed. Callers keep at most `count` jobs in flight (FairHashingQueue); a job that
  * finds every thread busy waits for the first one free.
  */
 export class HashingThreads {

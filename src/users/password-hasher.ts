@@ -3,8 +3,9 @@ import * as bcrypt from 'bcrypt';
 import { DomainError } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { bcryptConcurrency, libuvThreadPoolSize } from '../config/config.loader';
+import { jitteredRetryAfter } from '../common/retry-after';
 import { MetricsService } from '../metrics/metrics.service';
-import { HashingGate } from './hashing-gate';
+import { FairHashingQueue, HashingQueueFullError } from './hashing-queue';
 import { HashingThreads } from './hashing-threads';
 
 /**
@@ -13,18 +14,23 @@ import { HashingThreads } from './hashing-threads';
  */
 const HASHING_NICE = 10;
 
+/** The address the process's own hashes (the admin account at start-up) queue under. */
+export const INTERNAL_ADDRESS = 'internal';
+
 /**
  * Every bcrypt hash and compare of this process (registration, login, the admin account) runs
- * through one HashingGate: past BCRYPT_MAX_CONCURRENT the caller gets 503 AUTH_BUSY before any
- * work is done, so a flood of registrations or wrong-password logins cannot take the CPU the
- * claims need, and a refused registration has written nothing.
+ * through one FairHashingQueue: at most BCRYPT_MAX_CONCURRENT at once, so a flood of
+ * registrations or wrong-password logins cannot take the CPU the claims need; the rest wait
+ * their turn, round robin across client addresses, for up to BCRYPT_QUEUE_MAX_WAIT_MS. Past
+ * that the caller gets 503 AUTH_BUSY before any work is done (a refused registration has
+ * written nothing), with a Retry-After that says when its address can expect room.
  */
 @Injectable()
 export class PasswordHasher implements OnApplicationShutdown {
   private readonly logger = new Logger(PasswordHasher.name);
   /** Compared against when the username is unknown, so both cases cost one bcrypt compare. */
   private readonly dummyHash: string;
-  private readonly gate: HashingGate;
+  private readonly queue: FairHashingQueue;
   private readonly threads: HashingThreads;
   private refusedSinceWarning = 0;
   private lastWarning = 0;
@@ -33,31 +39,39 @@ export class PasswordHasher implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
+    const started = performance.now();
     this.dummyHash = bcrypt.hashSync('dummy-password-for-timing', config.BCRYPT_COST);
-    this.gate = new HashingGate(bcryptConcurrency(config));
+    // The queue's drain rate starts from this hash's time; finished hashes then measure it.
+    this.queue = new FairHashingQueue(bcryptConcurrency(config), config.BCRYPT_QUEUE_MAX_WAIT_MS, performance.now() - started);
     // Past the libuv pool's size (load tools and tests only) the extra jobs wait for a thread.
-    this.threads = new HashingThreads(Math.min(this.gate.capacity, libuvThreadPoolSize()), HASHING_NICE);
+    this.threads = new HashingThreads(Math.min(this.queue.capacity, libuvThreadPoolSize()), HASHING_NICE);
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.threads.close();
   }
 
-  /** True while every hashing slot is taken: a new hash would be refused. */
-  get busy(): boolean {
-    return this.gate.full;
+  /** The AUTH_BUSY answer a hash from `address` would get now (its room promised), or null when it would be queued. */
+  refusalFor(address: string): DomainError | null {
+    const retryAfterMs = this.queue.refusal(address);
+    return retryAfterMs === null ? null : authBusy(retryAfterMs);
   }
 
   get capacity(): number {
-    return this.gate.capacity;
+    return this.queue.capacity;
   }
 
-  hash(password: string): Promise<string> {
-    return this.run(() => this.threads.hash(password, this.config.BCRYPT_COST));
+  /** The hashing queue, for metrics and tests. */
+  get line(): Pick<FairHashingQueue, 'inFlight' | 'waiting' | 'drainPerSecond'> {
+    return this.queue;
   }
 
-  verify(password: string, hash: string | undefined): Promise<boolean> {
-    return this.run(() => this.threads.compare(password, hash ?? this.dummyHash)).then((ok) => ok && hash !== undefined);
+  hash(password: string, address: string): Promise<string> {
+    return this.run(address, () => this.threads.hash(password, this.config.BCRYPT_COST));
+  }
+
+  verify(password: string, hash: string | undefined, address: string): Promise<boolean> {
+    return this.run(address, () => this.threads.compare(password, hash ?? this.dummyHash)).then((ok) => ok && hash !== undefined);
   }
 
   /** Counts one AUTH_BUSY answer; warns at most once per interval, with how many there were. */
@@ -67,23 +81,24 @@ export class PasswordHasher implements OnApplicationShutdown {
     const now = Date.now();
     if (now - this.lastWarning < BUSY_WARNING_INTERVAL_MS) return;
     this.logger.warn(
-      `password hashing at capacity (${this.gate.capacity} at once): ${this.refusedSinceWarning} logins/registrations ` +
+      `password hashing queue full (${this.queue.capacity} at once, ${this.queue.waiting} waiting): ${this.refusedSinceWarning} logins/registrations ` +
         `answered 503 AUTH_BUSY since the last warning`,
     );
     this.lastWarning = now;
     this.refusedSinceWarning = 0;
   }
 
-  private run<T>(task: () => Promise<T>): Promise<T> {
-    const running = this.gate.tryRun(task);
-    if (running) return running;
-    this.countRefusal();
-    return Promise.reject(authBusy());
+  private run<T>(address: string, task: () => Promise<T>): Promise<T> {
+    return this.queue.run(address, task).catch((error: unknown) => {
+      if (!(error instanceof HashingQueueFullError)) throw error;
+      this.countRefusal();
+      throw authBusy(error.retryAfterMs);
+    });
   }
 }
 
 /** A flood is refused thousands of times a second: say so once per interval, not per request. */
 const BUSY_WARNING_INTERVAL_MS = 10_000;
 
-export const authBusy = () =>
-  new DomainError('AUTH_BUSY', 'Too many logins and registrations at this moment; retry shortly', 1);
+export const authBusy = (retryAfterMs: number) =>
+  new DomainError('AUTH_BUSY', 'Too many logins and registrations at this moment; retry shortly', jitteredRetryAfter(retryAfterMs));

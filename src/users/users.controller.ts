@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Ip, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AccessToken } from '../auth/auth.service';
 import { AuthenticatedUser } from '../auth/authenticated-user';
@@ -26,8 +26,8 @@ export class UsersController {
   @ApiErrors('VALIDATION_FAILED', 'USERNAME_TAKEN', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
   @UseGuards(RateLimitGuard)
   @RateLimited(registrationBuckets)
-  register(@Body() body: CredentialsDto): Promise<UserView> {
-    return this.users.register(body.username, body.password);
+  register(@Body() body: CredentialsDto, @Ip() clientAddress: string): Promise<UserView> {
+    return this.users.register(body.username, body.password, clientAddress);
   }
 
   @Post('login')
@@ -37,8 +37,8 @@ export class UsersController {
   @ApiErrors('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
   @UseGuards(RateLimitGuard)
   @RateLimited(loginBuckets)
-  login(@Body() body: CredentialsDto): Promise<AccessToken> {
-    return this.users.login(body.username, body.password);
+  login(@Body() body: CredentialsDto, @Ip() clientAddress: string): Promise<AccessToken> {
+    return this.users.login(body.username, body.password, clientAddress);
   }
 
   @Get('me')

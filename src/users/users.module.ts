@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
+import { HashingGauges } from './hashing-gauges';
 import { HashingLoadShedder } from './hashing-load-shedder';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
@@ -14,6 +15,6 @@ import { UsersService } from './users.service';
 @Module({
   imports: [TypeOrmModule.forFeature([User]), AuthModule, RateLimitModule, MetricsModule],
   controllers: [UsersController],
-  providers: [UsersService, UsersRepository, PasswordHasher, HashingLoadShedder],
+  providers: [UsersService, UsersRepository, PasswordHasher, HashingLoadShedder, HashingGauges],
 })
 export class UsersModule {}

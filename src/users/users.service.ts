@@ -6,7 +6,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../common/database-err
 import { DomainError } from '../common/domain-error';
 import { sameUsername } from '../common/identifiers';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { PasswordHasher } from './password-hasher';
+import { INTERNAL_ADDRESS, PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -36,10 +36,11 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly deletedUsers: DeletedUsersRegistry,
   ) {}
 
-  async register(username: string, password: string): Promise<UserView> {
+  /** `clientAddress` is the caller's address (request.ip): its hash waits in that address's line. */
+  async register(username: string, password: string, clientAddress: string): Promise<UserView> {
     // The configured admin name is reserved, in any case, even while no admin password is set.
     if (sameUsername(username, this.config.ADMIN_USERNAME)) throw usernameTaken(username);
-    const passwordHash = await this.hasher.hash(password);
+    const passwordHash = await this.hasher.hash(password, clientAddress);
     try {
       return toUserView(await this.users.insert(username, passwordHash, 'user'));
     } catch (error) {
@@ -49,10 +50,10 @@ export class UsersService implements OnApplicationBootstrap {
     }
   }
 
-  async login(username: string, password: string): Promise<AccessToken> {
+  async login(username: string, password: string, clientAddress: string): Promise<AccessToken> {
     const user = await this.users.findWithHash(username);
     // Unknown users still pay one bcrypt compare, so timing does not reveal who exists.
-    const valid = await this.hasher.verify(password, user?.passwordHash);
+    const valid = await this.hasher.verify(password, user?.passwordHash, clientAddress);
     if (!user || !valid) {
       throw new DomainError('INVALID_CREDENTIALS', 'Invalid username or password');
     }
@@ -96,7 +97,7 @@ export class UsersService implements OnApplicationBootstrap {
       this.logger.warn('ADMIN_PASSWORD is not set: no admin account exists, nobody can create coupons');
       return;
     }
-    await this.users.upsertAdmin(username, await this.hasher.hash(password));
+    await this.users.upsertAdmin(username, await this.hasher.hash(password, INTERNAL_ADDRESS));
     this.logger.log(`admin account "${username}" is ready`);
   }
 }
