@@ -42,6 +42,9 @@ const EXAMPLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
   LOCK_BUSY: 'Coupon "FLASH50" is busy; retry shortly',
   LOCK_UNAVAILABLE: 'The lock service (Redis) is unreachable; retry shortly',
   DATABASE_UNAVAILABLE: 'The database is unreachable; retry shortly',
+  IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still in progress; retry shortly',
+  IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used for a different request',
+  CLAIM_OUTCOME_UNKNOWN: 'The database did not confirm whether the claim was committed; retry with the same Idempotency-Key to learn the outcome',
   AUTH_BUSY: 'Too many logins and registrations at this moment; retry shortly',
 };
 
