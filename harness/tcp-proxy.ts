@@ -69,8 +69,13 @@ export class TcpProxy {
   private pass(link: Link, to: Socket, chunk: Buffer): void {
     if (this.cutAfter && this.mode === 'forward' && to === link.upstream && chunk.includes(this.cutAfter)) {
       // Delivered, then the link goes: the target acts on these bytes, its answer reaches nobody.
+      // Our side only half-closes (FIN after the bytes, never a reset that could discard them) and
+      // keeps reading until the target closes; the client's socket is cut at once.
       this.cutAfter = undefined;
+      this.links.delete(link);
       to.end(chunk);
+      link.client.removeAllListeners('close');
+      link.client.destroy();
       this.set('refuse');
       return;
     }
@@ -108,7 +113,7 @@ export class TcpProxy {
   }
 
   /**
-   * The next client chunk containing `text` (say a PostgreSQL COMMIT) reaches the target, then the
+   * The next client chunk containing `text` (say `COMMIT\0`, PostgreSQL's COMMIT query) reaches the target, then the
    * proxy switches to `refuse`: the target acts on it (commits) but its answer is lost, and new
    * connections are refused until `set('forward')`.
    */
