@@ -177,6 +177,7 @@ describe('Idempotency-Key', () => {
     await a.api.createCoupon(admin, 'PURGED', 3);
     const token = await a.api.newUser('purged');
     expect((await claimWithKey(a.api, token, 'PURGED', 'old')).status).toBe(200);
+    expect((await claimWithKey(a.api, await a.api.newUser('purge_young'), 'PURGED', 'young')).status).toBe(200);
     await a.sql(`UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $1 + 1) WHERE key = 'old'`, [
       a.config.IDEMPOTENCY_KEY_TTL_SECONDS,
     ]);
@@ -185,6 +186,6 @@ describe('Idempotency-Key', () => {
     const afresh = await claimWithKey(b.api, token, 'PURGED', 'old');
     expect({ code: afresh.body.code, replayed: replayed(afresh) }).toEqual({ code: 'ALREADY_CLAIMED', replayed: null });
     // Keys younger than the TTL stay.
-    expect(await keyRows('ten')).toBe(1);
+    expect(await keyRows('young')).toBe(1);
   });
 });
