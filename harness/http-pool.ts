@@ -5,6 +5,8 @@ export interface HttpAnswer {
   status: number;
   body: any;
   retryAfter: string | null;
+  /** The answer carried `Idempotent-Replayed: true` (the first answer to its Idempotency-Key, again). */
+  replayed?: boolean;
   /** Why no answer came, when status is 0. */
   failure?: string;
 }
@@ -43,13 +45,13 @@ export class HttpPool {
     else this.outOfRotation.add(index);
   }
 
-  async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<HttpAnswer> {
+  async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string, extraHeaders?: Record<string, string>): Promise<HttpAnswer> {
     for (let skipped = 0; this.outOfRotation.has(this.next) && skipped < this.pools.length; skipped++) {
       this.next = (this.next + 1) % this.pools.length;
     }
     const pool = this.pools[this.next];
     this.next = (this.next + 1) % this.pools.length;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     try {
@@ -67,7 +69,12 @@ export class HttpPool {
         // a non-JSON answer is reported as text
       }
       const retryAfter = response.headers['retry-after'];
-      return { status: response.statusCode, body: parsed, retryAfter: typeof retryAfter === 'string' ? retryAfter : null };
+      return {
+        status: response.statusCode,
+        body: parsed,
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+        replayed: response.headers['idempotent-replayed'] === 'true',
+      };
     } catch (error) {
       return { status: 0, body: null, retryAfter: null, failure: (error as Error).message };
     }
