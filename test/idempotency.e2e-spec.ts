@@ -1,11 +1,18 @@
 import { Client } from 'pg';
 import { ClaimFastPath } from '../src/claims/claim-fast-path';
 import { IdempotencyPurge } from '../src/idempotency/idempotency-purge';
+import { MARKER_TTL_MS } from '../src/idempotency/in-flight-keys';
 import { ApiClient, ApiResponse } from './support/http-client';
 import { TestApp, couponInvariants, sleep, startSiblingApp, startTestApp, untilSoldOutRemembered } from './support/test-app';
 
 /** Sends of one key at once in the concurrency test: enough that some overlap the first one in flight. */
 const SENDS_OF_ONE_KEY = 10;
+/**
+ * A claim waits on a coupon row held by the test longer than an in-flight marker lives unrenewed;
+ * the row lock wait is raised above it (the order idle-in-transaction < lock < statement holds).
+ */
+const ROW_HOLD_MS = MARKER_TTL_MS + 500;
+const TIMEOUTS = { DATABASE_LOCK_TIMEOUT_MS: ROW_HOLD_MS + 1000, DATABASE_STATEMENT_TIMEOUT_MS: ROW_HOLD_MS + 2000 };
 
 const claimWithKey = (api: ApiClient, token: string, couponName: string, key: string, extra: Record<string, unknown> = {}) =>
   api.post('/api/coupons/claim', { coupon_name: couponName, ...extra }, { token, headers: { 'idempotency-key': key } });
@@ -22,8 +29,8 @@ describe('Idempotency-Key', () => {
   let admin: string;
 
   beforeAll(async () => {
-    a = await startTestApp();
-    b = await startSiblingApp(a);
+    a = await startTestApp(TIMEOUTS);
+    b = await startSiblingApp(a, TIMEOUTS);
     admin = await a.adminToken();
   });
   afterAll(async () => {
@@ -134,6 +141,9 @@ describe('Idempotency-Key', () => {
       const second = await claimWithKey(b.api, token, 'INFLIGHT', 'slow');
       expect({ status: second.status, code: second.body.code }).toEqual({ status: 409, code: 'IDEMPOTENCY_KEY_IN_USE' });
       expect(second.headers.get('retry-after')).toBe('1');
+      // Past a marker's unrenewed lifetime: the process renews the marker of a request still running.
+      await sleep(ROW_HOLD_MS - 300);
+      expect((await claimWithKey(b.api, token, 'INFLIGHT', 'slow')).body.code).toBe('IDEMPOTENCY_KEY_IN_USE');
       await holder.query('COMMIT');
     } finally {
       await holder.end();
