@@ -3,30 +3,32 @@ import { DomainError, idempotencyKeyInUse, idempotencyKeyReused } from '../commo
 import { IdempotencyKey, Replay } from './idempotency-key';
 import { IdempotencyKeysRepository, KeyRecord, StoredKey } from './idempotency-keys.repository';
 import { InFlightKeys } from './in-flight-keys';
+import { StatementCoalescer } from './statement-coalescer';
+
+/** Most keys one coalesced statement reads or writes. */
+const KEYS_PER_STATEMENT = 500;
 
 /**
  * The rules of a keyed request, for every route that takes an Idempotency-Key: one request per
  * key in flight (409 IDEMPOTENCY_KEY_IN_USE), a decided answer replayed to the same request
  * (same fingerprint), 422 IDEMPOTENCY_KEY_REUSED to another one.
  */
-/** Most keyed refusals written by one statement. */
-const RECORDS_PER_STATEMENT = 500;
-
-interface QueuedRecord {
-  record: KeyRecord;
-  resolve(answer: Replay | DomainError | null): void;
-  reject(error: unknown): void;
-}
-
 @Injectable()
 export class IdempotencyService {
-  private queued: QueuedRecord[] = [];
-  private writing = false;
+  /**
+   * Reads and refusal writes of concurrent requests share statements: with a key on every claim
+   * the crowd costs the pool one query per round trip, not one per request.
+   */
+  private readonly reads: StatementCoalescer<{ userId: string; key: string }, StoredKey | null>;
+  private readonly writes: StatementCoalescer<KeyRecord, StoredKey | null>;
 
   constructor(
     private readonly keys: IdempotencyKeysRepository,
     private readonly inFlight: InFlightKeys,
-  ) {}
+  ) {
+    this.reads = new StatementCoalescer((wanted) => this.keys.findMany(wanted), KEYS_PER_STATEMENT);
+    this.writes = new StatementCoalescer((records) => this.keys.recordUnlessTaken(records), KEYS_PER_STATEMENT);
+  }
 
   /**
    * Runs `work` as the only request of this key in flight, unless the key already holds an
@@ -36,7 +38,7 @@ export class IdempotencyService {
     const release = await this.inFlight.acquire(userId, idempotency.key);
     if (!release) throw idempotencyKeyInUse();
     try {
-      const stored = await this.keys.find(userId, idempotency.key);
+      const stored = await this.reads.submit({ userId, key: idempotency.key });
       if (stored) return replayOf(stored, idempotency);
       return await work();
     } finally {
@@ -53,40 +55,16 @@ export class IdempotencyService {
   /**
    * Keeps `record`'s answer unless its key holds one already: null when it was kept (the fresh
    * answer stands), else the replay of what the key holds (or 422 for another request). Rejects
-   * only when the database fails. Records arriving while a write is under way share the next
-   * statement: a crowd of keyed refusals costs one write per round trip, not one each.
+   * only when the database fails.
    */
-  recordUnlessTaken(record: KeyRecord): Promise<Replay | DomainError | null> {
-    return new Promise((resolve, reject) => {
-      this.queued.push({ record, resolve, reject });
-      if (!this.writing) void this.writeQueued();
-    });
-  }
-
-  private async writeQueued(): Promise<void> {
-    this.writing = true;
+  async recordUnlessTaken(record: KeyRecord): Promise<Replay | DomainError | null> {
+    const stored = await this.writes.submit(record);
+    if (!stored) return null;
     try {
-      while (this.queued.length > 0) {
-        const waiters = this.queued.splice(0, RECORDS_PER_STATEMENT);
-        try {
-          const stored = await this.keys.recordUnlessTaken(waiters.map((w) => w.record));
-          waiters.forEach((waiter, i) => waiter.resolve(answerOf(stored[i], waiter.record)));
-        } catch (error) {
-          waiters.forEach((waiter) => waiter.reject(error));
-        }
-      }
-    } finally {
-      this.writing = false;
+      return replayOf(stored, record);
+    } catch (error) {
+      return error as DomainError;
     }
-  }
-}
-
-function answerOf(stored: StoredKey | null, idempotency: IdempotencyKey): Replay | DomainError | null {
-  if (!stored) return null;
-  try {
-    return replayOf(stored, idempotency);
-  } catch (error) {
-    return error as DomainError;
   }
 }
 
