@@ -15,6 +15,7 @@ import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import { BenchResult, BenchRow, BenchTarget, ServiceRow, benchTable, benchTargets } from './bench-result';
 import { renderBenchReport } from './bench-report';
 import { FloodResult, floodTable, floodTargets, measureFloodRows } from './flood-rows';
+import { KeyRowsResult, keyRowsTable, keyTargets, measureKeyRows } from './idempotency-rows';
 import { measureCrowds, startBareApp } from './crowds';
 import { CrowdsResult, crowdsTables } from './crowds-result';
 
@@ -323,8 +324,10 @@ async function main(): Promise<void> {
   const crowds = await measureCrowds(log);
   // Its own service and its own turns: one client flooding registration or login.
   const floods = await measureFloodRows(log);
-  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets];
-  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult } = {
+  // Its own service: the same sale and sold-out pass with and without an Idempotency-Key.
+  const keys = await measureKeyRows(log);
+  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets, ...keyTargets(keys)];
+  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; keys: KeyRowsResult } = {
     startedAt: started.toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
     users: USERS,
@@ -332,6 +335,7 @@ async function main(): Promise<void> {
     rows,
     floods,
     crowds,
+    keys,
     targets,
     passed: targets.every((t) => t.passed),
   };
@@ -347,8 +351,10 @@ async function main(): Promise<void> {
 }
 
 /** documentation/benchmarks.md: how the rows were measured, the tables and the targets. */
-function benchmarksMarkdown(result: BenchResult & { floods: FloodResult; crowds: CrowdsResult }, table: string, pgbenchClients: Map<string, number>): string {
-  const { crowds, floods, machine, targets } = result;
+function benchmarksMarkdown(
+  result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; keys: KeyRowsResult }, table: string, pgbenchClients: Map<string, number>,
+): string {
+  const { crowds, floods, keys, machine, targets } = result;
   const started = new Date(result.startedAt);
   return `# Benchmarks
 
@@ -413,6 +419,16 @@ ${floods.slices} flooded slices of ${floods.secondsPerPass} s alternate within s
 mean of each side. The service runs at \`BCRYPT_COST\` ${floods.bcryptCost} with the default hashing
 bound (${floods.bcryptConcurrent} at once on this machine) and the per-address registration and login
 limits off, so the flood reaches the hashing as one spread over many addresses would.
+
+## Idempotency-Key
+
+${keyRowsTable(keys)}
+
+\`bench/idempotency-rows.ts\` (alone: \`npm run bench:keys\`): one service as shipped and ${keys.users} users. Each of
+${keys.turns.length} turns sells one coupon (stock ${keys.stock}) with no key on any claim and one with a fresh
+\`Idempotency-Key\` on every claim, the order alternating, then every user claims both sold-out
+coupons once more, without keys and with a fresh key each (so every keyed refusal is written under
+its key). Each line shows the turn with the median ratio of that line.
 
 ## Targets
 
