@@ -49,6 +49,9 @@ const EXAMPLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
 };
 
 const RETRYABLE = 'Retryable: the answer carries `Retry-After` (seconds) and nothing was written.';
+/** The one 503 that cannot say whether something was written. */
+const OUTCOME_UNKNOWN =
+  'Retryable with `Retry-After`; every 503 but CLAIM_OUTCOME_UNKNOWN means nothing was written. After CLAIM_OUTCOME_UNKNOWN a retry with the same key tells the truth.';
 
 /** Errors a route that needs a bearer token can answer before its handler runs. */
 export const TOKEN_ERRORS: ErrorCode[] = ['UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'];
@@ -61,7 +64,7 @@ export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorat
     ApiResponse({
       status,
       type: ErrorResponse,
-      description: group.join(' or ') + (status === 503 ? `. ${RETRYABLE}` : ''),
+      description: group.join(' or ') + (status === 503 ? `. ${group.includes('CLAIM_OUTCOME_UNKNOWN') ? OUTCOME_UNKNOWN : RETRYABLE}` : ''),
       examples: Object.fromEntries(
         group.map((code) => [
           code,
