@@ -9,7 +9,7 @@ CREATE TABLE idempotency_keys (
   key           text        NOT NULL,
   fingerprint   text        NOT NULL,
   status_code   smallint    NOT NULL,
-  response_body jsonb       NOT NULL,
+  response_body json        NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key)
 );
@@ -19,7 +19,7 @@ SELECT i,
        gen_random_uuid()::text,
        translate(rtrim(encode(sha256(i::text::bytea), 'base64'), '='), '+/', '-_'),
        200,
-       jsonb_build_object('coupon_name', 'FLASH50', 'user_id', 'user_' || lpad(i::text, 7, '0'),
+       json_build_object('coupon_name', 'FLASH50', 'user_id', 'user_' || lpad(i::text, 7, '0'),
                           'claimed_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
        now() + i * interval '1 microsecond'
   FROM generate_series(1, 1000000) AS i;

@@ -26,7 +26,7 @@ export interface SqlRunner {
  */
 const INSERT_KEYS = `
   INSERT INTO idempotency_keys (user_id, key, fingerprint, status_code, response_body)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::jsonb[])`;
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::json[])`;
 
 export const KEY_TAKEN_CONSTRAINT = 'idempotency_keys_pkey';
 
