@@ -58,7 +58,9 @@ export const RETRYABLE_503_CODES: ReadonlySet<string> = new Set<ErrorCode>(['LOC
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([...RETRYABLE_503_CODES, 'TOO_MANY_REQUESTS']);
 /**
  * With an Idempotency-Key a client may also retry what a keyless one must not: an unknown commit
- * outcome, a request of its key still in flight, and no answer at all (the retry tells the truth).
+ * outcome, a request of its key still in flight, and a connection reset or refused (the retry
+ * tells the truth). A request unanswered within the timeout is not retried: a hang is what
+ * "every request got an answer" exists to catch.
  */
 const RETRYABLE_WITH_KEY_CODES: ReadonlySet<string> = new Set([...RETRYABLE_CODES, 'CLAIM_OUTCOME_UNKNOWN', 'IDEMPOTENCY_KEY_IN_USE']);
 
@@ -178,7 +180,7 @@ async function claimWithRetries(
   const send = () => http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token, key ? { 'idempotency-key': key } : undefined);
   const retryable = (answer: HttpAnswer) =>
     key
-      ? answer.status === 0 || (answer.status >= 409 && RETRYABLE_WITH_KEY_CODES.has(answer.body?.code))
+      ? (answer.status === 0 && !/timeout/i.test(answer.failure ?? '')) || (answer.status >= 409 && RETRYABLE_WITH_KEY_CODES.has(answer.body?.code))
       : answer.status >= 429 && RETRYABLE_CODES.has(answer.body?.code);
   let retries = 0;
   let answer = await send();
