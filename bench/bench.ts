@@ -17,6 +17,7 @@ import { renderBenchReport } from './bench-report';
 import { FloodResult, floodTable, floodTargets, measureFloodRows } from './flood-rows';
 import { STORM_ROWS, StormRowsResult, measureStormRows } from './storm-rows';
 import { requireWrk } from './wrk';
+import { KeyRowsResult, keyRowsTable, keyTargets, measureKeyRows } from './idempotency-rows';
 import { measureCrowds, startBareApp } from './crowds';
 import { CrowdsResult, crowdsTables } from './crowds-result';
 
@@ -328,8 +329,10 @@ async function main(): Promise<void> {
   const floods = await measureFloodRows(log);
   // The sale-start rows (the sweep is in the crowd rows already).
   const storms = await measureStormRows(log, new Set(STORM_ROWS.filter((row) => row !== 'sweep')));
-  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets, ...storms.targets];
-  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult } = {
+  // Its own service: the same sale and sold-out pass with and without an Idempotency-Key.
+  const keys = await measureKeyRows(log);
+  const targets = [...benchTargets(rows), ...floodTargets(floods), ...crowds.targets, ...storms.targets, ...keyTargets(keys)];
+  const result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult; keys: KeyRowsResult } = {
     startedAt: started.toISOString(),
     machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, load average ${load} at start`,
     users: USERS,
@@ -338,6 +341,7 @@ async function main(): Promise<void> {
     floods,
     crowds,
     storms,
+    keys,
     targets,
     passed: targets.every((t) => t.passed),
   };
@@ -353,8 +357,12 @@ async function main(): Promise<void> {
 }
 
 /** documentation/benchmarks.md: how the rows were measured, the tables and the targets. */
-function benchmarksMarkdown(result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult }, table: string, pgbenchClients: Map<string, number>): string {
-  const { crowds, floods, machine, targets } = result;
+function benchmarksMarkdown(
+  result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult; keys: KeyRowsResult },
+  table: string,
+  pgbenchClients: Map<string, number>,
+): string {
+  const { crowds, floods, keys, machine, targets } = result;
   const started = new Date(result.startedAt);
   return `# Benchmarks
 
@@ -419,6 +427,16 @@ ${floods.slices} flooded slices of ${floods.secondsPerPass} s alternate within s
 mean of each side. The service runs at \`BCRYPT_COST\` ${floods.bcryptCost} with the default hashing
 bound (${floods.bcryptConcurrent} at once on this machine) and the per-address registration and login
 limits off, so the flood reaches the hashing as one spread over many addresses would.
+
+## Idempotency-Key
+
+${keyRowsTable(keys)}
+
+\`bench/idempotency-rows.ts\` (alone: \`npm run bench:keys\`): one service as shipped and ${keys.users} users. Each of
+${keys.turns.length} turns sells one coupon (stock ${keys.stock}) with no key on any claim and one with a fresh
+\`Idempotency-Key\` on every claim, the order alternating, then every user claims both sold-out
+coupons once more, without keys and with a fresh key each (so every keyed refusal is written under
+its key). Each line shows the turn with the median ratio of that line.
 
 ## Targets
 

@@ -1,6 +1,7 @@
 import * as hdr from 'hdr-histogram-js';
+import { randomUUID } from 'node:crypto';
 import type { ErrorCode } from '../src/common/domain-error';
-import { HttpPool, runBounded } from './http-pool';
+import { HttpAnswer, HttpPool, runBounded } from './http-pool';
 import { SaleUser } from './user-seeder';
 
 /** The final answer one claim request got (after retries of retryable 503s). */
@@ -16,6 +17,10 @@ export interface ClaimRecord {
   latencyMs: number;
   retries: number;
   doubleDip: boolean;
+  /** The Idempotency-Key every send of this claim carried (null: sent without one). */
+  key: string | null;
+  /** The final answer was a replay (`Idempotent-Replayed: true`). */
+  replayed: boolean;
 }
 
 /** Answers that arrived in [startMs, startMs + widthMs) of the sale. */
@@ -51,6 +56,13 @@ export interface SaleProgress {
 export const RETRYABLE_503_CODES: ReadonlySet<string> = new Set<ErrorCode>(['LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE']);
 /** What the claim runner retries: the retryable 503s and the per-user rate limit's 429. */
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([...RETRYABLE_503_CODES, 'TOO_MANY_REQUESTS']);
+/**
+ * With an Idempotency-Key a client may also retry what a keyless one must not: an unknown commit
+ * outcome, a request of its key still in flight, and a connection reset or refused (the retry
+ * tells the truth). A request unanswered within the timeout is not retried: a hang is what
+ * "every request got an answer" exists to catch.
+ */
+const RETRYABLE_WITH_KEY_CODES: ReadonlySet<string> = new Set([...RETRYABLE_CODES, 'CLAIM_OUTCOME_UNKNOWN', 'IDEMPOTENCY_KEY_IN_USE']);
 
 export const outcomeOf = (record: Pick<ClaimRecord, 'status' | 'code'>): string =>
   record.status === 200 ? 'GRANTED' : record.status === 0 ? 'NO_ANSWER' : (record.code ?? `HTTP_${record.status}`);
@@ -79,6 +91,11 @@ export interface SaleOptions {
   durationSeconds: number;
   retries: number;
   retryDelayMs: number;
+  /**
+   * Send an Idempotency-Key (one per claim) and retry with the same key every 503, 409
+   * IDEMPOTENCY_KEY_IN_USE and unanswered request, waiting at least Retry-After.
+   */
+  idempotencyKeys?: boolean;
   /**
    * A claim still unanswered after this long stops counting against `concurrency` (it still
    * runs to its answer): a crowd does not wait for its members stuck on a frozen process.
@@ -122,7 +139,7 @@ export async function runSale(options: SaleOptions): Promise<SaleRun> {
       cappedByDuration = true;
       records.push({
         username: job.user.username, coupon: job.coupon, status: 0, code: 'NOT_SENT_DURATION_CAP', claimedAt: null,
-        answeredAtMs: performance.now() - started, latencyMs: 0, retries: 0, doubleDip: job.doubleDip,
+        answeredAtMs: performance.now() - started, latencyMs: 0, retries: 0, doubleDip: job.doubleDip, key: null, replayed: false,
       });
       return;
     }
@@ -159,13 +176,23 @@ async function claimWithRetries(
 ): Promise<ClaimRecord> {
   const { http } = options;
   const sent = performance.now();
+  const key = options.idempotencyKeys ? randomUUID() : null;
+  const send = () => http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token, key ? { 'idempotency-key': key } : undefined);
+  const retryable = (answer: HttpAnswer) =>
+    key
+      ? (answer.status === 0 && !/timeout/i.test(answer.failure ?? '')) || (answer.status >= 409 && RETRYABLE_WITH_KEY_CODES.has(answer.body?.code))
+      : answer.status >= 429 && RETRYABLE_CODES.has(answer.body?.code);
   let retries = 0;
-  let answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
-  while (answer.status >= 429 && RETRYABLE_CODES.has(answer.body?.code) && retries < options.retries && performance.now() < deadline) {
-    retryableSeen[answer.body.code] = (retryableSeen[answer.body.code] ?? 0) + 1;
+  let answer = await send();
+  while (retryable(answer) && retries < options.retries && performance.now() < deadline) {
+    const seen = answer.status === 0 ? 'NO_ANSWER' : answer.body.code;
+    retryableSeen[seen] = (retryableSeen[seen] ?? 0) + 1;
     retries++;
-    await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs * (0.5 + Math.random())));
-    answer = await http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token);
+    const jittered = options.retryDelayMs * (0.5 + Math.random());
+    // With a key, the client honours Retry-After (seconds) as real clients are told to.
+    const retryAfterMs = key && answer.retryAfter ? Number(answer.retryAfter) * 1000 : 0;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(jittered, retryAfterMs)));
+    answer = await send();
   }
   const now = performance.now();
   return {
@@ -178,6 +205,8 @@ async function claimWithRetries(
     latencyMs: now - sent,
     retries,
     doubleDip: job.doubleDip,
+    key,
+    replayed: answer.replayed === true,
   };
 }
 

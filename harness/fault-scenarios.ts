@@ -43,7 +43,7 @@ export interface FaultScenario {
   run(): Promise<ScenarioResult>;
 }
 
-interface SaleContext {
+export interface SaleContext {
   group: ServiceGroup;
   nodes: RedisNode[];
   couponName: string;
@@ -60,7 +60,7 @@ interface SaleContext {
   note(text: string): void;
 }
 
-interface FaultSale {
+export interface FaultSale {
   id: number;
   title: string;
   processes: number;
@@ -85,6 +85,8 @@ interface FaultSale {
   redisLinkTo?: { node: number; delayMs?: number };
   /** This process (index) runs under libfaketime (Debian's faketime package); sale.clockFile moves its clock. */
   fakeClockOf?: number;
+  /** Every claim carries an Idempotency-Key and is retried with it (503s, lost answers, keys in flight). */
+  idempotencyKeys?: boolean;
   /** Usernames allowed to hold a row without a 200 (answer lost with a process, or learnt on retry). */
   rowWithout200Allowed?: (record: ClaimRecord | undefined) => boolean;
   after?: (sale: SaleContext, run: SaleRun) => Promise<void>;
@@ -178,7 +180,7 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
     let fault: Promise<void> | null = null;
     const run = await runSale({
       http, couponName, users, stock: spec.stock, concurrency, doubleDip: spec.doubleDip ?? 0, seed: spec.id,
-      durationSeconds: 120, retries: 100, retryDelayMs: 100, slotReleaseAfterMs: spec.slotReleaseAfterMs,
+      durationSeconds: 120, retries: 100, retryDelayMs: 100, slotReleaseAfterMs: spec.slotReleaseAfterMs, idempotencyKeys: spec.idempotencyKeys,
       onProgress: ({ done, total }) => {
         if (spec.fault && !fault && done >= total * (spec.faultAt ?? 0.3)) {
           fault = spec.fault(sale).catch((error: Error) => {

@@ -5,6 +5,8 @@ export interface HttpAnswer {
   status: number;
   body: any;
   retryAfter: string | null;
+  /** The answer carried `Idempotent-Replayed: true` (the first answer to its Idempotency-Key, again). */
+  replayed?: boolean;
   /** Why no answer came, when status is 0. */
   failure?: string;
 }
@@ -67,7 +69,12 @@ export class HttpPool {
         // a non-JSON answer is reported as text
       }
       const retryAfter = response.headers['retry-after'];
-      return { status: response.statusCode, body: parsed, retryAfter: typeof retryAfter === 'string' ? retryAfter : null };
+      return {
+        status: response.statusCode,
+        body: parsed,
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+        replayed: response.headers['idempotent-replayed'] === 'true',
+      };
     } catch (error) {
       return { status: 0, body: null, retryAfter: null, failure: (error as Error).message };
     }

@@ -3,7 +3,7 @@ import { CouponSale, checkSale, checkSales } from './sale-checks';
 
 const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString();
 const record = (username: string, status: number, code: string | null, i = 0, doubleDip = false, coupon = 'C'): ClaimRecord => ({
-  username, coupon, status, code, claimedAt: status === 200 ? at(i) : null, answeredAtMs: i, latencyMs: 1, retries: 0, doubleDip,
+  username, coupon, status, code, claimedAt: status === 200 ? at(i) : null, answeredAtMs: i, latencyMs: 1, retries: 0, doubleDip, key: null, replayed: false,
 });
 
 /** A sale that held: 3 of 5 users won, the dipper (u0) once plus 2 ALREADY_CLAIMED. */

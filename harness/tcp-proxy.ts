@@ -25,6 +25,8 @@ interface Link {
 export class TcpProxy {
   private mode: ProxyMode = 'forward';
   private delay = 0;
+  /** Armed by cutAfterClientSends: the client bytes that, once delivered, cut every link. */
+  private cutAfter?: Buffer;
   private readonly links = new Set<Link>();
   private constructor(
     private readonly server: Server,
@@ -65,6 +67,18 @@ export class TcpProxy {
   }
 
   private pass(link: Link, to: Socket, chunk: Buffer): void {
+    if (this.cutAfter && this.mode === 'forward' && to === link.upstream && chunk.includes(this.cutAfter)) {
+      // Delivered, then the link goes: the target acts on these bytes, its answer reaches nobody.
+      // Our side only half-closes (FIN after the bytes, never a reset that could discard them) and
+      // keeps reading until the target closes; the client's socket is cut at once.
+      this.cutAfter = undefined;
+      this.links.delete(link);
+      to.end(chunk);
+      link.client.removeAllListeners('close');
+      link.client.destroy();
+      this.set('refuse');
+      return;
+    }
     if (this.mode === 'blackhole') {
       link.held.push({ to, chunk });
       return;
@@ -96,6 +110,15 @@ export class TcpProxy {
         for (const { to, chunk } of link.held.splice(0)) this.pass(link, to, chunk);
       }
     }
+  }
+
+  /**
+   * The next client chunk containing `text` (say `COMMIT\0`, PostgreSQL's COMMIT query) reaches the target, then the
+   * proxy switches to `refuse`: the target acts on it (commits) but its answer is lost, and new
+   * connections are refused until `set('forward')`.
+   */
+  cutAfterClientSends(text: string): void {
+    this.cutAfter = Buffer.from(text);
   }
 
   /** Adds `ms` to every chunk's trip, in both directions, from now on. */

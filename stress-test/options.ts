@@ -13,6 +13,8 @@ export interface StressOptions extends SaleShape {
   couponName: string | null;
   retries: number;
   retryDelayMs: number;
+  /** An Idempotency-Key on every claim, its retries with the same key (off with --no-keys). */
+  idempotencyKeys: boolean;
   requestTimeoutMs: number;
   /** Extra environment for the self-started service (bench uses it to set CLAIM_BATCH_SIZE). */
   serviceEnv: Record<string, string>;
@@ -39,7 +41,9 @@ check passed; otherwise non-zero, naming the failed checks.
   --double-dip K         one user fires K concurrent claims (default 20; 0 = off)
   --duration S           cap on the claim phase in seconds (default 120)
   --retries N            retries of a retryable 503 (LOCK_BUSY...) per claim (default 5)
-  --retry-delay MS       wait before such a retry (default 100)
+  --retry-delay MS       wait before such a retry (default 100; at least Retry-After with keys)
+  --no-keys              send claims without an Idempotency-Key (by default every claim has one,
+                         and 503s, 409 IDEMPOTENCY_KEY_IN_USE and lost answers are retried with it)
   --timeout MS           a request unanswered for this long counts as a hang (default 30000)
   --coupon NAME          coupon name (default STRESS_<seed>_<time>)
   --seed N               seed of the claim order shuffle (default 1)
@@ -75,6 +79,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     couponName: null,
     retries: 5,
     retryDelayMs: 100,
+    idempotencyKeys: true,
     requestTimeoutMs: 30_000,
     serviceEnv: {},
     help: false,
@@ -106,6 +111,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         break;
       }
       case '--json': options.json = true; break;
+      case '--no-keys': options.idempotencyKeys = false; break;
       case '--report': {
         const path = value();
         if (!path || path.startsWith('--')) throw new Error('--report needs a file path, e.g. --report stress.html');

@@ -1,6 +1,7 @@
 import { claimPlan, runSale } from '../harness/claim-runner';
 import { couponSales, splitStock } from '../harness/coupon-sales';
 import { HttpPool } from '../harness/http-pool';
+import { checkKeyedClaims } from '../harness/idempotency-checks';
 import { checkSales } from '../harness/sale-checks';
 import { SaleReport, buildReport } from '../harness/sale-report';
 import { SelfHostedService, startSelfHostedService } from '../harness/self-hosted-service';
@@ -56,12 +57,14 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
       durationSeconds: options.durationSeconds,
       retries: options.retries,
       retryDelayMs: options.retryDelayMs,
+      idempotencyKeys: options.idempotencyKeys,
       onProgress: progress.update,
     });
     progress.done();
 
     const sales = await couponSales(http, users[0].token, databaseUrl, coupons, run.records);
     const checks = checkSales({ records: run.records, coupons: sales, doubleDip: options.doubleDip, dipper: users[0].username });
+    checks.push(...(await checkKeyedClaims(databaseUrl, run.records)));
     const report = buildReport(
       run,
       {

@@ -1,5 +1,4 @@
 import Redis from 'ioredis';
-import { DataSource } from 'typeorm';
 import { ClaimsRepository } from '../src/claims/claims.repository';
 import { LockUnavailableError } from '../src/lock/lock.errors';
 import { LockService } from '../src/lock/lock.service';
@@ -99,7 +98,7 @@ describe('claims when the lock misbehaves', () => {
     await t.api.createCoupon(admin, 'FENCE', 7);
     await makeUsers(t.api, 'fence_', 30);
     const rows = await t.sql("SELECT id::text AS id, username FROM users WHERE username LIKE 'fence_%'");
-    const repository = new ClaimsRepository(t.app.get(DataSource));
+    const repository = t.app.get(ClaimsRepository);
     // 30 users, each claiming 3 times, in 90 transactions at once and no Redlock at all.
     const claimants = rows.flatMap((r) => [r, r, r]).map((r) => ({ userId: r.id, username: r.username }));
     const settlements = await Promise.all(claimants.map((c) => repository.settle('FENCE', [c])));

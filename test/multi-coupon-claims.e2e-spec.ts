@@ -1,5 +1,4 @@
 import Redis from 'ioredis';
-import { DataSource } from 'typeorm';
 import { Claimant, ClaimsRepository } from '../src/claims/claims.repository';
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
@@ -12,7 +11,7 @@ describe('claims of several coupons in one batch', () => {
   beforeAll(async () => {
     t = await startTestApp();
     admin = await t.adminToken();
-    repository = new ClaimsRepository(t.app.get(DataSource));
+    repository = t.app.get(ClaimsRepository);
     await makeUsers(t.api, 'multi_', 40);
     const rows = await t.sql("SELECT id::text AS id, username FROM users WHERE username LIKE 'multi_%' ORDER BY id");
     users = rows.map((r) => ({ userId: r.id, username: r.username }));

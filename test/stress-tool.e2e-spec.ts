@@ -28,6 +28,10 @@ describe('npm run stress', () => {
     expect(report.checks.map((c: { name: string }) => c.name)).toEqual(
       expect.arrayContaining(['database rows = successes', 'double dip: exactly one 200, the rest ALREADY_CLAIMED']),
     );
+    // Every claim carried an Idempotency-Key: each granted key holds exactly its 200 and one row.
+    expect(report.checks.map((c: { name: string }) => c.name)).toEqual(
+      expect.arrayContaining(['exactly one row per granted key', 'no grant unknown to its client', 'replays counted']),
+    );
     expect(report.latencyMs.p99).toBeGreaterThan(0);
     expect(report.timeline.length).toBeGreaterThan(0);
   });

@@ -6,7 +6,9 @@ import { DomainError } from '../common/domain-error';
 import { sendError } from '../common/domain-error.filter';
 import { previouslyValidatedBody } from '../common/validation.pipe';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { requestLogFields } from '../logging/request-logging';
+import { Replay } from '../idempotency/idempotency-key';
+import { sendAnswer } from '../idempotency/idempotency-http';
+import { claimRequestOf } from './claim-request';
 import { ClaimsService } from './claims.service';
 import { ClaimCouponDto } from './dto/claim-coupon.dto';
 
@@ -29,8 +31,9 @@ export const FAST_PATH_APPLIES = {
  * Claims of a coupon this process knows is sold out, answered before Nest's router, guard, pipe
  * and exception handler (measured in performance.md). It is the same answer from the same code:
  * AuthService.authenticate (what JwtAuthGuard calls), a body the validation pipe has already
- * accepted, ClaimsService.refusalFromMemory (what ClaimsService.claim calls first), and
- * sendError (what the exception filter calls). Anything else (no or bad token, a body not
+ * accepted, the same ClaimRequest the controller builds (claimRequestOf: the Idempotency-Key
+ * included), ClaimsService.answerFromMemory (what ClaimsService.claim calls first), and
+ * sendError / sendAnswer (what the exception filter and the controller call). Anything else (no or bad token, a body not
  * validated before, a coupon not known sold out, any failure) falls through untouched to the
  * controller. It only ever refuses: a grant always takes the lock and the database.
  */
@@ -54,11 +57,12 @@ export class ClaimFastPath implements OnModuleInit {
     // microtask hop per request (the hook runs for every route).
     fastify.addHook('preHandler', (request, reply, done) => {
       if (!(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) return done();
-      this.refusal(request)
-        .then((refusal) => {
-          if (!refusal) return done();
+      this.answer(request)
+        .then((answer) => {
+          if (!answer) return done();
           this.answered++;
-          sendError(reply, refusal, this.logger);
+          if (answer instanceof Replay) sendAnswer(reply, 200, answer);
+          else sendError(reply, answer, this.logger);
         })
         // Any failure, even while answering, leaves the request to the controller unless a reply went out.
         .catch(() => {
@@ -67,7 +71,7 @@ export class ClaimFastPath implements OnModuleInit {
     });
   }
 
-  private async refusal(request: FastifyRequest): Promise<DomainError | null> {
+  private async answer(request: FastifyRequest): Promise<DomainError | Replay | null> {
     // While the coupon still sells, every claim goes to the controller: check that first, on the
     // raw body (used only to skip, never trusted), so a claim that may be granted pays no
     // authentication or body lookup twice.
@@ -76,9 +80,9 @@ export class ClaimFastPath implements OnModuleInit {
       const user = this.auth.authenticate(request.headers.authorization);
       const body = previouslyValidatedBody(ClaimCouponDto, request.body);
       if (!body) return null;
-      return await this.claims.refusalFromMemory(user, body.coupon_name, body.user_id, requestLogFields(request));
+      return await this.claims.answerFromMemory(claimRequestOf(user, body, request));
     } catch {
-      // Whatever went wrong (a bad token, a body JSON.stringify chokes on), the controller's
+      // Whatever went wrong (a bad token, a body JSON.stringify chokes on, a malformed key), the controller's
       // path answers it as it always has.
       return null;
     }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { LockModule } from '../lock/lock.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
@@ -11,7 +12,7 @@ import { UserClaimsController } from './user-claims.controller';
 import { UserClaimsService } from './user-claims.service';
 
 @Module({
-  imports: [AuthModule, LockModule, RateLimitModule, MetricsModule],
+  imports: [AuthModule, LockModule, RateLimitModule, MetricsModule, IdempotencyModule],
   controllers: [ClaimsController, UserClaimsController],
   providers: [ClaimsService, ClaimsRepository, UserClaimsService, ClaimFastPath],
 })

@@ -3,12 +3,25 @@ import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeor
 import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
 import { withSpan } from '../tracing/tracing';
 import type { PgConnection } from '../common/database-ping';
+import { IdempotencyKey } from '../idempotency/idempotency-key';
+import { IdempotencyKeysRepository, KeyRecord } from '../idempotency/idempotency-keys.repository';
+import { storedClaimAnswer } from './claim-answer';
 import { SaleWindow, judgeClaims } from './claim-decision';
 import { SoldOutMemorySource, StockState } from './sold-out-memory';
 
 export interface Claimant {
   userId: string;
   username: string;
+  /** Kept with the claim's answer, in the batch's transaction. */
+  idempotency?: IdempotencyKey;
+}
+
+/**
+ * The COMMIT's answer was lost and its outcome could not be learned (the database stayed out of
+ * reach, or the session that sent it could not be ended and seen gone): the claims may be in.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  override name = 'CommitOutcomeUnknownError';
 }
 
 export type ClaimOutcome =
@@ -68,7 +81,10 @@ const toSaleWindow = (row: SaleWindowRow): SaleWindow =>
 export class ClaimsRepository implements SoldOutMemorySource {
   private readonly logger = new Logger(ClaimsRepository.name);
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly keys: IdempotencyKeysRepository,
+  ) {}
 
   /** Settles claimants of one coupon in one transaction: first come, first served. */
   async settle(couponName: string, claimants: Claimant[]): Promise<Settlement> {
@@ -189,7 +205,7 @@ export class ClaimsRepository implements SoldOutMemorySource {
       for (const row of inserted) claimedAt.set(claimKey(String(row.coupon_id), String(row.user_id)), row.claimed_at);
     }
 
-    return batch.map(({ couponName, claimants }, i): Settlement => {
+    const settlements = batch.map(({ couponName, claimants }, i): Settlement => {
       const coupon = byName.get(couponName);
       if (!coupon) return { outcomes: claimants.map(() => ({ kind: 'not_found' })), couponId: null, remainingAmount: 0, stockVersion: 0 };
       const couponId = String(coupon.id);
@@ -205,14 +221,27 @@ export class ClaimsRepository implements SoldOutMemorySource {
       });
       return { outcomes, couponId, remainingAmount: coupon.remaining_amount - granted, stockVersion: coupon.stock_version };
     });
+
+    // The keys commit with the claims they answer, all of the batch in one statement: a stored
+    // 200 and its user_claims row exist together or not at all. A key that holds an answer
+    // already aborts the batch (a unique violation), which the service splits like any fence.
+    const keyRecords = batch.flatMap(({ couponName, claimants }, i) =>
+      claimants.flatMap((claimant, j): KeyRecord[] => {
+        const answer = claimant.idempotency && storedClaimAnswer(couponName, claimant.username, settlements[i].outcomes[j]);
+        return answer ? [{ userId: claimant.userId, ...claimant.idempotency!, answer }] : [];
+      }),
+    );
+    await this.keys.insert(runner, keyRecords);
+    return settlements;
   }
 
   /**
    * The COMMIT got no answer: the claims are in or not, and the server may still be committing
    * (a slow disk, a synchronous standby away). So the session that sent it is ended first and
    * seen gone (a backend finishes a commit before it exits); only then are the rows counted.
-   * A session that will not go, or a database that cannot be asked, leaves the outcome unknown:
-   * the original error (503), as decisions.md says.
+   * A session that will not go (or may not be ended: pg_terminate_backend refused), or a
+   * database that cannot be asked, leaves the outcome unknown: CommitOutcomeUnknownError
+   * (503 CLAIM_OUTCOME_UNKNOWN; a retry with the same Idempotency-Key learns the truth).
    */
   private async confirmCommit(batch: CouponClaims[], settlements: Settlement[], cause: Error, sessionPid?: number): Promise<Settlement[]> {
     const granted = batch.flatMap(({ claimants }, i) =>
@@ -236,12 +265,16 @@ export class ClaimsRepository implements SoldOutMemorySource {
         // Partial cannot happen in one transaction; anything else is a bug worth shouting about.
         throw new Error(`partial commit seen for ${names}: ${found}/${granted.length}`);
       } catch (error) {
-        if (error === cause || !isDatabaseUnavailable(error)) throw error;
+        if (error === cause) throw error;
+        if (!isDatabaseUnavailable(error)) {
+          this.logger.error(`could not confirm the commit of a claim batch for ${names}: ${(error as Error).message}`);
+          throw new CommitOutcomeUnknownError(`commit of ${names} unconfirmed: ${(error as Error).message}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
       }
     }
     this.logger.error(`could not confirm the commit of a claim batch for ${names}: ${cause.message}`);
-    throw cause;
+    throw new CommitOutcomeUnknownError(`commit of ${names} unconfirmed: ${cause.message}`);
   }
 
   /**

@@ -1,36 +1,27 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AuthenticatedUser } from '../auth/authenticated-user';
-import { isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
+import { constraintOf, isCheckViolation, isDatabaseUnavailable, isForeignKeyViolation, isUniqueViolation } from '../common/database-errors';
 import { atMost } from '../common/at-most';
 import { databaseAnswers } from '../common/database-ping';
-import {
-  DomainError,
-  alreadyClaimed,
-  couponNotFound,
-  databaseUnavailable,
-  lockBusy,
-  saleEnded,
-  saleNotStarted,
-  soldOut,
-} from '../common/domain-error';
+import { DomainError, claimOutcomeUnknown, couponNotFound, databaseUnavailable, idempotencyKeyInUse, lockBusy } from '../common/domain-error';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { LockBusyError, LockUnavailableError } from '../lock/lock.errors';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockOutcome, LockService } from '../lock/lock.service';
+import { Replay } from '../idempotency/idempotency-key';
+import { KEY_TAKEN_CONSTRAINT } from '../idempotency/idempotency-keys.repository';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 import { RequestLogFields } from '../logging/request-logging';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
 import { sameUsername } from '../common/identifiers';
 import { BatchGroup, ClaimBatcher, QueueWaitExpiredError } from './claim-batcher';
-import { Claimant, ClaimOutcome, ClaimsRepository, CouponClaims } from './claims.repository';
-import { RememberedRefusal, SoldOutMemory } from './sold-out-memory';
+import { ClaimView, refusalError, storedClaimAnswer } from './claim-answer';
+import { ClaimRequest } from './claim-request';
+import { Claimant, ClaimOutcome, ClaimsRepository, CommitOutcomeUnknownError, CouponClaims } from './claims.repository';
+import { SoldOutMemory } from './sold-out-memory';
 
-export interface ClaimView {
-  coupon_name: string;
-  user_id: string;
-  claimed_at: string;
-}
+export type { ClaimView } from './claim-answer';
 
 /**
  * Batches one process settles at once: a coupon whose lock is held elsewhere does not stall the
@@ -42,7 +33,11 @@ const CONCURRENT_BATCHES = 2;
 /** Coupons of one batch settled alone at the same time, after the combined lock attempt failed. */
 const FALLBACK_COUPONS_AT_ONCE = 4;
 
-type SettledClaim = (ClaimOutcome | { kind: 'failed'; error: unknown }) & { lockWaitMs?: number };
+/** `key_taken`: the claimant's Idempotency-Key already holds an answer; nothing of its claim was written. */
+type SettledClaim = (ClaimOutcome | { kind: 'failed'; error: unknown } | { kind: 'key_taken' }) & { lockWaitMs?: number };
+
+/** The metrics and log outcome of an answer replayed from an Idempotency-Key. */
+const REPLAYED = 'REPLAYED';
 
 @Injectable()
 export class ClaimsService implements OnApplicationShutdown {
@@ -59,6 +54,7 @@ export class ClaimsService implements OnApplicationShutdown {
     private readonly lock: LockService,
     private readonly metrics: MetricsService,
     private readonly dataSource: DataSource,
+    private readonly idempotency: IdempotencyService,
   ) {
     this.batcher = new ClaimBatcher<Claimant, SettledClaim>(
       (groups) => this.settleBatch(groups),
@@ -75,24 +71,27 @@ export class ClaimsService implements OnApplicationShutdown {
     });
   }
 
-  /** Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to `logFields` (the request's line). */
-  async claim(
-    user: AuthenticatedUser,
-    couponName: string,
-    requestedUsername?: string,
-    logFields: RequestLogFields = {},
-  ): Promise<ClaimView> {
-    const remembered = await this.refusalFromMemory(user, couponName, requestedUsername, logFields);
+  /**
+   * Claims a coupon; counts the outcome and adds coupon, outcome and lock wait to the request's
+   * log line. With an Idempotency-Key: one request of the key in flight, a decided answer
+   * replayed (a Replay), 422 for another body.
+   */
+  async claim(request: ClaimRequest): Promise<ClaimView | Replay> {
+    const remembered = await this.answerFromMemory(request);
+    if (remembered instanceof Replay) return remembered;
     if (remembered) throw remembered;
     const report = { lockWaitMs: undefined as number | undefined };
     let outcome = 'GRANTED';
     try {
-      return await this.decide(user, couponName, requestedUsername, report);
+      const { user, idempotency } = request;
+      const answer = idempotency ? await this.idempotency.once(user.id, idempotency, () => this.decide(request, report)) : await this.decide(request, report);
+      if (answer instanceof Replay) outcome = REPLAYED;
+      return answer;
     } catch (error) {
       outcome = error instanceof DomainError ? error.code : 'INTERNAL_ERROR';
       throw error;
     } finally {
-      this.record(couponName, outcome, report.lockWaitMs ?? null, logFields);
+      this.record(request.couponName, outcome, report.lockWaitMs ?? null, request.logFields);
     }
   }
 
@@ -102,24 +101,28 @@ export class ClaimsService implements OnApplicationShutdown {
   }
 
   /**
-   * The refusal for a claim this process can answer from its sold-out memory (ALREADY_CLAIMED,
+   * The answer for a claim this process can give from its sold-out memory (ALREADY_CLAIMED,
    * SOLD_OUT or the sale window, judged on a read made after the claim arrived), counted and
-   * logged like any claim; null when the claim needs the full path, including when the read
-   * fails (the batch then meets the same database and answers for itself). Never grants. The
-   * one refusal method of both entry points: `claim` and the fast path.
+   * logged like any claim; null when the claim needs the full path, including when a read
+   * fails (the batch then meets the same database and answers for itself). Never grants. With an
+   * Idempotency-Key the refusal is kept under the key, unless the key already holds an answer:
+   * then that one is replayed (a retry of the request that was granted gets its 200, never
+   * ALREADY_CLAIMED). The one memory method of both entry points: `claim` and the fast path.
    */
-  async refusalFromMemory(
-    user: AuthenticatedUser,
-    couponName: string,
-    requestedUsername: string | undefined,
-    logFields: RequestLogFields,
-  ): Promise<DomainError | null> {
+  async answerFromMemory(request: ClaimRequest): Promise<DomainError | Replay | null> {
+    const { user, couponName, requestedUsername, idempotency } = request;
     if (requestedUsername !== undefined && !sameUsername(requestedUsername, user.username)) return null;
     const remembered = await this.soldOut.answer(couponName, user.id).catch(() => null);
     if (!remembered) return null;
-    const refusal = refusalError(couponName, remembered);
-    this.record(couponName, refusal.code, null, logFields);
-    return refusal;
+    let answer: DomainError | Replay = refusalError(couponName, remembered);
+    const kept = idempotency && storedClaimAnswer(couponName, user.username, remembered);
+    if (idempotency && kept) {
+      const taken = await this.idempotency.recordUnlessTaken({ userId: user.id, ...idempotency, answer: kept }).catch(() => undefined);
+      if (taken === undefined) return null;
+      if (taken) answer = taken;
+    }
+    this.record(couponName, answer instanceof Replay ? REPLAYED : answer.code, null, request.logFields);
+    return answer;
   }
 
   private record(couponName: string, outcome: string, lockWaitMs: number | null, logFields: RequestLogFields): void {
@@ -129,12 +132,8 @@ export class ClaimsService implements OnApplicationShutdown {
     logFields.lock_wait_ms = lockWaitMs;
   }
 
-  private async decide(
-    user: AuthenticatedUser,
-    couponName: string,
-    requestedUsername: string | undefined,
-    report: { lockWaitMs?: number },
-  ): Promise<ClaimView> {
+  private async decide(request: ClaimRequest, report: { lockWaitMs?: number }): Promise<ClaimView | Replay> {
+    const { user, couponName, requestedUsername, idempotency } = request;
     if (requestedUsername !== undefined && !sameUsername(requestedUsername, user.username)) {
       throw new DomainError('USER_MISMATCH', 'user_id must be the username of the token holder');
     }
@@ -144,7 +143,8 @@ export class ClaimsService implements OnApplicationShutdown {
     await this.rateLimiter.consume([
       { key: `claim:user:${user.id}`, limit: this.config.CLAIM_RATE_LIMIT_PER_USER, windowMs: this.config.CLAIM_RATE_LIMIT_WINDOW_MS },
     ]);
-    const outcome = await this.batcher.submit(couponName, { userId: user.id, username: user.username }).catch((error: unknown) => {
+    const claimant: Claimant = { userId: user.id, username: user.username, idempotency };
+    const outcome = await this.batcher.submit(couponName, claimant).catch((error: unknown) => {
       if (!(error instanceof QueueWaitExpiredError)) throw error;
       // Never settled: the batch ahead is stuck (its process lost the database); retry, perhaps elsewhere.
       this.metrics.countLockFailure('busy');
@@ -158,6 +158,12 @@ export class ClaimsService implements OnApplicationShutdown {
         throw couponNotFound(couponName);
       case 'failed':
         throw outcome.error;
+      case 'key_taken': {
+        // Another request of this key decided first (its transaction committed the key): its answer.
+        const replay = await this.idempotency.replayIfStored(user.id, idempotency!);
+        if (!replay) throw idempotencyKeyInUse();
+        return replay;
+      }
       default:
         throw refusalError(couponName, outcome);
     }
@@ -267,6 +273,7 @@ export class ClaimsService implements OnApplicationShutdown {
   }
 
   private fencedOutcome(error: unknown, couponName: string): SettledClaim {
+    if (isUniqueViolation(error) && constraintOf(error) === KEY_TAKEN_CONSTRAINT) return { kind: 'key_taken' };
     if (isUniqueViolation(error)) return { kind: 'already_claimed' };
     if (isCheckViolation(error)) return { kind: 'sold_out' };
     // The token is valid but its user has been deleted since it was issued.
@@ -289,6 +296,10 @@ export class ClaimsService implements OnApplicationShutdown {
 
   private toDomainError(error: unknown, couponName: string): unknown {
     if (error instanceof DomainError) return error;
+    if (error instanceof CommitOutcomeUnknownError) {
+      this.databaseLost = true;
+      return claimOutcomeUnknown();
+    }
     if (error instanceof LockUnavailableError) this.logger.warn(error.message);
     const lockError = couponLockError(error, couponName);
     if (lockError) return lockError;
@@ -304,18 +315,5 @@ export class ClaimsService implements OnApplicationShutdown {
   /** Lets in-flight claims finish before the pools close. */
   async onApplicationShutdown(): Promise<void> {
     await this.batcher.whenIdle();
-  }
-}
-
-function refusalError(couponName: string, refusal: RememberedRefusal): DomainError {
-  switch (refusal.kind) {
-    case 'already_claimed':
-      return alreadyClaimed(couponName);
-    case 'not_started':
-      return saleNotStarted(couponName, refusal.secondsUntilStart);
-    case 'ended':
-      return saleEnded(couponName);
-    case 'sold_out':
-      return soldOut(couponName);
   }
 }

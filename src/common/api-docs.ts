@@ -42,10 +42,16 @@ const EXAMPLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
   LOCK_BUSY: 'Coupon "FLASH50" is busy; retry shortly',
   LOCK_UNAVAILABLE: 'The lock service (Redis) is unreachable; retry shortly',
   DATABASE_UNAVAILABLE: 'The database is unreachable; retry shortly',
+  IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still in progress; retry shortly',
+  IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used for a different request',
+  CLAIM_OUTCOME_UNKNOWN: 'The database did not confirm whether the claim was committed; retry with the same Idempotency-Key to learn the outcome',
   AUTH_BUSY: 'Too many logins and registrations at this moment; retry shortly',
 };
 
 const RETRYABLE = 'Retryable: the answer carries `Retry-After` (seconds) and nothing was written.';
+/** The one 503 that cannot say whether something was written. */
+const OUTCOME_UNKNOWN =
+  'Retryable with `Retry-After`; every 503 but CLAIM_OUTCOME_UNKNOWN means nothing was written. After CLAIM_OUTCOME_UNKNOWN a retry with the same key tells the truth.';
 
 /** Errors a route that needs a bearer token can answer before its handler runs. */
 export const TOKEN_ERRORS: ErrorCode[] = ['UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'];
@@ -58,7 +64,7 @@ export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorat
     ApiResponse({
       status,
       type: ErrorResponse,
-      description: group.join(' or ') + (status === 503 ? `. ${RETRYABLE}` : ''),
+      description: group.join(' or ') + (status === 503 ? `. ${group.includes('CLAIM_OUTCOME_UNKNOWN') ? OUTCOME_UNKNOWN : RETRYABLE}` : ''),
       examples: Object.fromEntries(
         group.map((code) => [
           code,

@@ -62,3 +62,10 @@ export const isLockTimeout = (error: unknown) => codeOf(error) === '55P03';
 export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
 export const isCheckViolation = (error: unknown) => codeOf(error) === '23514';
 export const isForeignKeyViolation = (error: unknown) => codeOf(error) === '23503';
+
+/** The constraint a violation names (pg's `constraint`, kept by TypeORM's QueryFailedError). */
+export function constraintOf(error: unknown): string | undefined {
+  const candidate = error as { constraint?: unknown; driverError?: { constraint?: unknown } };
+  const constraint = candidate?.constraint ?? candidate?.driverError?.constraint;
+  return typeof constraint === 'string' ? constraint : undefined;
+}

@@ -23,14 +23,17 @@ export const ERROR_STATUS = {
   SALE_NOT_STARTED: 409,
   SALE_ENDED: 409,
   AMOUNT_BELOW_CLAIMED: 409,
+  IDEMPOTENCY_KEY_IN_USE: 409,
   USER_HAS_CLAIMS: 409,
   PAYLOAD_TOO_LARGE: 413,
+  IDEMPOTENCY_KEY_REUSED: 422,
   TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
   LOCK_BUSY: 503,
   LOCK_UNAVAILABLE: 503,
   AUTH_BUSY: 503,
   DATABASE_UNAVAILABLE: 503,
+  CLAIM_OUTCOME_UNKNOWN: 503,
   SERVICE_UNAVAILABLE: 503,
 } as const;
 
@@ -81,3 +84,15 @@ export const lockUnavailable = () =>
   new DomainError('LOCK_UNAVAILABLE', 'The lock service (Redis) is unreachable; retry shortly', jitteredRetryAfter(lockServiceOutage.observe()));
 export const databaseUnavailable = () =>
   new DomainError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', jitteredRetryAfter(databaseOutage.observe()));
+/** The first request of the key is still running: most answer within a second or two. */
+export const idempotencyKeyInUse = () =>
+  new DomainError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still in progress; retry shortly', jitteredRetryAfter(1_000));
+export const idempotencyKeyReused = () =>
+  new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request');
+/** The database stopped answering mid-commit: a retry can learn the outcome once it is back. */
+export const claimOutcomeUnknown = () =>
+  new DomainError(
+    'CLAIM_OUTCOME_UNKNOWN',
+    'The database did not confirm whether the claim was committed; retry with the same Idempotency-Key to learn the outcome',
+    jitteredRetryAfter(databaseOutage.observe()),
+  );

@@ -210,6 +210,10 @@ export class AppConfig {
   @IsBoolean()
   CLAIM_FAST_PATH: boolean;
 
+  /** Idempotency keys are kept at least this long (seconds), then purged in bounded batches. */
+  @IsInt() @Min(1) @Max(30 * 24 * 3600)
+  IDEMPOTENCY_KEY_TTL_SECONDS: number;
+
   /** Readiness probes and the scrape-time reads of /metrics (dependency_up, coupons_* gauges) give up after this long. */
   @IsInt() @Min(50) @Max(60000)
   HEALTH_TIMEOUT_MS: number;

@@ -1,10 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AuthenticatedUser } from '../auth/authenticated-user';
+import { CurrentUser } from '../auth/current-user.decorator';
 import { ApiErrors, TOKEN_ERRORS } from '../common/api-docs';
 import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import { Roles } from '../auth/roles.decorator';
 import { Page, PageQueryDto } from '../common/pagination';
-import { ClaimsPage, CouponDetailView, CouponsService, CouponView, CreatedCouponView } from './coupons.service';
+import { idempotencyKeyOf } from '../idempotency/idempotency-key';
+import { ApiIdempotentResponse, sendAnswer } from '../idempotency/idempotency-http';
+import { ClaimsPage, CouponDetailView, CouponsService, CouponView } from './coupons.service';
 import { ClaimsPageQuery, DEFAULT_CLAIMS_PAGE } from './dto/claims-page.query';
 import { ClaimsPageResponse } from './dto/claims-page.response';
 import { CouponNameParam } from './dto/coupon-name.param';
@@ -22,11 +27,24 @@ export class CouponsController {
   @Post()
   @HttpCode(201)
   @Roles('admin')
-  @ApiOperation({ summary: 'Create a coupon (admin only)' })
-  @ApiCreatedResponse({ type: CreatedCouponResponse })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_EXISTS', 'PAYLOAD_TOO_LARGE')
-  create(@Body() body: CreateCouponDto): Promise<CreatedCouponView> {
-    return this.coupons.create(body.name, body.amount, body.starts_at, body.ends_at);
+  @ApiOperation({
+    summary: 'Create a coupon (admin only)',
+    description: 'With an `Idempotency-Key`, a retry gets the first answer (201 or COUPON_EXISTS) again, with `Idempotent-Replayed: true`.',
+  })
+  @ApiIdempotentResponse(201, CreatedCouponResponse)
+  @ApiErrors(
+    'VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_EXISTS', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED',
+    'PAYLOAD_TOO_LARGE',
+  )
+  async create(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: CreateCouponDto,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const idempotency = idempotencyKeyOf(request.headers, 'POST /api/coupons', [body.name, body.amount, body.starts_at ?? null, body.ends_at ?? null]);
+    const keyed = idempotency && { userId: user.id, idempotency };
+    sendAnswer(reply, 201, await this.coupons.create(body.name, body.amount, body.starts_at, body.ends_at, keyed));
   }
 
   @Get()

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { LockModule } from '../lock/lock.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { Coupon } from './coupon.entity';
@@ -10,7 +11,7 @@ import { CouponsRepository } from './coupons.repository';
 import { CouponsService } from './coupons.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Coupon]), AuthModule, LockModule, MetricsModule],
+  imports: [TypeOrmModule.forFeature([Coupon]), AuthModule, LockModule, MetricsModule, IdempotencyModule],
   controllers: [CouponsController],
   providers: [CouponsService, CouponsRepository, CouponGauges],
 })

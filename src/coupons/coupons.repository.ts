@@ -39,9 +39,24 @@ const COUPON_COLUMNS = 'id, name, amount, remaining_amount, starts_at, ends_at, 
 export class CouponsRepository {
   constructor(@InjectRepository(Coupon) private readonly coupons: Repository<Coupon>) {}
 
-  /** Throws the database's unique violation when the name exists. */
-  insert(name: string, amount: number, startsAt: Date | null, endsAt: Date | null): Promise<Coupon> {
-    return this.coupons.save(this.coupons.create({ name, amount, remainingAmount: amount, startsAt, endsAt }));
+  /**
+   * Throws the database's unique violation when the name exists. `alsoWrite` runs in the same
+   * transaction after the insert (the creation's Idempotency-Key commits with the coupon).
+   */
+  insert(
+    name: string,
+    amount: number,
+    startsAt: Date | null,
+    endsAt: Date | null,
+    alsoWrite?: (transaction: EntityManager, coupon: Coupon) => Promise<void>,
+  ): Promise<Coupon> {
+    const coupon = this.coupons.create({ name, amount, remainingAmount: amount, startsAt, endsAt });
+    if (!alsoWrite) return this.coupons.save(coupon);
+    return this.coupons.manager.transaction(async (transaction) => {
+      const saved = await transaction.save(coupon);
+      await alsoWrite(transaction, saved);
+      return saved;
+    });
   }
 
   /** The coupon and its holders in claim order, read in one statement so both agree. */

@@ -1,11 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isCheckViolation, isUniqueViolation } from '../common/database-errors';
-import { DomainError, couponNotFound } from '../common/domain-error';
+import { constraintOf, isCheckViolation, isUniqueViolation } from '../common/database-errors';
+import { DomainError, couponNotFound, idempotencyKeyInUse } from '../common/domain-error';
 import { Page, PageQueryDto, decodeCursor, pageParams, toPage } from '../common/pagination';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { IdempotencyKey, Replay, errorAnswer } from '../idempotency/idempotency-key';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
+import { IdempotencyKeysRepository, KEY_TAKEN_CONSTRAINT, SqlRunner } from '../idempotency/idempotency-keys.repository';
+import { Coupon } from './coupon.entity';
 import { CouponRow, CouponsRepository } from './coupons.repository';
 import { UpdateCouponDto } from './dto/update-coupon.dto';
 
@@ -75,13 +79,54 @@ export class CouponsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly coupons: CouponsRepository,
     private readonly lock: LockService,
+    private readonly idempotency: IdempotencyService,
+    private readonly keys: IdempotencyKeysRepository,
   ) {}
 
-  async create(name: string, amount: number, startsAt?: string, endsAt?: string): Promise<CreatedCouponView> {
+  /**
+   * Creates a coupon. With an Idempotency-Key (`keyed`): the 201 is kept under the key in the
+   * coupon's transaction and COUPON_EXISTS right after it, so a retry gets the first answer again.
+   */
+  async create(
+    name: string,
+    amount: number,
+    startsAt?: string,
+    endsAt?: string,
+    keyed?: { userId: string; idempotency: IdempotencyKey },
+  ): Promise<CreatedCouponView | Replay> {
+    if (!keyed) return this.insert(name, amount, startsAt, endsAt);
+    const { userId, idempotency } = keyed;
+    return this.idempotency.once(userId, idempotency, async () => {
+      try {
+        return await this.insert(name, amount, startsAt, endsAt, (transaction, view) =>
+          this.keys.insert(transaction, [{ userId, ...idempotency, answer: { status: 201, body: view } }]),
+        );
+      } catch (error) {
+        if (constraintOf(error) === KEY_TAKEN_CONSTRAINT) {
+          // Another request of this key committed first: its answer.
+          const replay = await this.idempotency.replayIfStored(userId, idempotency);
+          if (replay) return replay;
+          throw idempotencyKeyInUse();
+        }
+        if (error instanceof DomainError && error.code === 'COUPON_EXISTS') {
+          // A refusal changes nothing: if keeping it fails, the retry is refused again.
+          await this.idempotency.recordUnlessTaken({ userId, ...idempotency, answer: errorAnswer(error) }).catch(() => undefined);
+        }
+        throw error;
+      }
+    });
+  }
+
+  private async insert(
+    name: string,
+    amount: number,
+    startsAt: string | undefined,
+    endsAt: string | undefined,
+    alsoWrite?: (transaction: SqlRunner, view: CreatedCouponView) => Promise<void>,
+  ): Promise<CreatedCouponView> {
     const window = { startsAt: startsAt ? new Date(startsAt) : null, endsAt: endsAt ? new Date(endsAt) : null };
     if (!windowIsValid(window.startsAt, window.endsAt)) throw windowInvalid();
-    try {
-      const coupon = await this.coupons.insert(name, amount, window.startsAt, window.endsAt);
+    const toView = (coupon: Coupon): CreatedCouponView => {
       const view: CreatedCouponView = {
         name: coupon.name,
         amount: coupon.amount,
@@ -94,8 +139,14 @@ export class CouponsService {
         view.ends_at = window.endsAt?.toISOString() ?? null;
       }
       return view;
+    };
+    try {
+      const written = alsoWrite && ((transaction: SqlRunner, coupon: Coupon) => alsoWrite(transaction, toView(coupon)));
+      return toView(await this.coupons.insert(name, amount, window.startsAt, window.endsAt, written));
     } catch (error) {
-      if (isUniqueViolation(error)) throw new DomainError('COUPON_EXISTS', `Coupon "${name}" already exists`);
+      if (isUniqueViolation(error) && constraintOf(error) !== KEY_TAKEN_CONSTRAINT) {
+        throw new DomainError('COUPON_EXISTS', `Coupon "${name}" already exists`);
+      }
       throw error;
     }
   }
