@@ -1,0 +1,201 @@
+/**
+ * The named mutants `npm run mutants` applies, one at a time, to a scratch copy of the project.
+ * Each one breaks a promise or a mechanism the way a plausible bug would, and names the tests
+ * that must fail because of it. A search text must occur exactly once in its file: when the code
+ * moves, the mutant fails loudly instead of silently testing nothing; then update the search
+ * text (and the replacement) to the code as it is now.
+ */
+export interface Mutant {
+  name: string;
+  /** What the mutant breaks, in the product's words. */
+  breaks: string;
+  /** One or more edits, each applied to its file; every search text must occur exactly once. */
+  edits: { file: string; search: string; replace: string }[];
+  /** Jest runs that must fail: a test file, and optionally a test name pattern (jest -t) within it. */
+  killedBy: { file: string; name?: string }[];
+  /** Whether the killing tests run the built service (dist/): the scratch copy is then compiled first. */
+  needsBuild?: boolean;
+}
+
+export const MUTANTS: Mutant[] = [
+  {
+    name: 'fast-path-ignores-user-id',
+    breaks: 'the sold-out fast path answers from memory without checking the body user_id against the token',
+    edits: [
+      {
+        file: 'src/claims/claim-fast-path.ts',
+        search: 'this.claims.refusalFromMemory(user, body.coupon_name, body.user_id, requestLogFields(request))',
+        replace: 'this.claims.refusalFromMemory(user, body.coupon_name, undefined, requestLogFields(request))',
+      },
+    ],
+    killedBy: [{ file: 'test/claim-fast-path.e2e-spec.ts' }],
+  },
+  {
+    name: 'fast-path-unverified-token',
+    breaks: 'the sold-out fast path trusts a token it only decoded (jsonwebtoken decode), never verified',
+    edits: [
+      {
+        file: 'src/claims/claim-fast-path.ts',
+        search: 'const user = this.auth.authenticate(request.headers.authorization);',
+        replace:
+          "const claimsOfToken = (require('jsonwebtoken') as typeof import('jsonwebtoken')).decode(String(request.headers.authorization).replace(/^Bearer /i, '')) as { sub: string; username: string };\n" +
+          "      const user = { id: claimsOfToken.sub, username: claimsOfToken.username, role: 'user' as const };",
+      },
+    ],
+    killedBy: [{ file: 'test/claim-fast-path.e2e-spec.ts' }],
+  },
+  {
+    name: 'commit-confirmation-removed',
+    breaks: 'a COMMIT whose answer was lost is always reported as not committed (503), even when it landed',
+    edits: [
+      {
+        file: 'src/claims/claims.repository.ts',
+        search: 'return this.confirmCommit(batch, settlements, error as Error, connection.processID);',
+        replace: 'throw error;',
+      },
+    ],
+    killedBy: [{ file: 'test/stuck-session.e2e-spec.ts', name: 'COMMIT unanswered' }],
+  },
+  {
+    name: 'no-lock',
+    breaks: 'withLock runs the work without taking any Redlock lock',
+    edits: [
+      {
+        file: 'src/lock/lock.service.ts',
+        search: `    const lease = await this.acquire(resources, name, options.retries ?? this.config.LOCK_RETRY_COUNT);
+    const waitedMs = Math.round(performance.now() - started);
+    try {
+      return { result: await work(), waitedMs };
+    } finally {
+      // The work is committed (or rolled back) by now; a failed release must not change that.
+      await this.release(lease, name);
+    }`,
+        replace: '    return { result: await work(), waitedMs: Math.round(performance.now() - started) };',
+      },
+    ],
+    killedBy: [{ file: 'test/lock-faults.e2e-spec.ts', name: 'lock key is exactly' }],
+  },
+  {
+    name: 'leaked-lock',
+    breaks: 'a lock is never released: the next batch of the coupon waits for the lease to expire',
+    edits: [
+      {
+        file: 'src/lock/lock.service.ts',
+        search: '      await this.release(lease, name);',
+        replace: '      void lease;',
+      },
+    ],
+    killedBy: [{ file: 'test/claims.e2e-spec.ts', name: 'flash sale|double dip|batch larger than the stock' }],
+  },
+  {
+    name: 'lock-key-case-folded',
+    breaks: 'the coupon lock key ignores case, so FLASH and flash block each other',
+    edits: [
+      {
+        file: 'src/lock/coupon-lock.ts',
+        search: 'export const couponLockResource = (couponName: string) => `claim:coupon:${couponName}`;',
+        replace: 'export const couponLockResource = (couponName: string) => `claim:coupon:${couponName.toLowerCase()}`;',
+      },
+    ],
+    killedBy: [{ file: 'test/lock-faults.e2e-spec.ts', name: 'lock key is exactly' }],
+  },
+  {
+    name: 'batch-rejects-everything',
+    breaks: 'every claim transaction is rolled back with a unique violation: nothing is ever granted',
+    edits: [
+      {
+        file: 'src/claims/claims.repository.ts',
+        search: '      settlements = await this.decide(runner, batch);',
+        replace:
+          '      settlements = await this.decide(runner, batch);\n' +
+          "      if (settlements) throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });",
+      },
+    ],
+    killedBy: [{ file: 'test/multi-coupon-claims.e2e-spec.ts', name: 'overlapping batches' }],
+  },
+  {
+    name: 'oversell-fence-removed',
+    breaks: "the conditional decrement no longer refuses to take more stock than is left (remaining_amount >= granted)",
+    edits: [
+      {
+        file: 'src/claims/claims.repository.ts',
+        search: 'WHERE c.id = w.coupon_id AND c.remaining_amount >= w.granted',
+        replace: 'WHERE c.id = w.coupon_id',
+      },
+    ],
+    killedBy: [{ file: 'test/oversell-fence.e2e-spec.ts' }],
+  },
+  {
+    name: 'sold-out-memory-stale',
+    breaks: 'the sold-out memory keeps answering SOLD_OUT after a restock bumped the stock version',
+    edits: [
+      {
+        file: 'src/claims/sold-out-memory.ts',
+        search: 'if (!state || state.stockVersion !== known.stockVersion) {',
+        replace: 'if (!state) {',
+      },
+    ],
+    killedBy: [
+      { file: 'src/claims/sold-out-memory.spec.ts' },
+      { file: 'test/coupon-updates.e2e-spec.ts', name: 'PATCH through A raises the amount' },
+    ],
+  },
+  {
+    name: 'holder-not-refused',
+    breaks: 'the claim rule forgets that a holder already has the coupon',
+    edits: [
+      {
+        file: 'src/claims/claim-decision.ts',
+        search: "if (facts.holders.has(userId) || grantedHere.has(userId)) return { kind: 'already_claimed' };",
+        replace: "if (grantedHere.has(userId)) return { kind: 'already_claimed' };",
+      },
+    ],
+    killedBy: [{ file: 'src/claims/claim-decision.spec.ts' }, { file: 'test/claims.e2e-spec.ts', name: 'checks in order' }],
+  },
+  {
+    name: 'sale-window-ignored',
+    breaks: 'the claim rule grants outside the sale window',
+    edits: [
+      {
+        file: 'src/claims/claim-decision.ts',
+        search: "    if (facts.window.kind !== 'open') return facts.window;\n",
+        replace: '',
+      },
+    ],
+    killedBy: [{ file: 'src/claims/claim-decision.spec.ts' }, { file: 'test/sale-windows.e2e-spec.ts' }],
+  },
+  {
+    name: 'one-coupon-two-batches',
+    breaks: 'the batcher settles one coupon in two batches at once (arrival order and the lock fight back)',
+    edits: [
+      {
+        file: 'src/claims/claim-batcher.ts',
+        search: 'if (taken >= this.maxBatchSize || this.keysInFlight.has(waiter.key)) {',
+        replace: 'if (taken >= this.maxBatchSize) {',
+      },
+    ],
+    killedBy: [{ file: 'src/claims/claim-batcher.spec.ts' }],
+  },
+];
+
+/**
+ * Mutants of code that is not on this branch yet: the Idempotency-Key replay is built on the
+ * `idem` branch. After that branch is merged, check the search text against the merged code
+ * (`npm run mutants -- --check --pending`), name the tests that prove the replay, and move the
+ * entry into MUTANTS above. Until then `npm run mutants` does not apply it.
+ */
+export const MUTANTS_AFTER_IDEMPOTENCY_MERGE: Mutant[] = [
+  {
+    name: 'idempotency-replay-ignored',
+    breaks: 'a retry with the same Idempotency-Key runs afresh instead of replaying the first answer (a lost grant comes back ALREADY_CLAIMED)',
+    edits: [
+      {
+        // The file and text are where the replay lookup is expected; set them to the merged code.
+        file: 'src/claims/claims.service.ts',
+        search: 'IDEMPOTENCY_REPLAY_LOOKUP: set to the merged replay lookup',
+        replace: 'null',
+      },
+    ],
+    killedBy: [{ file: 'test/idempotency.e2e-spec.ts' }],
+  },
+];
