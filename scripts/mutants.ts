@@ -189,6 +189,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  const started = performance.now();
   const scratch = scratchCopy();
   const logs = mkdtempSync(join(tmpdir(), 'coupons-mutants-logs-'));
   console.log(`scratch copy ${scratch}; logs in ${logs}`);
@@ -241,6 +242,7 @@ async function main(): Promise<number> {
       console.log(verdict);
     }
     if (broken.length > 0) console.log(`broken mutants (fix them, they prove nothing): ${broken.join(', ')}`);
+    console.log(`took ${((performance.now() - started) / 60_000).toFixed(1)} min with --max-workers ${options.maxWorkers}`);
     console.log(`${killed} of ${mutants.length} mutants killed`);
     return killed === mutants.length ? 0 : 1;
   } finally {
