@@ -188,12 +188,17 @@ export const MUTANTS_AFTER_IDEMPOTENCY_MERGE: Mutant[] = [
   {
     name: 'idempotency-replay-ignored',
     breaks: 'a retry with the same Idempotency-Key runs afresh instead of replaying the first answer (a lost grant comes back ALREADY_CLAIMED)',
+    // Written against src/idempotency/idempotency.service.ts as the idem branch has it.
     edits: [
       {
-        // The file and text are where the replay lookup is expected; set them to the merged code.
-        file: 'src/claims/claims.service.ts',
-        search: 'IDEMPOTENCY_REPLAY_LOOKUP: set to the merged replay lookup',
-        replace: 'null',
+        file: 'src/idempotency/idempotency.service.ts',
+        search: '      if (stored) return replayOf(stored, idempotency);',
+        replace: '      void stored;',
+      },
+      {
+        file: 'src/idempotency/idempotency.service.ts',
+        search: '    return stored ? replayOf(stored, idempotency) : null;',
+        replace: '    return stored ? null : null;',
       },
     ],
     killedBy: [{ file: 'test/idempotency.e2e-spec.ts' }],

@@ -99,13 +99,18 @@ function scratchCopy(): string {
   const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PROJECT, maxBuffer: 64 << 20 })
     .toString()
     .split('\0')
-    .filter((file) => file && existsSync(join(PROJECT, file)));
-  for (const file of new Set(listed)) {
-    mkdirSync(dirname(join(scratch, file)), { recursive: true });
-    cpSync(join(PROJECT, file), join(scratch, file));
+    .filter((file) => file && file !== 'node_modules' && existsSync(join(PROJECT, file)));
+  try {
+    for (const file of new Set(listed)) {
+      mkdirSync(dirname(join(scratch, file)), { recursive: true });
+      cpSync(join(PROJECT, file), join(scratch, file));
+    }
+    symlinkSync(join(PROJECT, 'node_modules'), join(scratch, 'node_modules'), 'dir');
+    return scratch;
+  } catch (error) {
+    rmSync(scratch, { recursive: true, force: true });
+    throw error;
   }
-  symlinkSync(join(PROJECT, 'node_modules'), join(scratch, 'node_modules'), 'dir');
-  return scratch;
 }
 
 /** Applies the mutant's edits in `root`; returns how to put the files back. */
