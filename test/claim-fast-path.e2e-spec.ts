@@ -91,9 +91,17 @@ describe('the sold-out fast path', () => {
     headers.none = undefined;
 
     expect((await fast.api.request('DELETE', '/api/users/fast_gone', { token: admin })).status).toBe(204);
+    // Until each process has heard of the deletion (the guard's own check, not a database read),
+    // the two would answer that token differently.
     for (const app of [fast, plain]) {
       const deadline = Date.now() + 5000; // the poll is 200 ms; 5 s is the hang guard
-      while ((await app.api.get('/api/users/me', { token: gone })).status === 200 && Date.now() < deadline) await sleep(20);
+      const guarded = () => app.api.get('/api/coupons/FAST', { token: gone });
+      let seen = await guarded();
+      while (seen.status === 200 && Date.now() < deadline) {
+        await sleep(20);
+        seen = await guarded();
+      }
+      expect(seen.body.code).toBe('TOKEN_INVALID');
     }
   });
   afterAll(async () => {
@@ -116,15 +124,17 @@ describe('the sold-out fast path', () => {
             { weight: 2, arbitrary: fc.constantFrom<unknown>('STOCKED', 'NOSUCH', 'fast') },
             { weight: 1, arbitrary: fc.constantFrom<unknown>('', 5) },
           ),
+          // undefined: no user_id in the JSON sent.
           user_id: fc.oneof(
+            { weight: 3, arbitrary: fc.constant<unknown>(undefined) },
             { weight: 4, arbitrary: fc.constantFrom<unknown>('fast_late', 'FAST_LATE', 'fast_holder', 'someone_else') },
             { weight: 1, arbitrary: fc.constantFrom<unknown>('', 7) },
           ),
-          extraField: fc.integer({ min: 0, max: 7 }),
+          unknownField: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
         },
-        { requiredKeys: ['coupon_name', 'extraField'] },
+        { requiredKeys: ['coupon_name', 'user_id', 'unknownField'] },
       )
-      .map(({ extraField, ...claim }) => (extraField === 0 ? { ...claim, admin: true } : claim));
+      .map(({ unknownField, ...claim }) => (unknownField ? { ...claim, admin: true } : claim));
     // Valid tokens are drawn twice as often as all the bad ones together: most runs then reach the memory.
     const validNames = ['holder', 'late', 'late, lower-case scheme'];
     const valid = fc.constantFrom(...validNames);
@@ -142,8 +152,9 @@ describe('the sold-out fast path', () => {
       }),
       { numRuns: PROPERTY_RUNS },
     );
-    // The comparison was not vacuous: the hook answered many of them, and is not even installed in `plain`.
-    expect(fastPath.answered - fastBefore).toBeGreaterThan(PROPERTY_RUNS / 10);
+    // The comparison was not vacuous: the hook answered many of them (measured with fc.sample over
+    // 500 seeds: 23 of 120 on average, never fewer than 10), and is not even installed in `plain`.
+    expect(fastPath.answered - fastBefore).toBeGreaterThanOrEqual(PROPERTY_RUNS / 20);
     expect(plainPath.answered).toBe(0);
     expect(await couponInvariants(fast, 'FAST')).toEqual({ amount: 1, remaining_amount: 0, rows: 1, distinct_users: 1 });
     expect(await couponInvariants(fast, 'STOCKED')).toEqual({ amount: 5, remaining_amount: 3, rows: 2, distinct_users: 2 });
