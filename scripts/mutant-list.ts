@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * The named mutants `npm run mutants` applies, one at a time, to a scratch copy of the project.
  * Each one breaks a promise or a mechanism the way a plausible bug would, and names the tests
@@ -204,3 +207,25 @@ export const MUTANTS_AFTER_IDEMPOTENCY_MERGE: Mutant[] = [
     killedBy: [{ file: 'test/idempotency.e2e-spec.ts' }],
   },
 ];
+
+export const occurrences = (text: string, search: string) => (search === '' ? 0 : text.split(search).length - 1);
+
+/** Every edit's search text must occur exactly once in its file, as the file is in `root`. */
+export function problemsOf(mutants: Mutant[], root: string): string[] {
+  const problems: string[] = [];
+  for (const mutant of mutants) {
+    for (const edit of mutant.edits) {
+      const path = join(root, edit.file);
+      if (!existsSync(path)) {
+        problems.push(`${mutant.name}: ${edit.file} does not exist`);
+        continue;
+      }
+      const found = occurrences(readFileSync(path, 'utf8'), edit.search);
+      if (found !== 1) problems.push(`${mutant.name}: search text found ${found} times in ${edit.file} (must be exactly once): ${JSON.stringify(edit.search.slice(0, 80))}`);
+    }
+    for (const run of mutant.killedBy) {
+      if (!existsSync(join(root, run.file))) problems.push(`${mutant.name}: test file ${run.file} does not exist`);
+    }
+  }
+  return problems;
+}

@@ -2,7 +2,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { MUTANTS, MUTANTS_AFTER_IDEMPOTENCY_MERGE, Mutant } from './mutant-list';
+import { MUTANTS, MUTANTS_AFTER_IDEMPOTENCY_MERGE, Mutant, occurrences, problemsOf } from './mutant-list';
 
 /**
  * `npm run mutants`: proves the tests by breaking the code they guard. Each named mutant
@@ -69,28 +69,6 @@ function selectMutants(options: Options): Mutant[] {
   const unknown = options.only.filter((name) => !names.has(name));
   if (unknown.length > 0) throw new Error(`no mutant named ${unknown.join(', ')}`);
   return all.filter((m) => options.only!.includes(m.name));
-}
-
-const occurrences = (text: string, search: string) => (search === '' ? 0 : text.split(search).length - 1);
-
-/** Every edit's search text must occur exactly once in its file, as the file is in `root`. */
-function problemsOf(mutants: Mutant[], root: string): string[] {
-  const problems: string[] = [];
-  for (const mutant of mutants) {
-    for (const edit of mutant.edits) {
-      const path = join(root, edit.file);
-      if (!existsSync(path)) {
-        problems.push(`${mutant.name}: ${edit.file} does not exist`);
-        continue;
-      }
-      const found = occurrences(readFileSync(path, 'utf8'), edit.search);
-      if (found !== 1) problems.push(`${mutant.name}: search text found ${found} times in ${edit.file} (must be exactly once): ${JSON.stringify(edit.search.slice(0, 80))}`);
-    }
-    for (const run of mutant.killedBy) {
-      if (!existsSync(join(root, run.file))) problems.push(`${mutant.name}: test file ${run.file} does not exist`);
-    }
-  }
-  return problems;
 }
 
 /** The project's files (tracked, and new ones not ignored) copied to a temporary folder; node_modules linked. */
