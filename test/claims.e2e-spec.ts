@@ -1,11 +1,18 @@
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
+/**
+ * How long a claim may wait in the queue before it is answered LOCK_BUSY unsettled: far above the
+ * 50 one-claim batches of the flash sale below on a loaded machine, so that a LOCK_BUSY in these
+ * races can only come from the lock itself.
+ */
+const QUEUE_TIMEOUT_MS = 20_000;
+
 /** Runs the claim races at several batch sizes: 1 is the plain one-claim-per-lock path. */
 describe.each([1, 200])('claims at CLAIM_BATCH_SIZE=%i', (batchSize) => {
   let t: TestApp;
   let admin: string;
   beforeAll(async () => {
-    t = await startTestApp({ CLAIM_BATCH_SIZE: batchSize });
+    t = await startTestApp({ CLAIM_BATCH_SIZE: batchSize, CLAIM_QUEUE_TIMEOUT_MS: QUEUE_TIMEOUT_MS });
     admin = await t.adminToken();
   });
   afterAll(() => t.close());
@@ -64,15 +71,16 @@ describe.each([1, 200])('claims at CLAIM_BATCH_SIZE=%i', (batchSize) => {
     expect((await t.api.post('/api/coupons/claim', { coupon_name: 'A' })).status).toBe(401);
   });
 
-  it('flash sale: 50 users race for 5 units: exactly 5 win, the rest SOLD_OUT (or LOCK_BUSY)', async () => {
+  // One process never contends with itself for a coupon's lock (one batch at a time per coupon), so
+  // LOCK_BUSY here could only mean a lock that was never released: these races accept none.
+  it('flash sale: 50 users race for 5 units: exactly 5 win, the rest SOLD_OUT', async () => {
     await t.api.createCoupon(admin, 'FLASH5', 5);
     const users = await makeUsers(t.api, 'racer_', 50);
     const results = await Promise.all(users.map((u) => t.api.claim(u.token, 'FLASH5')));
     const winners = results.filter((r) => r.status === 200);
     const codes = results.filter((r) => r.status !== 200).map((r) => r.body.code);
     expect(winners).toHaveLength(5);
-    expect(codes.every((code) => code === 'SOLD_OUT' || code === 'LOCK_BUSY')).toBe(true);
-    expect(codes.filter((c) => c === 'SOLD_OUT').length).toBeGreaterThan(0);
+    expect(codes).toEqual(Array(45).fill('SOLD_OUT'));
     expect(new Set(winners.map((w) => w.body.user_id)).size).toBe(5);
 
     const invariants = await couponInvariants(t, 'FLASH5');
@@ -91,7 +99,7 @@ describe.each([1, 200])('claims at CLAIM_BATCH_SIZE=%i', (batchSize) => {
     const results = await Promise.all(Array.from({ length: 10 }, () => t.api.claim(token, 'DIP')));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.body.code === 'ALREADY_CLAIMED').length).toBeGreaterThanOrEqual(1);
-    expect(results.every((r) => r.status === 200 || ['ALREADY_CLAIMED', 'LOCK_BUSY'].includes(r.body.code))).toBe(true);
+    expect(results.every((r) => r.status === 200 || r.body.code === 'ALREADY_CLAIMED')).toBe(true);
     expect(await couponInvariants(t, 'DIP')).toEqual({ amount: 10, remaining_amount: 9, rows: 1, distinct_users: 1 });
   });
 
@@ -105,7 +113,7 @@ describe.each([1, 200])('claims at CLAIM_BATCH_SIZE=%i', (batchSize) => {
     expect(granted).toHaveLength(3);
     expect(new Set(granted.map((r) => r.body.user_id)).size).toBe(3);
     for (const r of results) {
-      if (r.status !== 200) expect(['ALREADY_CLAIMED', 'SOLD_OUT', 'LOCK_BUSY']).toContain(r.body.code);
+      if (r.status !== 200) expect(['ALREADY_CLAIMED', 'SOLD_OUT']).toContain(r.body.code);
     }
     expect(await couponInvariants(t, 'MIXED')).toEqual({ amount: 3, remaining_amount: 0, rows: 3, distinct_users: 3 });
   });

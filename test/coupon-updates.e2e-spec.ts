@@ -1,4 +1,7 @@
 import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { LockBusyError } from '../src/lock/lock.errors';
+import { LockService } from '../src/lock/lock.service';
 import { TestApp, couponInvariants, makeUsers, sleep, startAppWithUser, startSiblingApp, startTestApp, untilSoldOutRemembered } from './support/test-app';
 
 const FULL_COUPON_KEYS = ['amount', 'created_at', 'ends_at', 'name', 'remaining_amount', 'starts_at', 'updated_at'];
@@ -202,9 +205,13 @@ describe('cross-process: an update that adds stock invalidates "sold out" in eve
     await a.close();
   });
 
-  it('the second process shares the first one\'s database and key prefix', () => {
-    expect(b.config.DATABASE_URL).toBe(a.config.DATABASE_URL);
-    expect(b.config.REDIS_KEY_PREFIX).toBe(a.config.REDIS_KEY_PREFIX);
+  it('the second process shares the first one\'s database and lock keys, as the running services see them', async () => {
+    const databaseOf = async (app: TestApp) => (await app.app.get(DataSource).query('SELECT current_database() AS name'))[0].name;
+    expect(await databaseOf(b)).toBe(await databaseOf(a));
+    // A lock B holds is one A cannot take: same Redis, same key prefix.
+    await b.app.get(LockService).withLock('shared-by-both', async () => {
+      await expect(a.app.get(LockService).withLock('shared-by-both', async () => undefined, { retries: 0 })).rejects.toBeInstanceOf(LockBusyError);
+    });
     expect(b.url).not.toBe(a.url);
   });
 

@@ -1,10 +1,14 @@
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import { ClaimsRepository } from '../src/claims/claims.repository';
 import { LockUnavailableError } from '../src/lock/lock.errors';
 import { LockService } from '../src/lock/lock.service';
 import { RedisConnections } from '../src/redis/redis.module';
 import { RedisNode } from '../harness/redis-node';
-import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
+import { TestApp, couponInvariants, makeUsers, sleep, startTestApp } from './support/test-app';
+
+/** How long the test looks for the claim's lock key: below DATABASE_LOCK_TIMEOUT_MS (3500 ms), when the claim stops waiting for the row. */
+const LOOK_FOR_KEY_MS = 2000;
 
 describe('claims when the lock misbehaves', () => {
   let node: RedisNode;
@@ -39,15 +43,34 @@ describe('claims when the lock misbehaves', () => {
     expect((await t.api.claim(token, 'HELD')).status).toBe(200);
   });
 
-  it('the lock key is exactly claim:coupon:<name>, case and all', async () => {
+  it('the lock key is exactly claim:coupon:<name>, case and all: taken for the settlement, released before the answer', async () => {
     await t.api.createCoupon(admin, 'CaseKey', 5);
     const token = await t.api.newUser('casekey');
     const redis = new Redis(node.url);
+    const key = `${t.config.REDIS_KEY_PREFIX}claim:coupon:CaseKey`;
+    // The key of a coupon named like this one but for case, held by someone else: it must not block.
     await redis.set(`${t.config.REDIS_KEY_PREFIX}claim:coupon:casekey`, 'other-case', 'PX', 30000);
-    const res = await t.api.claim(token, 'CaseKey');
-    await redis.del(`${t.config.REDIS_KEY_PREFIX}claim:coupon:casekey`);
-    redis.disconnect();
-    expect(res.status).toBe(200);
+    // A session holding the coupon's row keeps the claim inside its lock while the test looks at Redis.
+    const rowHolder = new Client({ connectionString: t.config.DATABASE_URL });
+    await rowHolder.connect();
+    try {
+      await rowHolder.query('BEGIN');
+      await rowHolder.query("SELECT id FROM coupons WHERE name = 'CaseKey' FOR UPDATE");
+      const claim = t.api.claim(token, 'CaseKey');
+      let held = false;
+      for (let waited = 0; !held && waited < LOOK_FOR_KEY_MS; waited += 10) {
+        held = (await redis.exists(key)) === 1;
+        if (!held) await sleep(10);
+      }
+      await rowHolder.query('COMMIT');
+      expect(held).toBe(true);
+      expect((await claim).status).toBe(200);
+      expect(await redis.exists(key)).toBe(0);
+    } finally {
+      await rowHolder.end();
+      await redis.del(`${t.config.REDIS_KEY_PREFIX}claim:coupon:casekey`);
+      redis.disconnect();
+    }
   });
 
   it('Redis stopped: 503 LOCK_UNAVAILABLE, nothing written; claims work again after restart', async () => {
