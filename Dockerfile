@@ -4,7 +4,7 @@
 # runtime stage's CMD and HEALTHCHECK; an instruction the replay does not know fails that test.
 
 # Build stage: every dependency, compile TypeScript, then drop the dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # bcrypt ships prebuilt linux-x64/arm64 binaries for glibc, so no compiler is needed here.
@@ -15,7 +15,7 @@ COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and compiled code only, as the unprivileged node user.
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules

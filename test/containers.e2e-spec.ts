@@ -176,6 +176,7 @@ describe('the image, built by replaying the Dockerfile', () => {
   let buildDir: string;
   let stages: BuiltStage[];
   let runtime: BuiltStage;
+  let hostEnv: Record<string, string>;
   let service: ChildProcess | undefined;
   let output = '';
   let url: string;
@@ -184,9 +185,10 @@ describe('the image, built by replaying the Dockerfile', () => {
   beforeAll(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'dockerfile-replay-'));
     copyContext(ROOT, join(buildDir, 'context'));
-    // What node:20-bookworm-slim gives RUN steps: node and npm on PATH, a home for npm's cache.
+    // What node:24-bookworm-slim gives RUN steps: node and npm on PATH, a home for npm's cache.
+    // Node is the project's pinned one (jest runs on it), so npm and every RUN step run on it too.
     // prefer-offline lets npm ci take tarballs it already has; the lockfile still decides them.
-    const hostEnv = {
+    hostEnv = {
       PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
       HOME: process.env.HOME ?? buildDir,
       npm_config_prefer_offline: 'true',
@@ -230,6 +232,12 @@ describe('the image, built by replaying the Dockerfile', () => {
     await dropDatabase(databaseUrl(database));
     await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  it("runs the RUN steps on the pinned Node, the base image's major", async () => {
+    expect((await run(['node', '--version'], buildDir, hostEnv)).trim()).toBe(process.version);
+    expect((await run(['npm', 'exec', '--', 'node', '-p', 'process.version'], buildDir, hostEnv)).trim()).toBe(process.version);
+    for (const stage of stages) expect(stage.base).toBe(`node:${process.versions.node.split('.')[0]}-bookworm-slim`);
   });
 
   it('leaves only production packages and the compiled service in the runtime stage', () => {
