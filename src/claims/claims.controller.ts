@@ -22,6 +22,7 @@ export class ClaimsController {
   @HttpCode(200)
   @RouteConfig(CLAIM_FAST_PATH_ROUTE)
   @ApiOperation({
+    operationId: 'claimCoupon',
     summary: 'Claim one unit of a coupon for the token holder',
     description: '200 means the claim is committed; any error means nothing changed. 503 answers are safe to retry.',
   })
