@@ -24,7 +24,9 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json env.example.json ./
 USER node
 EXPOSE 3000
+# Liveness, not readiness: an orchestrator restarts an unhealthy container, and restarting every
+# API process during a database outage would only add a cold start to the outage.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/api/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/api/healthcheck/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # node as PID 1 receives SIGTERM directly; the app drains in-flight claims before it exits.
 CMD ["node", "dist/src/main.js"]
