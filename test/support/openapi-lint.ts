@@ -1,5 +1,5 @@
 import { createConfig, lintFromString } from '@redocly/openapi-core';
-import { Spectral } from '@stoplight/spectral-core';
+import { RulesetDefinition, Spectral } from '@stoplight/spectral-core';
 import { oas } from '@stoplight/spectral-rulesets';
 
 /** One finding of a linter, reduced to what a test can compare: rule, severity, where, what. */
@@ -16,7 +16,7 @@ const SPECTRAL_SEVERITY = ['error', 'warning', 'info', 'hint'] as const;
 /** Spectral with its `spectral:oas` ruleset, as `spectral lint` runs it by default. */
 export async function spectralProblems(document: object): Promise<LintProblem[]> {
   const spectral = new Spectral();
-  spectral.setRuleset(oas as ConstructorParameters<typeof Spectral>[0] extends never ? never : any);
+  spectral.setRuleset(oas as RulesetDefinition);
   const results = await spectral.run(JSON.stringify(document, null, 2));
   return results.map((result) => ({
     linter: 'spectral',
