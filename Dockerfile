@@ -12,7 +12,10 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json env.example.json ./
 COPY src ./src
 COPY migrations ./migrations
-RUN npm run build && npm prune --omit=dev
+# --omit=optional too: @nestjs/swagger names typescript as an optional peer, which keeps the
+# compiler (a devDependency) through a plain --omit=dev. The service has no optional package it
+# needs (the only other one is pg-cloudflare, for Cloudflare Workers).
+RUN npm run build && npm prune --omit=dev --omit=optional
 
 # Runtime stage: production dependencies and compiled code only, as the unprivileged node user.
 FROM node:24-bookworm-slim AS runtime

@@ -211,7 +211,10 @@ describe('the image, built by replaying the Dockerfile', () => {
       HOME: process.env.HOME ?? buildDir,
       npm_config_prefer_offline: 'true',
       npm_config_update_notifier: 'false',
-    };
+      // The host's npm settings (registry, CA file) reach RUN steps as the build's network would:
+      // npm started on the pinned Node looks for its global config beside that binary, not in /usr/etc.
+      ...Object.fromEntries(Object.entries(process.env).filter(([key, value]) => /^npm_config_(globalconfig|userconfig|cafile|registry)$/.test(key) && value)),
+    } as Record<string, string>;
     stages = await replayDockerfile(read('Dockerfile'), join(buildDir, 'context'), buildDir, hostEnv);
     runtime = stages[stages.length - 1];
     const size = execFileSync('du', ['-sk', join(runtime.root, runtime.workdir, 'node_modules')], { encoding: 'utf8' });
