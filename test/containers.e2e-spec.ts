@@ -78,14 +78,17 @@ describe('docker-compose.yml', () => {
     expect(services['api-2'].depends_on['api-1']).toEqual({ condition: 'service_healthy' });
   });
 
-  it('publishes each API on its own host port, to the PORT it listens on', () => {
-    expect(services['api-1'].ports).toEqual(['3001:3000']);
-    expect(services['api-2'].ports).toEqual(['3002:3000']);
+  it("publishes each API on its own port of the host's loopback, to the PORT it listens on", () => {
+    // /metrics and /api/docs answer without a token: nothing is published beyond the host itself.
+    expect(services['api-1'].ports).toEqual(['127.0.0.1:3001:3000']);
+    expect(services['api-2'].ports).toEqual(['127.0.0.1:3002:3000']);
     for (const name of apis) expect(services[name].environment.PORT).toBe('3000');
     for (const name of ['postgres', 'redis-1', 'redis-2', 'redis-3']) expect(services[name].ports).toBeUndefined();
-    // Unauthenticated Prometheus and a default Grafana password: the host's loopback only.
+    // Unauthenticated Prometheus, and Grafana: the host's loopback only, Grafana off npm start's 3000.
     expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
-    expect(services.grafana.ports).toEqual(['127.0.0.1:3000:3000']);
+    expect(services.grafana.ports).toEqual(['127.0.0.1:3030:3000']);
+    const published = Object.values(services).flatMap((service: any) => (service.ports ?? []) as string[]);
+    for (const port of published) expect({ port, loopback: port.startsWith('127.0.0.1:') }).toEqual({ port, loopback: true });
   });
 
   it('provisions Prometheus and Grafana from the files in deploy/, pointed at the compose services', () => {
@@ -119,15 +122,28 @@ describe('docker-compose.yml', () => {
       const required: string[] = [];
       const values = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, interpolate(String(v), required)]));
       // Secrets have no default: compose refuses to start without them.
-      expect(required.sort()).toEqual(['ADMIN_PASSWORD', 'JWT_SECRET']);
+      expect(required.sort()).toEqual(['ADMIN_PASSWORD', 'JWT_SECRET', 'POSTGRES_PASSWORD']);
       const config = loadConfig({}, values);
       expect(config.NODE_ENV).toBe('production');
       expect(config.REDIS_URLS).toBe('redis://redis-1:6379,redis://redis-2:6379,redis://redis-3:6379');
       const db = new URL(config.DATABASE_URL);
       const pg = services.postgres.environment;
       expect([db.hostname, db.port, db.username, db.pathname.slice(1)]).toEqual(['postgres', '5432', pg.POSTGRES_USER, pg.POSTGRES_DB]);
-      expect(db.password).toBe(interpolate(pg.POSTGRES_PASSWORD, []));
+      const postgresRequired: string[] = [];
+      expect(db.password).toBe(interpolate(pg.POSTGRES_PASSWORD, postgresRequired));
+      expect(postgresRequired).toEqual(['POSTGRES_PASSWORD']);
     }
+  });
+
+  it("refuses to start Grafana without its admin password, and never defaults it", async () => {
+    // Compose's own ${VAR:?} would stop `docker compose up` without the profile too: the entrypoint refuses instead.
+    expect(services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toBe('${GRAFANA_ADMIN_PASSWORD:-}');
+    const [shell, flag, script, name] = services.grafana.entrypoint as string[];
+    // Compose turns $$ into $ before the container's shell sees it.
+    const start = (password: string) => run([shell, flag, script.replace(/\$\$/g, '$'), name], tmpdir(), { PATH: '/usr/bin:/bin', GF_SECURITY_ADMIN_PASSWORD: password });
+    await expect(start('')).rejects.toThrow(/exited with 1[\s\S]*set GRAFANA_ADMIN_PASSWORD/);
+    // With a password it goes on to Grafana's own /run.sh (absent here: 127, not found).
+    await expect(start('s3cret')).rejects.toThrow(/exited with 127/);
   });
 });
 
@@ -141,7 +157,8 @@ describe('Dockerfile', () => {
     expect(lines(runtime)).toContain('USER node');
     expect(lines(runtime)).toContain('ENV NODE_ENV=production');
     expect(lines(runtime)).toContain('EXPOSE 3000');
-    expect(lines(runtime).find((l) => l.startsWith('HEALTHCHECK '))).toContain('/api/healthcheck');
+    // Liveness: an orchestrator restarts unhealthy containers, and a database outage must not restart them all.
+    expect(lines(runtime).find((l) => l.startsWith('HEALTHCHECK '))).toContain("/api/healthcheck/live'");
     expect(lines(runtime).some((l) => /^RUN npm (ci|install)/.test(l))).toBe(false);
     expect(lines(build).some((l) => l.startsWith('RUN npm ci'))).toBe(true);
     expect(lines(build).some((l) => /npm prune --omit=dev/.test(l))).toBe(true);
@@ -176,6 +193,8 @@ describe('the image, built by replaying the Dockerfile', () => {
   let buildDir: string;
   let stages: BuiltStage[];
   let runtime: BuiltStage;
+  let hostEnv: Record<string, string>;
+  let serviceEnv: Record<string, string>;
   let service: ChildProcess | undefined;
   let output = '';
   let url: string;
@@ -184,14 +203,18 @@ describe('the image, built by replaying the Dockerfile', () => {
   beforeAll(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'dockerfile-replay-'));
     copyContext(ROOT, join(buildDir, 'context'));
-    // What node:20-bookworm-slim gives RUN steps: node and npm on PATH, a home for npm's cache.
+    // What node:24-bookworm-slim gives RUN steps: node and npm on PATH, a home for npm's cache.
+    // Node is the project's pinned one (jest runs on it), so npm and every RUN step run on it too.
     // prefer-offline lets npm ci take tarballs it already has; the lockfile still decides them.
-    const hostEnv = {
+    hostEnv = {
       PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
       HOME: process.env.HOME ?? buildDir,
       npm_config_prefer_offline: 'true',
       npm_config_update_notifier: 'false',
-    };
+      // The host's npm settings (registry, CA file) reach RUN steps as the build's network would:
+      // npm started on the pinned Node looks for its global config beside that binary, not in /usr/etc.
+      ...Object.fromEntries(Object.entries(process.env).filter(([key, value]) => /^npm_config_(globalconfig|userconfig|cafile|registry)$/.test(key) && value)),
+    } as Record<string, string>;
     stages = await replayDockerfile(read('Dockerfile'), join(buildDir, 'context'), buildDir, hostEnv);
     runtime = stages[stages.length - 1];
     const size = execFileSync('du', ['-sk', join(runtime.root, runtime.workdir, 'node_modules')], { encoding: 'utf8' });
@@ -203,7 +226,7 @@ describe('the image, built by replaying the Dockerfile', () => {
     );
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    const env = {
+    serviceEnv = {
       PATH: hostEnv.PATH,
       ...runtime.env,
       ...environment,
@@ -217,7 +240,7 @@ describe('the image, built by replaying the Dockerfile', () => {
       JWT_SECRET: randomBytes(32).toString('hex'),
       ADMIN_PASSWORD: 'replayed-image-admin-password',
     };
-    service = spawn(runtime.cmd![0], runtime.cmd!.slice(1), { cwd: join(runtime.root, runtime.workdir), env });
+    service = spawn(runtime.cmd![0], runtime.cmd!.slice(1), { cwd: join(runtime.root, runtime.workdir), env: serviceEnv });
     service.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     service.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   }, 600_000);
@@ -230,6 +253,12 @@ describe('the image, built by replaying the Dockerfile', () => {
     await dropDatabase(databaseUrl(database));
     await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  it("runs the RUN steps on the pinned Node, the base image's major", async () => {
+    expect((await run(['node', '--version'], buildDir, hostEnv)).trim()).toBe(process.version);
+    expect((await run(['npm', 'exec', '--', 'node', '-p', 'process.version'], buildDir, hostEnv)).trim()).toBe(process.version);
+    for (const stage of stages) expect(stage.base).toBe(`node:${process.versions.node.split('.')[0]}-bookworm-slim`);
   });
 
   it('leaves only production packages and the compiled service in the runtime stage', () => {
@@ -265,6 +294,13 @@ describe('the image, built by replaying the Dockerfile', () => {
     await expect(run(commandOf(check), join(runtime.root, runtime.workdir), env)).resolves.toBeDefined();
     // ... and fails when nothing answers, so the pass above means something.
     await expect(run(commandOf(check), join(runtime.root, runtime.workdir), { ...env, PORT: String(await freePort()) })).rejects.toThrow(/exited with 1/);
+  });
+
+  it('runs `npm run migration:run` from the runtime stage (compiled migrations, no TypeScript compiler)', async () => {
+    const app = join(runtime.root, runtime.workdir);
+    expect(existsSync(join(app, 'node_modules', '.bin', 'tsc'))).toBe(false);
+    const output = await run(['npm', 'run', 'migration:run'], app, { ...serviceEnv, HOME: hostEnv.HOME });
+    expect(output).toMatch(/run-migrations\.js/);
   });
 
   it('drains and exits 0 on SIGTERM, as the orchestrator stops it', async () => {

@@ -24,6 +24,7 @@ export class ClaimsController {
   @HttpCode(200)
   @RouteConfig(CLAIM_FAST_PATH_ROUTE)
   @ApiOperation({
+    operationId: 'claimCoupon',
     summary: 'Claim one unit of a coupon for the token holder',
     description:
       '200 means the claim is committed. Any other error means nothing changed; after CLAIM_OUTCOME_UNKNOWN a retry with the same key tells the truth. ' +

@@ -16,9 +16,9 @@ export class UserClaimsController {
   constructor(private readonly userClaims: UserClaimsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'The coupons the caller holds, newest claim first, one page at a time' })
+  @ApiOperation({ operationId: 'listMyCoupons', summary: 'The coupons the caller holds, newest claim first, one page at a time' })
   @ApiOkResponse({ type: HeldCouponPageResponse })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS)
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'DATABASE_UNAVAILABLE')
   list(@CurrentUser() user: AuthenticatedUser, @Query() query: PageQueryDto): Promise<Page<HeldCouponView>> {
     return this.userClaims.listHeld(user.id, query);
   }

@@ -53,6 +53,19 @@ const RETRYABLE = 'Retryable: the answer carries `Retry-After` (seconds) and not
 const OUTCOME_UNKNOWN =
   'Retryable with `Retry-After`; every 503 but CLAIM_OUTCOME_UNKNOWN means nothing was written. After CLAIM_OUTCOME_UNKNOWN a retry with the same key tells the truth.';
 
+/** Codes whose answer carries `Retry-After` (domain-error.ts gives them a retry delay). */
+const WITH_RETRY_AFTER: ErrorCode[] = ['SALE_NOT_STARTED', 'TOO_MANY_REQUESTS', 'LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'AUTH_BUSY', 'IDEMPOTENCY_KEY_IN_USE', 'CLAIM_OUTCOME_UNKNOWN'];
+
+/** `Retry-After` as a response header, named with the codes that send it. */
+function retryAfterHeader(codes: ErrorCode[]) {
+  return {
+    'Retry-After': {
+      description: `Seconds to wait before retrying; sent with ${codes.join(', ')}`,
+      schema: { type: 'integer', minimum: 0, example: 1 },
+    },
+  };
+}
+
 /** Errors a route that needs a bearer token can answer before its handler runs. */
 export const TOKEN_ERRORS: ErrorCode[] = ['UNAUTHORIZED', 'TOKEN_INVALID', 'TOKEN_EXPIRED'];
 
@@ -60,18 +73,20 @@ export const TOKEN_ERRORS: ErrorCode[] = ['UNAUTHORIZED', 'TOKEN_INVALID', 'TOKE
 export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorator {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
-  const responses = [...byStatus].map(([status, group]) =>
-    ApiResponse({
+  const responses = [...byStatus].map(([status, group]) => {
+    const retried = group.filter((code) => WITH_RETRY_AFTER.includes(code));
+    return ApiResponse({
       status,
       type: ErrorResponse,
       description: group.join(' or ') + (status === 503 ? `. ${group.includes('CLAIM_OUTCOME_UNKNOWN') ? OUTCOME_UNKNOWN : RETRYABLE}` : ''),
+      ...(retried.length > 0 ? { headers: retryAfterHeader(retried) } : {}),
       examples: Object.fromEntries(
         group.map((code) => [
           code,
           { summary: code, value: { statusCode: status, code, message: EXAMPLE_MESSAGE[code] ?? code } },
         ]),
       ),
-    }),
-  );
+    });
+  });
   return applyDecorators(...responses);
 }

@@ -10,15 +10,53 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '503 answers carry `Retry-After` and changed nothing. Prometheus metrics are at `/metrics` (outside `/api`).',
     )
     .setVersion('1.0.0')
+    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    // Relative: the document describes whichever host serves it (paths already start with /api).
+    .addServer('/', 'The host that serves this document')
+    .addTag('users', 'Registration, login, the caller\'s profile and holdings; deleting users (admin)')
+    .addTag('coupons', 'Creating and changing coupons (admin), reading them, and claiming one')
+    .addTag('operations', 'Health probes and Prometheus metrics for orchestrators and monitoring')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
   const document = SwaggerModule.createDocument(app, config);
   // The probe routes spell out their full path and are excluded from the global prefix;
-  // @nestjs/swagger 11 still puts the prefix in front of them. Undo that one doubling.
+  // @nestjs/swagger still puts the prefix in front of them. Undo that one doubling.
   document.paths = Object.fromEntries(
     Object.entries(document.paths).map(([path, item]) => [path.replace(/^\/api\/api\//, '/api/'), item]),
   );
+  declareCommonHeaders(document);
   return document;
+}
+
+const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/**
+ * What holds for every operation, written once here rather than on each route: every answer
+ * carries `X-Request-Id` (common/security-headers.ts), and an operation without a bearer
+ * requirement says so with an empty `security` (public), rather than leaving it unsaid.
+ */
+function declareCommonHeaders(document: OpenAPIObject): void {
+  document.components = {
+    ...document.components,
+    headers: {
+      ...document.components?.headers,
+      'X-Request-Id': {
+        description: 'The id this request is logged under: the caller\'s X-Request-Id when it is a safe token, else a new UUID',
+        schema: { type: 'string', example: '0b6f9d6e-3c1a-4a55-9a55-2f1f3b7c9e10' },
+      },
+    },
+  };
+  for (const item of Object.values(document.paths)) {
+    for (const method of OPERATION_METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      operation.security ??= [];
+      for (const response of Object.values(operation.responses)) {
+        if (!response || '$ref' in response) continue;
+        response.headers = { ...response.headers, 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } };
+      }
+    }
+  }
 }
 
 /** Swagger UI at /api/docs, the JSON document at /api/docs-json. */

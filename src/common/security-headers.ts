@@ -19,7 +19,10 @@ export function helmetHeaders(): Record<string, string> {
     },
   };
   let finished = false;
-  helmet()({} as IncomingMessage, recorder as unknown as ServerResponse, () => (finished = true));
+  // No `upgrade-insecure-requests`: over plain HTTP at any address but loopback the browser
+  // would fetch the docs page's own assets from https://, where nothing listens (a blank page).
+  const policy = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  policy({} as IncomingMessage, recorder as unknown as ServerResponse, () => (finished = true));
   // Helmet's middleware is synchronous; if a future version is not, fail at start-up, not per request.
   if (!finished) throw new Error('helmet did not finish synchronously');
   return headers;

@@ -35,9 +35,12 @@ export class AppConfig {
   @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES: number;
 
-  /** Whose X-Forwarded-For to believe: "" (nobody), "true" (any hop), a hop count, or addresses/CIDRs. */
-  @Matches(/^(|true|false|\d{1,2}|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/, {
-    message: 'must be empty, true, false, a hop count or comma-separated addresses/CIDRs',
+  /**
+   * Whose X-Forwarded-For to believe: "" (nobody), "true" (any hop), or addresses/CIDRs. No hop
+   * count: it cannot tell a proxy from a client, and Fastify (5.12 on) then believes no one.
+   */
+  @Matches(/^(|true|false|(?!\d+$)[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/, {
+    message: 'must be empty, true, false or comma-separated proxy addresses/CIDRs (a hop count cannot tell a proxy from a client)',
   })
   TRUST_PROXY: string;
 

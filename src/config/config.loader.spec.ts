@@ -49,10 +49,11 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { REDIS_URLS: 'redis://a:1,redis://b:2,redis://c:3,redis://d:4,redis://e:5' }).REDIS_URLS).toContain('e:5');
   });
 
-  it('reads TRUST_PROXY as off, every hop, a hop count or trusted addresses; refuses anything else', () => {
+  it('reads TRUST_PROXY as off, every hop or trusted addresses; refuses a hop count and anything else', () => {
     expect(trustProxySetting(loadConfig({}, {}))).toBe(false);
     expect(trustProxySetting(loadConfig({}, { TRUST_PROXY: 'true' }))).toBe(true);
-    expect(trustProxySetting(loadConfig({}, { TRUST_PROXY: '2' }))).toBe(2);
+    // Fastify trusts no one for a hop count: refused at start rather than silently ignored.
+    expect(() => loadConfig({}, { TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY/);
     expect(trustProxySetting(loadConfig({}, { TRUST_PROXY: '127.0.0.1,10.0.0.0/8' }))).toEqual(['127.0.0.1', '10.0.0.0/8']);
     expect(() => loadConfig({}, { TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
   });

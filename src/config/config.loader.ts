@@ -209,12 +209,11 @@ export function redisUrls(config: AppConfig): string[] {
   return config.REDIS_URLS.split(',').map((url) => url.trim());
 }
 
-/** Fastify's trustProxy from TRUST_PROXY: off, every hop, a hop count, or trusted addresses. */
-export function trustProxySetting(config: AppConfig): boolean | number | string[] {
+/** Fastify's trustProxy from TRUST_PROXY: off, every hop, or trusted addresses. */
+export function trustProxySetting(config: AppConfig): boolean | string[] {
   const value = config.TRUST_PROXY.trim();
   if (value === '' || value === 'false') return false;
   if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
   return value.split(',').map((address) => address.trim());
 }
 

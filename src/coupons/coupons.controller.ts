@@ -28,13 +28,14 @@ export class CouponsController {
   @HttpCode(201)
   @Roles('admin')
   @ApiOperation({
+    operationId: 'createCoupon',
     summary: 'Create a coupon (admin only)',
     description: 'With an `Idempotency-Key`, a retry gets the first answer (201 or COUPON_EXISTS) again, with `Idempotent-Replayed: true`.',
   })
   @ApiIdempotentResponse(201, CreatedCouponResponse)
   @ApiErrors(
     'VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_EXISTS', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED',
-    'PAYLOAD_TOO_LARGE',
+    'PAYLOAD_TOO_LARGE', 'DATABASE_UNAVAILABLE',
   )
   async create(
     @CurrentUser() user: AuthenticatedUser,
@@ -49,29 +50,30 @@ export class CouponsController {
 
   @Get()
   @Roles('admin')
-  @ApiOperation({ summary: 'Every coupon, newest first, one page at a time (admin only)' })
+  @ApiOperation({ operationId: 'listCoupons', summary: 'Every coupon, newest first, one page at a time (admin only)' })
   @ApiOkResponse({ type: CouponPageResponse })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN')
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'DATABASE_UNAVAILABLE')
   list(@Query() query: PageQueryDto): Promise<Page<CouponDetailView>> {
     return this.coupons.list(query);
   }
 
   @Get(':name')
   @ApiOperation({
+    operationId: 'getCoupon',
     summary: 'A coupon with every holder',
     description:
       '`claimed_by` lists all holders in claim order. Past about 10,000 holders the answer grows beyond ' +
       'a few hundred kilobytes; use `GET /api/coupons/{name}/claims` to page through them instead.',
   })
   @ApiOkResponse({ type: CouponResponse })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'COUPON_NOT_FOUND')
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'COUPON_NOT_FOUND', 'DATABASE_UNAVAILABLE')
   get(@Param() params: CouponNameParam): Promise<CouponView> {
     return this.coupons.get(params.name);
   }
 
   @Patch(':name')
   @Roles('admin')
-  @ApiOperation({ summary: 'Change amount and/or sale window (admin only), under the claim lock' })
+  @ApiOperation({ operationId: 'updateCoupon', summary: 'Change amount and/or sale window (admin only), under the claim lock' })
   @ApiOkResponse({ type: CouponDetailResponse })
   @ApiErrors(
     'VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_NOT_FOUND', 'AMOUNT_BELOW_CLAIMED',
@@ -84,7 +86,7 @@ export class CouponsController {
   @Post(':name/close')
   @HttpCode(200)
   @Roles('admin')
-  @ApiOperation({ summary: 'End the sale now (admin only), by the database clock' })
+  @ApiOperation({ operationId: 'closeCouponSale', summary: 'End the sale now (admin only), by the database clock' })
   @ApiOkResponse({ type: CouponDetailResponse })
   @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_NOT_FOUND', 'LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE')
   close(@Param() params: CouponNameParam): Promise<CouponDetailView> {
@@ -93,11 +95,12 @@ export class CouponsController {
 
   @Get(':name/claims')
   @ApiOperation({
+    operationId: 'listCouponHolders',
     summary: 'Holders of a coupon, one page at a time, in claim order',
     description: 'Follow `next_cursor` (as `after`) until it is null. Claims made meanwhile appear on later pages.',
   })
   @ApiOkResponse({ type: ClaimsPageResponse })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'COUPON_NOT_FOUND')
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'COUPON_NOT_FOUND', 'DATABASE_UNAVAILABLE')
   claims(@Param() params: CouponNameParam, @Query() query: ClaimsPageQuery): Promise<ClaimsPage> {
     const limit = query.limit === undefined ? DEFAULT_CLAIMS_PAGE : Number(query.limit);
     return this.coupons.claimsPage(params.name, limit, query.after);

@@ -15,9 +15,9 @@ export const PROBE_ROUTES = {
   liveness: 'api/healthcheck/live',
 } as const;
 
-const ReadinessDocs = (summary: string) =>
+const ReadinessDocs = (operationId: string, summary: string) =>
   applyDecorators(
-    ApiOperation({ summary }),
+    ApiOperation({ operationId, summary }),
     ApiOkResponse({ type: HealthResponse }),
     ApiServiceUnavailableResponse({ type: HealthUnavailableResponse, description: 'Not ready; names what is down' }),
   );
@@ -29,13 +29,13 @@ export class HealthController {
 
   /** 200 when PostgreSQL and a Redis quorum answer; 503 naming what does not. */
   @Get(PROBE_ROUTES.readiness)
-  @ReadinessDocs('Readiness: PostgreSQL and a Redis quorum answer')
+  @ReadinessDocs('getReadiness', 'Readiness: PostgreSQL and a Redis quorum answer')
   readiness(): Promise<HealthResponse> {
     return this.report();
   }
 
   @Get(PROBE_ROUTES.unprefixedReadiness)
-  @ReadinessDocs('Readiness without the /api prefix (same answer as /api/healthcheck)')
+  @ReadinessDocs('getReadinessUnprefixed', 'Readiness without the /api prefix (same answer as /api/healthcheck)')
   unprefixedReadiness(): Promise<HealthResponse> {
     return this.report();
   }
@@ -51,7 +51,7 @@ export class HealthController {
 
   /** Liveness: the process runs and serves HTTP. No dependency checks, so a database outage never restarts it. */
   @Get(PROBE_ROUTES.liveness)
-  @ApiOperation({ summary: 'Liveness: the process runs (no dependency checks)' })
+  @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness: the process runs (no dependency checks)' })
   @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', example: 'ok' } }, required: ['status'] } })
   liveness() {
     return { status: 'ok' };

@@ -10,7 +10,7 @@ export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Prometheus metrics of this instance (not under /api)' })
+  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics of this instance (not under /api)' })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4', schema: { type: 'string', example: 'coupon_claims_total{outcome="GRANTED"} 3' } })
   @Header('Cache-Control', 'no-store')

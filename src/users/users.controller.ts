@@ -21,9 +21,9 @@ export class UsersController {
 
   @Post('register')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Register a user' })
+  @ApiOperation({ operationId: 'registerUser', summary: 'Register a user' })
   @ApiCreatedResponse({ type: UserResponse })
-  @ApiErrors('VALIDATION_FAILED', 'USERNAME_TAKEN', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
+  @ApiErrors('VALIDATION_FAILED', 'USERNAME_TAKEN', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY', 'DATABASE_UNAVAILABLE')
   @UseGuards(RateLimitGuard)
   @RateLimited(registrationBuckets)
   register(@Body() body: CredentialsDto, @Ip() clientAddress: string): Promise<UserView> {
@@ -32,9 +32,9 @@ export class UsersController {
 
   @Post('login')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Log in: a bearer token for the other routes' })
+  @ApiOperation({ operationId: 'logIn', summary: 'Log in: a bearer token for the other routes' })
   @ApiOkResponse({ type: AccessTokenResponse })
-  @ApiErrors('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY')
+  @ApiErrors('VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'AUTH_BUSY', 'DATABASE_UNAVAILABLE')
   @UseGuards(RateLimitGuard)
   @RateLimited(loginBuckets)
   login(@Body() body: CredentialsDto, @Ip() clientAddress: string): Promise<AccessToken> {
@@ -44,9 +44,9 @@ export class UsersController {
   @Get('me')
   @UseGuards(JwtAuthGuard)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'The caller\'s profile' })
+  @ApiOperation({ operationId: 'getMyProfile', summary: 'The caller\'s profile' })
   @ApiOkResponse({ type: UserResponse })
-  @ApiErrors(...TOKEN_ERRORS)
+  @ApiErrors(...TOKEN_ERRORS, 'DATABASE_UNAVAILABLE')
   me(@CurrentUser() user: AuthenticatedUser): Promise<UserView> {
     return this.users.profile(user.id);
   }
@@ -56,9 +56,9 @@ export class UsersController {
   @UseGuards(JwtAuthGuard)
   @Roles('admin')
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Delete a user (admin only); their tokens stop working' })
+  @ApiOperation({ operationId: 'deleteUser', summary: 'Delete a user (admin only); their tokens stop working' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'CANNOT_DELETE_SELF', 'USER_NOT_FOUND', 'USER_HAS_CLAIMS')
+  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'CANNOT_DELETE_SELF', 'USER_NOT_FOUND', 'USER_HAS_CLAIMS', 'DATABASE_UNAVAILABLE')
   async delete(@CurrentUser() admin: AuthenticatedUser, @Param() params: UsernameParam): Promise<void> {
     await this.users.delete(params.username, admin.username);
   }

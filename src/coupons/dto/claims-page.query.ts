@@ -7,7 +7,7 @@ export const DEFAULT_CLAIMS_PAGE = 100;
 
 /** Query strings arrive as text: parsed strictly here, never coerced ("1e2", "01", "-1" are refused). */
 export class ClaimsPageQuery {
-  @ApiPropertyOptional({ description: `Claims per page, 1-${MAX_CLAIMS_PAGE}`, default: DEFAULT_CLAIMS_PAGE, example: '100' })
+  @ApiPropertyOptional({ description: `Claims per page, 1-${MAX_CLAIMS_PAGE}`, default: String(DEFAULT_CLAIMS_PAGE), example: '100' })
   @IsOptional()
   @Matches(/^([1-9][0-9]{0,2}|1000)$/, { message: `limit must be an integer from 1 to ${MAX_CLAIMS_PAGE}` })
   limit?: string;
