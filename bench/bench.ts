@@ -351,12 +351,12 @@ async function main(): Promise<void> {
     writeFileSync(args.reportPath, renderBenchReport(result));
     log(`wrote the HTML report to ${args.reportPath}`);
   }
-  writeFileSync(join(projectRoot(), 'documentation', 'benchmarks.md'), benchmarksMarkdown(result, table, pgbenchClients));
-  log('wrote documentation/benchmarks.md');
+  writeFileSync(join(projectRoot(), 'documentation', 'results', 'benchmarks.md'), benchmarksMarkdown(result, table, pgbenchClients));
+  log('wrote documentation/results/benchmarks.md');
   process.exit(result.passed ? 0 : 1);
 }
 
-/** documentation/benchmarks.md: how the rows were measured, the tables and the targets. */
+/** documentation/results/benchmarks.md: how the rows were measured, the tables and the targets. */
 function benchmarksMarkdown(
   result: BenchResult & { floods: FloodResult; crowds: CrowdsResult; storms: StormRowsResult; keys: KeyRowsResult },
   table: string,
@@ -369,8 +369,8 @@ function benchmarksMarkdown(
 Reproduce with \`npm run bench\` (writes this file; the crowd rows add about 3 minutes to the A/B/C/D rows). \`npm run bench -- --json\`
 prints the measured rows and targets as JSON; \`npm run bench -- --report PATH.html\` also writes
 them as one self-contained page of charts (A/B/C/D side by side, ratios on the bars;
-[bench-report.png](bench-report.png) is the page of a full run, rendered by headless Chromium; more in
-[stress.md](stress.md#html-report)). Last run: ${started.toISOString()},
+[bench-report.png](../bench-report.png) is the page of a full run, rendered by headless Chromium; more in
+[stress.md](../stress.md#html-report)). Last run: ${started.toISOString()},
 ${machine}. ${USERS} users per sale; the load tool is the stress tool's (keep-alive, bounded
 concurrency) in the same run for every row.
 
@@ -444,7 +444,7 @@ ${targetLines(targets)}
 
 All processes (load tool, API, PostgreSQL, Redis) share the same 2 cores, so absolute numbers
 move with whatever else runs; the ratios measured in one run are the result. What each target
-costs, and how the sold-out ratio spreads between runs: [performance.md](performance.md).
+costs, and how the sold-out ratio spreads between runs: [performance.md](../performance.md).
 `;
 }
 

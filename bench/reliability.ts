@@ -7,7 +7,7 @@ import { IDEMPOTENT_RETRY_SCENARIO } from '../harness/idempotent-retry-scenario'
 
 /**
  * `npm run reliability`: runs every fault scenario once (the same list test/fault-scenarios*
- * assert) and writes the measured table into documentation/reliability.md between markers.
+ * assert) and writes the measured table into documentation/results/reliability.md between markers.
  */
 const BEGIN = '<!-- reliability-table:begin -->';
 const END = '<!-- reliability-table:end -->';
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     details(results),
     END,
   ].join('\n');
-  const path = join(projectRoot(), 'documentation', 'reliability.md');
+  const path = join(projectRoot(), 'documentation', 'results', 'reliability.md');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
