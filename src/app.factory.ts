@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { readBodiesWithoutBind } from './common/body-reading';
 import { DomainErrorFilter, sendError } from './common/domain-error.filter';
 import { setupOpenApi } from './common/openapi';
 import { addSecurityHeaders } from './common/security-headers';
@@ -51,6 +52,7 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
   });
   app.useLogger(app.get(PinoAppLogger));
   addSecurityHeaders(app.getHttpAdapter().getInstance() as FastifyInstance);
+  readBodiesWithoutBind(app.getHttpAdapter().getInstance() as FastifyInstance);
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });
   // Prometheus scrapes /metrics by convention; probes have full paths of their own. Both stay outside /api.

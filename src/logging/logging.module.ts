@@ -36,18 +36,22 @@ export class RequestLogHook implements OnModuleInit {
       // bugs. Load shed on purpose (fields.shed) is info: its source warns once per interval instead.
       const level = status === 503 && !fields?.shed ? 'warn' : status >= 500 && status !== 503 ? 'error' : 'info';
       if (this.lines.isLevelEnabled(level)) {
-        const line = {
-          // The handler's fields first: they may add to the line, never replace its core fields.
-          ...safeRequestFields(fields),
+        const url = request.url;
+        const query = url.indexOf('?');
+        // One object literal of one shape for every line (no spread into it): the core fields.
+        const line: Record<string, unknown> = {
           request_id: request.id,
           trace_id: traceIdOf(request.raw),
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',
           // Without the query string: queries may carry cursors, never worth a log line.
-          path: request.url.split('?')[0],
+          path: query === -1 ? url : url.slice(0, query),
           status,
           duration_ms: Math.round(reply.elapsedTime),
         };
+        // The handler's fields may add to the line, never replace its core fields.
+        const added = safeRequestFields(fields);
+        if (added !== undefined) for (const key in added) if (!Object.prototype.hasOwnProperty.call(line, key)) line[key] = added[key];
         this.lines[level](line, level === 'info' ? 'request completed' : 'request failed');
       }
       done();
