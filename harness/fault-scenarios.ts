@@ -542,7 +542,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   scenario(6, "PostgreSQL connections cut mid-sale (pg_terminate_backend of the service's sessions)", {
     processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'every-200-is-a-row', faultAt: 0.05,
     // No row without a 200: a session cut while its COMMIT was under way is looked up
-    // (ClaimsRepository.confirmCommit), so a claim that committed is answered 200, never 503.
+    // (CommitConfirmation.confirmCommit), so a claim that committed is answered 200, never 503.
     fault: async (sale) => {
       // The test holds the coupon row first, so the service's settles are waiting inside their
       // transactions when their sessions are cut: a cut that only hit idle pooled connections

@@ -53,7 +53,7 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'src/claims/claims.repository.ts',
-        search: "return withSpan('claim.commit_confirmation', {}, () => this.confirmCommit(batch, settlements!, error as Error, connection.processID));",
+        search: "return withSpan('claim.commit_confirmation', {}, () => this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID));",
         replace: 'throw error;',
       },
     ],
@@ -110,9 +110,9 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'src/claims/claims.repository.ts',
-        search: '      settlements = await this.decide(runner, batch);',
+        search: '      settlements = await writeSettlement(runner, batch, this.keys);',
         replace:
-          '      settlements = await this.decide(runner, batch);\n' +
+          '      settlements = await writeSettlement(runner, batch, this.keys);\n' +
           "      if (settlements) throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });",
       },
     ],
@@ -123,7 +123,7 @@ export const MUTANTS: Mutant[] = [
     breaks: "the conditional decrement no longer refuses to take more stock than is left (remaining_amount >= granted)",
     edits: [
       {
-        file: 'src/claims/claims.repository.ts',
+        file: 'src/claims/claim-transaction.ts',
         search: 'WHERE c.id = w.coupon_id AND c.remaining_amount >= w.granted',
         replace: 'WHERE c.id = w.coupon_id',
       },

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { Claimant, ClaimsRepository } from '../src/claims/claims.repository';
+import type { Claimant } from '../src/claims/claim-outcome';
+import { ClaimsRepository } from '../src/claims/claims.repository';
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
 /** Batches that settle several coupons in one transaction (claims.repository.ts settleCoupons). */

@@ -1,4 +1,5 @@
-import { Claimant, ClaimsRepository } from '../src/claims/claims.repository';
+import type { Claimant } from '../src/claims/claim-outcome';
+import { ClaimsRepository } from '../src/claims/claims.repository';
 import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
 
 /**

@@ -18,7 +18,7 @@ const DROP_AFTER_COMMIT_MS = 100;
 /**
  * A loopback proxy in front of PostgreSQL that, once armed, lets the next COMMIT through and then
  * cuts that connection both ways: the server commits, the client never hears the answer (what
- * claims.repository.ts confirms by looking).
+ * commit-confirmation.ts confirms by looking).
  */
 class CommitCutter {
   private armed = false;
@@ -214,7 +214,7 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     const confirmation = one(spans, 'claim.commit_confirmation');
     expect(confirmation.parentSpanId).toBe(transaction.spanId);
     expect(spans.filter((s) => s.parentSpanId === confirmation.spanId && s.attributes['db.system.name'] === 'postgresql').length).toBeGreaterThanOrEqual(1);
-    expect(logLines().some((l) => l.context === 'ClaimsRepository' && l.trace_id === caller.traceId && /claims are in/.test(String(l.msg)))).toBe(true);
+    expect(logLines().some((l) => l.context === 'CommitConfirmation' && l.trace_id === caller.traceId && /claims are in/.test(String(l.msg)))).toBe(true);
   });
 
   it('a request without a traceparent starts a trace of its own, answered and logged with its id', async () => {

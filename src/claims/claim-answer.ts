@@ -1,7 +1,6 @@
 import { DomainError, alreadyClaimed, saleEnded, saleNotStarted, soldOut } from '../common/domain-error';
 import { StoredAnswer, errorAnswer } from '../idempotency/idempotency-key';
-import type { ClaimOutcome } from './claims.repository';
-import type { RememberedRefusal } from './sold-out-memory';
+import type { ClaimOutcome, ClaimRefusal } from './claim-outcome';
 
 export interface ClaimView {
   coupon_name: string;
@@ -10,7 +9,7 @@ export interface ClaimView {
 }
 
 /** The error a refusal is answered with, from the batch and the sold-out memory alike. */
-export function refusalError(couponName: string, refusal: RememberedRefusal): DomainError {
+export function refusalError(couponName: string, refusal: ClaimRefusal): DomainError {
   switch (refusal.kind) {
     case 'already_claimed':
       return alreadyClaimed(couponName);

@@ -20,8 +20,7 @@ describe('ClaimBatcher', () => {
           return g.requests.map((r) => `ok:${r}`);
         });
       },
-      3,
-      0,
+      { maxBatchSize: 3, maxWaitMs: 0 },
     );
     const answers = [batcher.submit('A', 1)];
     await tick();
@@ -38,7 +37,7 @@ describe('ClaimBatcher', () => {
     const batcher = new ClaimBatcher<string, string>((groups) => {
       batches.push(show(groups));
       return groups.map(async (g) => g.requests.map((r) => `${g.key}/${r}`));
-    }, 10, 0);
+    }, { maxBatchSize: 10, maxWaitMs: 0 });
     const answers = await Promise.all([batcher.submit('A', 'a1'), batcher.submit('B', 'b1'), batcher.submit('A', 'a2')]);
     expect(answers).toEqual(['A/a1', 'B/b1', 'A/a2']);
     expect(batches).toEqual(['A:a1,a2 B:b1']);
@@ -53,7 +52,7 @@ describe('ClaimBatcher', () => {
         if (index === 1) await first.opened;
         return g.requests;
       });
-    }, 10, 0);
+    }, { maxBatchSize: 10, maxWaitMs: 0 });
     const a1 = batcher.submit('A', 1);
     await tick();
     const later = [batcher.submit('A', 2), batcher.submit('B', 3)];
@@ -73,7 +72,7 @@ describe('ClaimBatcher', () => {
         if (calls === 1 && g.key === 'A') throw new Error('transaction failed');
         return g.requests;
       });
-    }, 10, 0);
+    }, { maxBatchSize: 10, maxWaitMs: 0 });
     const a = batcher.submit('A', 1);
     const b = batcher.submit('B', 2);
     await expect(a).rejects.toThrow('transaction failed');
@@ -87,7 +86,7 @@ describe('ClaimBatcher', () => {
     const batcher = new ClaimBatcher<number, number>((groups) => {
       if (++calls === 1) throw new Error('no settlement');
       return groups.map(async (g) => g.requests);
-    }, 10, 0);
+    }, { maxBatchSize: 10, maxWaitMs: 0 });
     await expect(batcher.submit('A', 1)).rejects.toThrow('no settlement');
     await expect(batcher.submit('A', 2)).resolves.toBe(2);
   });
@@ -101,7 +100,7 @@ describe('ClaimBatcher', () => {
         if (g.key === 'SLOW') await slow.opened;
         return g.requests;
       });
-    }, 10, 0);
+    }, { maxBatchSize: 10, maxWaitMs: 0 });
     const stuck = batcher.submit('SLOW', 1);
     await expect(batcher.submit('FAST', 2)).resolves.toBe(2);
     // FAST's first batch is still open (SLOW holds it), yet FAST's next claim settles in the other slot.
@@ -121,7 +120,7 @@ describe('ClaimBatcher', () => {
         await (g.key === 'SLOW' ? slow.opened : batches.length === 1 ? fast.opened : undefined);
         return g.requests;
       });
-    }, 10, 0);
+    }, { maxBatchSize: 10, maxWaitMs: 0 });
     const stuck = batcher.submit('SLOW', 1);
     const first = batcher.submit('FAST', 2);
     await tick();
@@ -142,7 +141,7 @@ describe('ClaimBatcher', () => {
     const batcher = new ClaimBatcher<number, number>((groups) => {
       sizes.push(groups.reduce((sum, g) => sum + g.requests.length, 0));
       return groups.map(async (g) => g.requests);
-    }, 10, 30);
+    }, { maxBatchSize: 10, maxWaitMs: 30 });
     const first = batcher.submit('A', 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const second = batcher.submit('B', 2);
@@ -158,7 +157,7 @@ describe('ClaimBatcher', () => {
         answered += g.requests.length;
         return g.requests;
       }),
-    10, 0);
+    { maxBatchSize: 10, maxWaitMs: 0 });
     void batcher.submit('A', 1);
     void batcher.submit('B', 2);
     expect(batcher.pending).toBe(2);
@@ -178,11 +177,7 @@ describe('ClaimBatcher', () => {
           return g.requests;
         });
       },
-      10,
-      0,
-      undefined,
-      2,
-      50,
+      { maxBatchSize: 10, maxWaitMs: 0, maxConcurrentBatches: 2, maxQueueWaitMs: 50 },
     );
     const first = batcher.submit('A', 1);
     await tick();
@@ -209,11 +204,7 @@ describe('ClaimBatcher', () => {
           await new Promise((resolve) => setTimeout(resolve, 20));
           return g.requests;
         }),
-      2,
-      0,
-      undefined,
-      2,
-      150,
+      { maxBatchSize: 2, maxWaitMs: 0, maxConcurrentBatches: 2, maxQueueWaitMs: 150 },
     );
     // Requests arrive as fast as batches take them, so the queue is never empty for 300 ms,
     // but each request waits about one batch (20 ms) for its turn.

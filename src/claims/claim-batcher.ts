@@ -27,6 +27,19 @@ interface Waiter<Request, Outcome> {
   wait?: QueueWait;
 }
 
+export interface ClaimBatcherOptions {
+  /** Requests one batch takes at most. */
+  maxBatchSize: number;
+  /** How long a batch waits for company before settling a short batch (0, the default, = never waits). */
+  maxWaitMs?: number;
+  /** Told each batch's size (requests) and keys. */
+  onBatch?: (size: number, keys: number) => void;
+  /** Batches settling at once; 2 by default. */
+  maxConcurrentBatches?: number;
+  /** The longest a request waits for a batch to take it (0, the default, = no limit). */
+  maxQueueWaitMs?: number;
+}
+
 /** A request that waited `maxQueueWaitMs` without joining a batch: it was never settled. */
 export class QueueWaitExpiredError extends Error {
   override name = 'QueueWaitExpiredError';
@@ -56,16 +69,22 @@ export class ClaimBatcher<Request, Outcome> {
   /** Fires when the oldest waiter has waited `maxQueueWaitMs` (one timer, not one per request). */
   private expiry?: NodeJS.Timeout;
 
+  private readonly maxBatchSize: number;
+  private readonly maxWaitMs: number;
+  private readonly onBatch?: (size: number, keys: number) => void;
+  private readonly maxConcurrentBatches: number;
+  private readonly maxQueueWaitMs: number;
+
   constructor(
     private readonly settle: BatchSettler<Request, Outcome>,
-    private readonly maxBatchSize: number,
-    /** How long a batch waits for company before settling a short batch (0 = never waits). */
-    private readonly maxWaitMs: number,
-    private readonly onBatch?: (size: number, keys: number) => void,
-    private readonly maxConcurrentBatches = 2,
-    /** The longest a request waits for a batch to take it (0 = no limit). */
-    private readonly maxQueueWaitMs = 0,
-  ) {}
+    options: ClaimBatcherOptions,
+  ) {
+    this.maxBatchSize = options.maxBatchSize;
+    this.maxWaitMs = options.maxWaitMs ?? 0;
+    this.onBatch = options.onBatch;
+    this.maxConcurrentBatches = options.maxConcurrentBatches ?? 2;
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 0;
+  }
 
   submit(key: string, request: Request): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {

@@ -1,10 +1,11 @@
+import type { ClaimRefusal } from './claim-outcome';
+
 export type SaleWindow = { kind: 'open' } | { kind: 'not_started'; secondsUntilStart: number } | { kind: 'ended' };
 
+/** The rule's answer before anything is written (claim-outcome.ts names the layers after it). */
 export type ClaimVerdict =
   | { kind: 'grant' }
-  | { kind: 'already_claimed' }
-  | Exclude<SaleWindow, { kind: 'open' }>
-  | { kind: 'sold_out' }
+  | ClaimRefusal
   /** A fact the rule needs at this step was not given: the caller must read it and ask again. */
   | { kind: 'needs_state' };
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ClaimVerdict, SaleWindow, judgeClaims } from './claim-decision';
+import type { ClaimRefusal } from './claim-outcome';
 
 /** What a remembered sold-out answer is checked against: one read, no lock, no transaction. */
 export interface StockState {
@@ -24,8 +25,6 @@ export interface SoldOutMemoryOptions {
   now?: () => number;
 }
 
-/** A refusal the memory can give; null from `answer` means the claim must go through a batch. */
-export type RememberedRefusal = Exclude<ClaimVerdict, { kind: 'grant' } | { kind: 'needs_state' }>;
 
 interface SoldOutCoupon {
   couponName: string;
@@ -56,8 +55,8 @@ export const SOLD_OUT_HOLDER_LIMIT = 200_000;
  *
  * With `reuseMs` > 0 a read also answers claims that arrive up to `reuseMs` after it STARTED.
  * That stays true only because every admin change waits `reuseMs` after its commit before it
- * answers 200 (CouponsService): a claim sent after that 200 can no longer meet a read that
- * started before the commit. Every process of a deployment must use the same value.
+ * answers 200 (waitOutSoldOutReads in sold-out-read-reuse.ts, called by CouponsService): a
+ * claim sent after that 200 can no longer meet a read that started before the commit.
  *
  * Memory is bounded: at most `maxCoupons` coupons and `maxHolders` holder ids over all of them,
  * the least recently answered coupon forgotten first (its claims then go through a batch, which
@@ -120,7 +119,7 @@ export class SoldOutMemory {
   }
 
   /** The refusal for this claim, or null when it must go through a batch. Rejects when the read fails. */
-  async answer(couponName: string, userId: string): Promise<RememberedRefusal | null> {
+  async answer(couponName: string, userId: string): Promise<ClaimRefusal | null> {
     const known = this.coupons.get(couponName);
     if (!known?.holders) return null;
     this.touch(known);
@@ -190,6 +189,6 @@ export class SoldOutMemory {
 }
 
 /** A verdict with stock known to be zero is never a grant; needs_state cannot follow full facts. */
-function settledRefusal(verdict: ClaimVerdict): RememberedRefusal | null {
+function settledRefusal(verdict: ClaimVerdict): ClaimRefusal | null {
   return verdict.kind === 'grant' || verdict.kind === 'needs_state' ? null : verdict;
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Page, PageQueryDto, pageParams, toPage } from '../common/pagination';
-import { ClaimsRepository } from './claims.repository';
+import { ClaimReadsRepository } from './claim-reads.repository';
 
 export interface HeldCouponView {
   coupon_name: string;
@@ -10,7 +10,7 @@ export interface HeldCouponView {
 /** A user's own claims: a read model beside the claim path. */
 @Injectable()
 export class UserClaimsService {
-  constructor(private readonly claims: ClaimsRepository) {}
+  constructor(private readonly claims: ClaimReadsRepository) {}
 
   /** The coupons a user holds, newest claim first (keyset pagination on the claim id). */
   async listHeld(userId: string, query: PageQueryDto): Promise<Page<HeldCouponView>> {

@@ -33,7 +33,7 @@ const COUPON_COLUMNS = 'id, name, amount, remaining_amount, starts_at, ends_at, 
 
 /**
  * The coupons table, and the reads of its holders (user_claims joined to users). The claim
- * path's own SQL is in claims/claims.repository.ts.
+ * path's own SQL is in claims/claim-transaction.ts.
  */
 @Injectable()
 export class CouponsRepository {

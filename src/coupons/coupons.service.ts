@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { constraintOf, isCheckViolation, isUniqueViolation } from '../common/database-errors';
 import { DomainError, couponNotFound, idempotencyKeyInUse } from '../common/domain-error';
 import { Page, PageQueryDto, decodeCursor, pageParams, toPage } from '../common/pagination';
@@ -12,6 +11,7 @@ import { IdempotencyKeysRepository, KEY_TAKEN_CONSTRAINT, SqlRunner } from '../i
 import { Coupon } from './coupon.entity';
 import { CouponRow, CouponsRepository } from './coupons.repository';
 import { UpdateCouponDto } from './dto/update-coupon.dto';
+import { waitOutSoldOutReads } from '../claims/sold-out-read-reuse';
 
 export interface CreatedCouponView {
   name: string;
@@ -197,16 +197,15 @@ export class CouponsService {
   /**
    * Runs an admin change under the coupon's claim lock (the repository holds the row FOR
    * UPDATE in one transaction): it never interleaves with a batch of claims, even past an
-   * expired lease. After the commit it waits SOLD_OUT_READ_REUSE_MS before answering, so that
-   * no process can still answer a claim sent after this 200 from a stock read taken before
-   * the commit.
+   * expired lease. After the commit it waits out the claims module's sold-out reads
+   * (waitOutSoldOutReads) before answering, so that no process can still answer a claim sent
+   * after this 200 from a stock read taken before the commit.
    */
   private async underLock(name: string, change: () => Promise<CouponRow | undefined>): Promise<CouponDetailView> {
     try {
       const { result } = await this.lock.withLock(couponLockResource(name), change);
       if (!result) throw couponNotFound(name);
-      // A few ms over: a timer may fire a millisecond early, and hosts' clocks differ slightly in rate.
-      if (this.config.SOLD_OUT_READ_REUSE_MS > 0) await sleep(this.config.SOLD_OUT_READ_REUSE_MS + 5);
+      await waitOutSoldOutReads(this.config);
       return toDetailView(result);
     } catch (error) {
       // The database's own window check: only reachable with sub-millisecond bounds from a close.

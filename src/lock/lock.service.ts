@@ -24,7 +24,7 @@ const leaseDrift = (ttlMs: number) => Math.round(0.01 * ttlMs) + 2;
 
 /**
  * Redlock over the configured Redis nodes. The lock keeps claimants of one coupon from
- * fighting over its row; correctness never depends on it (see claims.repository.ts).
+ * fighting over its row; correctness never depends on it (see claims/claim-transaction.ts).
  */
 @Injectable()
 export class LockService {
