@@ -12,7 +12,9 @@ function esModuleFolders(nodeModules) {
   if (!existsSync(nodeModules)) return found;
   for (const entry of readdirSync(nodeModules)) {
     if (entry.startsWith('.')) continue;
-    const folders = entry.startsWith('@') ? readdirSync(join(nodeModules, entry)).map((name) => join(nodeModules, entry, name)) : [join(nodeModules, entry)];
+    const folders = entry.startsWith('@')
+      ? readdirSync(join(nodeModules, entry)).map((name) => join(nodeModules, entry, name))
+      : [join(nodeModules, entry)];
     for (const folder of folders) {
       try {
         if (JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).type === 'module') found.push(folder);
@@ -42,7 +44,13 @@ const escape = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 module.exports = {
   rootDir: '.',
   testEnvironment: 'node',
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/harness/**/*.spec.ts', '<rootDir>/bench/**/*.spec.ts', '<rootDir>/scripts/**/*.spec.ts'],
+  testMatch: [
+    '<rootDir>/src/**/*.spec.ts',
+    '<rootDir>/test/**/*.e2e-spec.ts',
+    '<rootDir>/harness/**/*.spec.ts',
+    '<rootDir>/bench/**/*.spec.ts',
+    '<rootDir>/scripts/**/*.spec.ts',
+  ],
   transform: {
     '^.+\\.ts$': swc('typescript'),
     '^.+\\.m?js$': swc('ecmascript'),

@@ -63,7 +63,12 @@ async function prepareService(variant: Variant): Promise<PreparedService> {
   const http = new HttpPool([service.url], Math.max(...CONCURRENCY), 60_000);
   const admin = await login(http, service.adminUser, service.adminPassword);
   const { users } = await seedUsers({
-    http, databaseUrl: service.databaseUrl, prefix: `bench${variant}_`, count: USERS, password: 'bench-password-1', concurrency: 64,
+    http,
+    databaseUrl: service.databaseUrl,
+    prefix: `bench${variant}_`,
+    count: USERS,
+    password: 'bench-password-1',
+    concurrency: 64,
   });
   // Warm the connections and the claim path's code before anything is measured.
   await http.request('POST', '/api/coupons', { name: `WARMUP_${variant}`, amount: 100 }, admin);
@@ -71,7 +76,11 @@ async function prepareService(variant: Variant): Promise<PreparedService> {
     await http.request('POST', '/api/coupons/claim', { coupon_name: `WARMUP_${variant}` }, user.token);
   });
   return {
-    variant, http, admin, users, databaseUrl: service.databaseUrl,
+    variant,
+    http,
+    admin,
+    users,
+    databaseUrl: service.databaseUrl,
     stop: async () => {
       await http.close();
       await service.stop();
@@ -90,7 +99,12 @@ async function measureVariant(service: PreparedService, stock: number, concurren
 }
 
 async function measureSale(
-  http: HttpPool, coupon: string, users: SaleUser[], stock: number, concurrency: number, databaseUrl: string,
+  http: HttpPool,
+  coupon: string,
+  users: SaleUser[],
+  stock: number,
+  concurrency: number,
+  databaseUrl: string,
 ): Promise<ServiceRow> {
   const sale = { http, couponName: coupon, users, stock, concurrency, seed: 7, durationSeconds: 300, retries: 5, retryDelayMs: 100 };
   const run = await runSale({ ...sale, doubleDip: 0 });
@@ -100,8 +114,13 @@ async function measureSale(
   const database = await databaseSnapshot(databaseUrl, coupon);
   const couponView = await http.request('GET', `/api/coupons/${coupon}`, undefined, users[0].token);
   const checks = checkSale({
-    records: run.records, stock, userCount: users.length, doubleDip: 0, dipper: users[0].username,
-    coupon: couponView.status === 200 ? couponView.body : null, database,
+    records: run.records,
+    stock,
+    userCount: users.length,
+    doubleDip: 0,
+    dipper: users[0].username,
+    coupon: couponView.status === 200 ? couponView.body : null,
+    database,
   });
   const row: ServiceRow = {
     grantsPerSecond: round(granted / (soldOut / 1000)),
@@ -123,7 +142,11 @@ async function measureSale(
  * per-answer records, so the tool is as light as it can be and D is not held down by it.
  */
 async function answerPass(
-  http: HttpPool, coupon: string, users: SaleUser[], concurrency: number, expected: (answer: HttpAnswer) => boolean,
+  http: HttpPool,
+  coupon: string,
+  users: SaleUser[],
+  concurrency: number,
+  expected: (answer: HttpAnswer) => boolean,
 ): Promise<{ perSecond: number; other: number }> {
   let matched = 0;
   let other = 0;
@@ -140,7 +163,10 @@ async function answerPass(
  * Row C: pgbench running the bare claim transaction (conditional decrement + insert) on one
  * hot coupon row, in a throwaway database with the real schema.
  */
-async function preparePgbench(): Promise<{ measure: (concurrency: number) => Promise<{ tps: number; clients: number }>; drop: () => Promise<void> }> {
+async function preparePgbench(): Promise<{
+  measure: (concurrency: number) => Promise<{ tps: number; clients: number }>;
+  drop: () => Promise<void>;
+}> {
   const base = loadConfig();
   const url = new URL(base.DATABASE_URL);
   url.pathname = `/coupons_bench_${Date.now().toString(36)}`;
@@ -216,7 +242,13 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 1);
 
 /** stdout carries only the table or the --json object; Nest's logs (database set-up for C) go to stderr. */
 class StderrLogger extends ConsoleLogger {
-  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+  protected override printMessages(
+    messages: unknown[],
+    context?: string,
+    logLevel?: LogLevel,
+    _stream?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+  ): void {
     super.printMessages(messages, context, logLevel, 'stderr', errorStack);
   }
 }
@@ -241,7 +273,10 @@ async function measureServiceRows(): Promise<{ rows: BenchRow[]; pgbenchClients:
   // A, B and D stay up together and are measured turn by turn, so that a slow moment on
   // this shared machine hits both sides of a ratio alike.
   const services: Services = {
-    A: await prepareService('A'), B: await prepareService('B'), N: await prepareService('N'), R: await prepareService('R'),
+    A: await prepareService('A'),
+    B: await prepareService('B'),
+    N: await prepareService('N'),
+    R: await prepareService('R'),
   };
   const constant = await startConstantEndpoint(services.B.users);
   const pgbench = await preparePgbench();
@@ -257,7 +292,12 @@ async function measureServiceRows(): Promise<{ rows: BenchRow[]; pgbenchClients:
         const c = await pgbench.measure(concurrency);
         pgbenchClients.set(`${stock}/${concurrency}`, c.clients);
         rows.push({
-          stock, concurrency, a, b, cTps: c.tps, dRequestsPerSecond,
+          stock,
+          concurrency,
+          a,
+          b,
+          cTps: c.tps,
+          dRequestsPerSecond,
           soldOutWithoutFastPath: soldOut?.withoutFastPath ?? null,
           soldOutReusingRead: soldOut?.reusedRead ?? null,
         });
@@ -279,7 +319,11 @@ async function measureServiceRows(): Promise<{ rows: BenchRow[]; pgbenchClients:
  * B's soldOutAnswersPerSecond and adds N's and R's failed checks to B's row.
  */
 async function soldOutTurns(
-  services: Services, constant: ConstantEndpoint, row: ServiceRow, stock: number, concurrency: number,
+  services: Services,
+  constant: ConstantEndpoint,
+  row: ServiceRow,
+  stock: number,
+  concurrency: number,
 ): Promise<{ soldOut: number; withoutFastPath: number; reusedRead: number; constant: number }> {
   for (const other of [services.N, services.R]) {
     const sale = await measureVariant(other, stock, concurrency);
@@ -302,9 +346,16 @@ async function soldOutTurns(
   }
   const ratio = (t: { soldOut: number; constant: number }) => t.soldOut / t.constant;
   const middle = [...turns].sort((x, y) => ratio(x) - ratio(y))[Math.floor(turns.length / 2)];
-  log(`sold-out (B, N, R)/D turns at concurrency ${concurrency}: ${turns.map((t) => `${round(t.soldOut)},${round(t.withoutFastPath)},${round(t.reusedRead)}/${round(t.constant)}`).join('; ')}`);
+  log(
+    `sold-out (B, N, R)/D turns at concurrency ${concurrency}: ${turns.map((t) => `${round(t.soldOut)},${round(t.withoutFastPath)},${round(t.reusedRead)}/${round(t.constant)}`).join('; ')}`,
+  );
   row.soldOutAnswersPerSecond = round(middle.soldOut);
-  return { soldOut: round(middle.soldOut), withoutFastPath: round(middle.withoutFastPath), reusedRead: round(middle.reusedRead), constant: round(middle.constant) };
+  return {
+    soldOut: round(middle.soldOut),
+    withoutFastPath: round(middle.withoutFastPath),
+    reusedRead: round(middle.reusedRead),
+    constant: round(middle.constant),
+  };
 }
 
 const targetLines = (targets: BenchTarget[]) => targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n');
@@ -317,7 +368,9 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ROWS === 'crowds') {
     // Only the crowd rows, printed, nothing written: for working on them.
     const crowds = await measureCrowds(log);
-    process.stdout.write(args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${targetLines(crowds.targets)}\n`);
+    process.stdout.write(
+      args.json ? JSON.stringify(crowds, null, 2) + '\n' : `${crowdsTables(crowds)}\n\n${targetLines(crowds.targets)}\n`,
+    );
     process.exit(crowds.targets.every((t) => t.passed) ? 0 : 1);
   }
   requireWrk(); // the storm rows need it: fail now, not after the rows before them

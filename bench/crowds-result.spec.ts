@@ -2,12 +2,25 @@ import { CrowdsResult, SweepRow, crowdsTargets } from './crowds-result';
 import { listenOverflows } from './crowds';
 
 const sweepRow = (concurrency: number, over: Partial<SweepRow> = {}): SweepRow => ({
-  concurrency, grantsPerSecond: 2000, p50Ms: 100, p99Ms: 200, maxMs: 250, meanMs: 100, listenOverflows: 0, apiPeakRssMb: 200, soldOutAnswersPerSecond: 5000, failedChecks: [], ...over,
+  concurrency,
+  grantsPerSecond: 2000,
+  p50Ms: 100,
+  p99Ms: 200,
+  maxMs: 250,
+  meanMs: 100,
+  listenOverflows: 0,
+  apiPeakRssMb: 200,
+  soldOutAnswersPerSecond: 5000,
+  failedChecks: [],
+  ...over,
 });
 
 function held(): Omit<CrowdsResult, 'targets'> {
   return {
-    users: 100, stock: 50, latencyUsers: 100, latencyStock: 50,
+    users: 100,
+    stock: 50,
+    latencyUsers: 100,
+    latencyStock: 50,
     sweep: [sweepRow(64), sweepRow(4096, { grantsPerSecond: 1700, p99Ms: 240 })],
     manyCoupons: [
       { coupons: 1, stock: 50, grantsPerSecond: 1000, p99Ms: 10, couponsSoldOut: 1, failedChecks: [] },
@@ -21,7 +34,10 @@ function held(): Omit<CrowdsResult, 'targets'> {
   };
 }
 
-const failed = (result: Omit<CrowdsResult, 'targets'>) => crowdsTargets(result).filter((t) => !t.passed).map((t) => t.name);
+const failed = (result: Omit<CrowdsResult, 'targets'>) =>
+  crowdsTargets(result)
+    .filter((t) => !t.passed)
+    .map((t) => t.name);
 
 describe('crowdsTargets', () => {
   it('passes a run that met every target', () => {
@@ -34,10 +50,18 @@ describe('crowdsTargets', () => {
     ['an unfair wait', (r) => (r.sweep[1].p99Ms = 251), 'sweep 4096 in flight: p99 <= 2.5 x mean latency'],
     ['throughput falling with the crowd', (r) => (r.sweep[1].grantsPerSecond = 1599), 'sweep 4096 in flight: grants/s >= 0.8 x at 64'],
     ['a failed check in the sweep', (r) => (r.sweep[0].failedChecks = ['no user succeeded twice']), 'sweep: every stress check passes'],
-    ['many coupons too slow', (r) => (r.manyCoupons[1].grantsPerSecond = 799), '50 coupons: grants/s >= 0.8 x one coupon of the same stock'],
+    [
+      'many coupons too slow',
+      (r) => (r.manyCoupons[1].grantsPerSecond = 799),
+      '50 coupons: grants/s >= 0.8 x one coupon of the same stock',
+    ],
     ['a starved coupon', (r) => (r.manyCoupons[1].couponsSoldOut = 49), '50 coupons: every coupon sells out, every check passes'],
     ['latency costing too much', (r) => (r.latency[1].grantsPerSecond = 699), 'latency: B at 1 ms each way >= 0.7 x B at 0 ms'],
-    ['a heavy per-request tax', (r) => (r.tax[0].serviceRequestsPerSecond = 699), 'per-request tax: service liveness >= 0.7 x bare NestJS + Fastify'],
+    [
+      'a heavy per-request tax',
+      (r) => (r.tax[0].serviceRequestsPerSecond = 699),
+      'per-request tax: service liveness >= 0.7 x bare NestJS + Fastify',
+    ],
   ])('fails on %s', (_what, breakIt, target) => {
     const result = held();
     breakIt(result);

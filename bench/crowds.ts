@@ -54,13 +54,23 @@ interface Prepared {
 }
 
 async function prepare(
-  name: string, users: number, env: Record<string, string>, options: Parameters<typeof startServiceGroup>[3] = {},
+  name: string,
+  users: number,
+  env: Record<string, string>,
+  options: Parameters<typeof startServiceGroup>[3] = {},
 ): Promise<Prepared> {
   const group = await startServiceGroup(1, env, undefined, options);
   const http = new HttpPool([group.url], 64, 60_000);
   try {
     const admin = await login(http, group.adminUser, group.adminPassword);
-    const seeded = await seedUsers({ http, databaseUrl: group.databaseUrl, prefix: `crowd${name}_`, count: users, password: 'bench-password-1', concurrency: 64 });
+    const seeded = await seedUsers({
+      http,
+      databaseUrl: group.databaseUrl,
+      prefix: `crowd${name}_`,
+      count: users,
+      password: 'bench-password-1',
+      concurrency: 64,
+    });
     // Warm the claim path before anything is measured.
     await http.request('POST', '/api/coupons', { name: `WARMUP_${name}`, amount: 100 }, admin);
     await runBounded(seeded.users.slice(0, 1000), 64, async (user) => {
@@ -74,7 +84,12 @@ async function prepare(
 
 /** One sale of `coupons` coupons (total `stock`) to `users`, on a fresh connection pool, with every stress check. */
 async function sale(
-  service: Prepared, couponName: string, users: SaleUser[], stock: number, concurrency: number, coupons = 1,
+  service: Prepared,
+  couponName: string,
+  users: SaleUser[],
+  stock: number,
+  concurrency: number,
+  coupons = 1,
 ): Promise<{ run: SaleRun; failedChecks: string[]; couponsSoldOut: number }> {
   // A fresh pool per row: the crowd connects during the sale, as real clients do.
   const http = new HttpPool([service.group.url], concurrency, 60_000);
@@ -82,7 +97,17 @@ async function sale(
     const split = splitStock(couponName, stock, coupons);
     for (const c of split) await http.request('POST', '/api/coupons', { name: c.name, amount: c.stock }, service.admin);
     const run = await runSale({
-      http, couponName, coupons: split.map((c) => c.name), users, stock, concurrency, doubleDip: 0, seed: 7, durationSeconds: 300, retries: 5, retryDelayMs: 100,
+      http,
+      couponName,
+      coupons: split.map((c) => c.name),
+      users,
+      stock,
+      concurrency,
+      doubleDip: 0,
+      seed: 7,
+      durationSeconds: 300,
+      retries: 5,
+      retryDelayMs: 100,
     });
     const sales = await couponSales(http, service.admin, service.group.databaseUrl, split, run.records);
     const checks = checkSales({ records: run.records, coupons: sales, doubleDip: 0, dipper: users[0].username });
@@ -93,7 +118,8 @@ async function sale(
   }
 }
 
-const grantsPerSecond = (run: SaleRun) => round(run.records.filter((r) => r.status === 200).length / ((run.soldOutAtMs ?? run.durationMs) / 1000));
+const grantsPerSecond = (run: SaleRun) =>
+  round(run.records.filter((r) => r.status === 200).length / ((run.soldOutAtMs ?? run.durationMs) / 1000));
 const ms = (micros: number) => round(micros / 1000);
 
 async function sweepRow(service: Prepared, concurrency: number): Promise<SweepRow> {
@@ -115,7 +141,8 @@ async function sweepRow(service: Prepared, concurrency: number): Promise<SweepRo
     meanMs: ms(run.latency.mean),
     listenOverflows: overflows,
     apiPeakRssMb: peakRss,
-    soldOutAnswersPerSecond: soldOut === null || run.durationMs - soldOut < 50 ? null : round(afterSoldOut.length / ((run.durationMs - soldOut) / 1000)),
+    soldOutAnswersPerSecond:
+      soldOut === null || run.durationMs - soldOut < 50 ? null : round(afterSoldOut.length / ((run.durationMs - soldOut) / 1000)),
     failedChecks,
   };
   run.latency.destroy();
@@ -134,9 +161,11 @@ async function getPass(http: HttpPool, path: string, count: number, concurrency:
 
 /** Starts bench/constant-endpoint.ts (a bare NestJS + Fastify app) on a free loopback port: row D and the tax row. */
 export async function startBareApp(): Promise<{ url: string; pid: number; stop: () => void }> {
-  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'constant-endpoint.js'), '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
+    child.stdout.on('data', (chunk) => {
       const match = /listening (\d+)/.exec(String(chunk));
       if (match) resolve(Number(match[1]));
     });
@@ -192,14 +221,32 @@ async function measureLatency(log: Log): Promise<LatencyRow[]> {
     for (const { variant, env } of variants) {
       const pg = await TcpProxy.start(database.hostname, Number(database.port || 5432));
       const rd = await TcpProxy.start(redis.hostname, Number(redis.port || 6379));
-      const service = await prepare(`lat${variant}`, LATENCY_USERS, { ...env, REDIS_URLS: `redis://127.0.0.1:${rd.port}` }, { databasePort: pg.port });
+      const service = await prepare(
+        `lat${variant}`,
+        LATENCY_USERS,
+        { ...env, REDIS_URLS: `redis://127.0.0.1:${rd.port}` },
+        { databasePort: pg.port },
+      );
       prepared.push({ variant, service, proxies: [pg, rd] });
     }
     for (const delayMs of LATENCY_DELAYS_MS) {
       for (const { variant, service, proxies } of prepared) {
         for (const proxy of proxies) proxy.setDelay(delayMs);
-        const { run, failedChecks } = await sale(service, `LATENCY_${delayMs}`, service.users, variant === 'A' ? LATENCY_STOCK_A : LATENCY_STOCK, 256);
-        const row: LatencyRow = { variant, delayMs, stock: variant === 'A' ? LATENCY_STOCK_A : LATENCY_STOCK, grantsPerSecond: grantsPerSecond(run), p99Ms: ms(run.latency.getValueAtPercentile(99)), failedChecks };
+        const { run, failedChecks } = await sale(
+          service,
+          `LATENCY_${delayMs}`,
+          service.users,
+          variant === 'A' ? LATENCY_STOCK_A : LATENCY_STOCK,
+          256,
+        );
+        const row: LatencyRow = {
+          variant,
+          delayMs,
+          stock: variant === 'A' ? LATENCY_STOCK_A : LATENCY_STOCK,
+          grantsPerSecond: grantsPerSecond(run),
+          p99Ms: ms(run.latency.getValueAtPercentile(99)),
+          failedChecks,
+        };
         run.latency.destroy();
         log(`latency ${variant} ${delayMs} ms each way: ${JSON.stringify(row)}`);
         rows.push(row);
@@ -228,8 +275,22 @@ export async function measureCrowds(log: Log, rows: Set<string> = CROWD_ROWS): P
         sweep.push(row);
       }
       for (const coupons of rows.has('coupons') ? [1, MANY_COUPONS, 1, MANY_COUPONS] : []) {
-        const { run, failedChecks, couponsSoldOut } = await sale(service, `MANY_${coupons}_${manyCoupons.length}`, service.users, STOCK, 256, coupons);
-        const row: ManyCouponsRow = { coupons, stock: STOCK, grantsPerSecond: grantsPerSecond(run), p99Ms: ms(run.latency.getValueAtPercentile(99)), couponsSoldOut, failedChecks };
+        const { run, failedChecks, couponsSoldOut } = await sale(
+          service,
+          `MANY_${coupons}_${manyCoupons.length}`,
+          service.users,
+          STOCK,
+          256,
+          coupons,
+        );
+        const row: ManyCouponsRow = {
+          coupons,
+          stock: STOCK,
+          grantsPerSecond: grantsPerSecond(run),
+          p99Ms: ms(run.latency.getValueAtPercentile(99)),
+          couponsSoldOut,
+          failedChecks,
+        };
         run.latency.destroy();
         log(`coupons ${coupons}: ${JSON.stringify(row)}`);
         manyCoupons.push(row);

@@ -80,11 +80,15 @@ async function claimLoop(http: HttpPool, users: SaleUser[], seconds: number): Pr
 /** How the flooding client treats Retry-After: see bench/flood-client.ts. */
 const FLOOD_RETRY = process.env.BENCH_FLOOD_RETRY === 'ignore-retry-after' ? 'ignore-retry-after' : 'honour-retry-after';
 
-function startFlood(url: string, kind: FloodKind, retry: string = FLOOD_RETRY): { child: ChildProcess; stop: () => Promise<Record<string, number>> } {
+function startFlood(
+  url: string,
+  kind: FloodKind,
+  retry: string = FLOOD_RETRY,
+): { child: ChildProcess; stop: () => Promise<Record<string, number>> } {
   const script = join(projectRoot(), 'dist', 'bench', 'flood-client.js');
   const child = spawn(process.execPath, [script, url, kind, String(FLOOD_CONCURRENCY), retry], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += String(chunk)));
+  child.stdout.on('data', (chunk) => (output += String(chunk)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
@@ -115,10 +119,18 @@ export async function measureFloodRows(log: (line: string) => void, limits: Floo
   try {
     const admin = await login(http, service.adminUser, service.adminPassword);
     // One login at a time: the service's hashing bound is on, and refused logins are not the point here.
-    const { users } = await seedUsers({ http, databaseUrl: service.databaseUrl, prefix: 'flood_', count: CLAIMERS, password: 'bench-password-1', concurrency: 1 });
+    const { users } = await seedUsers({
+      http,
+      databaseUrl: service.databaseUrl,
+      prefix: 'flood_',
+      count: CLAIMERS,
+      password: 'bench-password-1',
+      concurrency: 1,
+    });
     await http.request('POST', '/api/coupons', { name: COUPON, amount: 1 }, admin);
     const granted = await http.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, users[0].token);
-    if (granted.status !== 200) throw new Error(`the flood rows' coupon was not granted: ${granted.status} ${JSON.stringify(granted.body)}`);
+    if (granted.status !== 200)
+      throw new Error(`the flood rows' coupon was not granted: ${granted.status} ${JSON.stringify(granted.body)}`);
     await claimLoop(http, users, 2); // warm-up
     const rows: FloodRow[] = [];
     for (const kind of ['registration', 'login'] as FloodKind[]) {
@@ -144,8 +156,17 @@ export async function measureFloodRows(log: (line: string) => void, limits: Floo
       const answers = await flood.stop();
       floods.pop();
       const mean = (side: 'quiet' | 'flood') => round(slices.reduce((sum, s) => sum + s[side], 0) / slices.length);
-      log(`flood ${kind} (limits ${limits}): slices (quiet/flooded) ${slices.map((x) => `${x.quiet}/${x.flood}`).join(', ')}; flood answers ${JSON.stringify(answers)}`);
-      rows.push({ flood: kind, limits, quietPerSecond: mean('quiet'), floodPerSecond: mean('flood'), floodAnswers: answers, turns: slices });
+      log(
+        `flood ${kind} (limits ${limits}): slices (quiet/flooded) ${slices.map((x) => `${x.quiet}/${x.flood}`).join(', ')}; flood answers ${JSON.stringify(answers)}`,
+      );
+      rows.push({
+        flood: kind,
+        limits,
+        quietPerSecond: mean('quiet'),
+        floodPerSecond: mean('flood'),
+        floodAnswers: answers,
+        turns: slices,
+      });
       await sleep(DRAIN_MS);
     }
     return {
@@ -178,9 +199,13 @@ export function floodTable(result: FloodResult): string {
     '|---|---|---|---|---|---|---|',
   ];
   for (const row of result.rows) {
-    const answers = Object.entries(row.floodAnswers).map(([k, n]) => `${n} x ${k}`).join(', ');
+    const answers = Object.entries(row.floodAnswers)
+      .map(([k, n]) => `${n} x ${k}`)
+      .join(', ');
     const turns = row.turns.map((t) => `${t.quiet}/${t.flood}`).join(', ');
-    lines.push(`| ${row.flood} | ${row.limits ?? 'off'} | ${row.quietPerSecond} | ${row.floodPerSecond} | ${(row.floodPerSecond / row.quietPerSecond).toFixed(2)}x | ${answers} | ${turns} |`);
+    lines.push(
+      `| ${row.flood} | ${row.limits ?? 'off'} | ${row.quietPerSecond} | ${row.floodPerSecond} | ${(row.floodPerSecond / row.quietPerSecond).toFixed(2)}x | ${answers} | ${turns} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -5,7 +5,10 @@ async function main(): Promise<void> {
   const result = await measureFloodRows((line) => process.stderr.write(`bench: ${line}\n`));
   const targets = floodTargets(result);
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ...result, targets }, null, 2) + '\n');
-  else process.stdout.write(`${floodTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`);
+  else
+    process.stdout.write(
+      `${floodTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`,
+    );
   process.exit(targets.every((t) => t.passed) ? 0 : 1);
 }
 

@@ -63,7 +63,9 @@ async function main(): Promise<void> {
       await seedHolders(db, coupon, holders);
       const bare = await timeRead(service.url, `/api/coupons/${coupon}`, token);
       const page = await timeRead(service.url, `/api/coupons/${coupon}/claims?limit=1000`, token);
-      rows.push(`| ${holders.toLocaleString('en-US')} | ${size(bare.bytes)}, ${duration(bare.ms)} | ${size(page.bytes)}, ${duration(page.ms)} |`);
+      rows.push(
+        `| ${holders.toLocaleString('en-US')} | ${size(bare.bytes)}, ${duration(bare.ms)} | ${size(page.bytes)}, ${duration(page.ms)} |`,
+      );
       console.error(rows[rows.length - 1]);
     }
     console.log(`median of ${TURNS} reads each, after one warm-up\n`);

@@ -44,8 +44,17 @@ const isCheapAnswer = (answer: HttpAnswer) => answer.body?.code === 'SOLD_OUT' |
 /** Grants per second until the stock was gone, with or without a key on every claim. */
 async function salePerSecond(http: HttpPool, users: SaleUser[], coupon: string, keys: boolean, failures: string[]): Promise<number> {
   const run = await runSale({
-    http, couponName: coupon, users, stock: STOCK, concurrency: CONCURRENCY, doubleDip: 0, seed: 11,
-    durationSeconds: 300, retries: 5, retryDelayMs: 100, idempotencyKeys: keys,
+    http,
+    couponName: coupon,
+    users,
+    stock: STOCK,
+    concurrency: CONCURRENCY,
+    doubleDip: 0,
+    seed: 11,
+    durationSeconds: 300,
+    retries: 5,
+    retryDelayMs: 100,
+    idempotencyKeys: keys,
   });
   const granted = run.records.filter((r) => r.status === 200).length;
   if (granted !== STOCK) failures.push(`${coupon}: ${granted} grants of ${STOCK}`);
@@ -62,7 +71,8 @@ async function soldOutPerSecond(http: HttpPool, users: SaleUser[], coupon: strin
     const answer = await http.request('POST', '/api/coupons/claim', { coupon_name: coupon }, user.token, headers);
     if (isCheapAnswer(answer)) answered++;
   });
-  if (answered !== users.length) failures.push(`${coupon} ${keys ? 'with' : 'without'} keys: ${users.length - answered} answers other than SOLD_OUT/ALREADY_CLAIMED`);
+  if (answered !== users.length)
+    failures.push(`${coupon} ${keys ? 'with' : 'without'} keys: ${users.length - answered} answers other than SOLD_OUT/ALREADY_CLAIMED`);
   return round(answered / ((performance.now() - started) / 1000));
 }
 
@@ -73,7 +83,12 @@ export async function measureKeyRows(log: (line: string) => void): Promise<KeyRo
   try {
     const admin = await login(http, service.adminUser, service.adminPassword);
     const { users } = await seedUsers({
-      http, databaseUrl: service.databaseUrl, prefix: 'benchkeys_', count: USERS, password: 'bench-password-1', concurrency: 64,
+      http,
+      databaseUrl: service.databaseUrl,
+      prefix: 'benchkeys_',
+      count: USERS,
+      password: 'bench-password-1',
+      concurrency: 64,
     });
     const turns: KeyTurn[] = [];
     for (let turn = 0; turn < TURNS; turn++) {
@@ -97,7 +112,11 @@ export async function measureKeyRows(log: (line: string) => void): Promise<KeyRo
     }
     const median = (ratio: (t: KeyTurn) => number) => [...turns].sort((x, y) => ratio(x) - ratio(y))[Math.floor(turns.length / 2)];
     return {
-      users: USERS, stock: STOCK, concurrency: CONCURRENCY, turns, failures,
+      users: USERS,
+      stock: STOCK,
+      concurrency: CONCURRENCY,
+      turns,
+      failures,
       grants: median((t) => t.grantsPerSecondWith / t.grantsPerSecondWithout),
       soldOut: median((t) => t.soldOutPerSecondWith / t.soldOutPerSecondWithout),
     };

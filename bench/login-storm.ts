@@ -42,7 +42,8 @@ async function claimLoop(http: HttpPool, users: SaleUser[], until: () => boolean
     users.map(async (user) => {
       while (!until()) {
         const answer = await http.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, user.token);
-        if (answer.body?.code !== 'SOLD_OUT' && answer.body?.code !== 'ALREADY_CLAIMED') throw new Error(`a storm-time claim got ${answer.status} ${JSON.stringify(answer.body)}`);
+        if (answer.body?.code !== 'SOLD_OUT' && answer.body?.code !== 'ALREADY_CLAIMED')
+          throw new Error(`a storm-time claim got ${answer.status} ${JSON.stringify(answer.body)}`);
         answered++;
       }
     }),
@@ -69,7 +70,14 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
   const claimsHttp = new HttpPool([service.url], CLAIMERS, 60_000);
   try {
     const admin = await login(claimsHttp, service.adminUser, service.adminPassword);
-    const { users: claimers } = await seedUsers({ http: claimsHttp, databaseUrl: service.databaseUrl, prefix: 'claimer_', count: CLAIMERS, password: 'bench-password-1', concurrency: 1 });
+    const { users: claimers } = await seedUsers({
+      http: claimsHttp,
+      databaseUrl: service.databaseUrl,
+      prefix: 'claimer_',
+      count: CLAIMERS,
+      password: 'bench-password-1',
+      concurrency: 1,
+    });
     await claimsHttp.request('POST', '/api/coupons', { name: COUPON, amount: 1 }, admin);
     await claimsHttp.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, claimers[0].token);
     const quietUntil = performance.now() + QUIET_SECONDS * 1000;
@@ -95,7 +103,9 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
       names.map(async (username, i) => {
         const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
         while (performance.now() - started < CLIENT_DEADLINE_MS) {
-          const answer = await http.request('POST', '/api/users/login', { username, password: PASSWORD }, undefined, { 'x-forwarded-for': address });
+          const answer = await http.request('POST', '/api/users/login', { username, password: PASSWORD }, undefined, {
+            'x-forwarded-for': address,
+          });
           if (answer.status === 200) {
             waits.push(performance.now() - started);
             return;
@@ -138,8 +148,16 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
 
 export function loginStormTargets(r: LoginStormResult): BenchTarget[] {
   return [
-    { name: `login storm: all ${r.users} served`, passed: r.served === r.users && Object.keys(r.otherAnswers).length === 0, detail: `${r.served} served; other answers ${JSON.stringify(r.otherAnswers)}` },
-    { name: 'login storm: <= 1 AUTH_BUSY per login on average', passed: r.busyPerLogin <= 1, detail: `${r.busyPerLogin} (${r.busyAnswers} busy answers)` },
+    {
+      name: `login storm: all ${r.users} served`,
+      passed: r.served === r.users && Object.keys(r.otherAnswers).length === 0,
+      detail: `${r.served} served; other answers ${JSON.stringify(r.otherAnswers)}`,
+    },
+    {
+      name: 'login storm: <= 1 AUTH_BUSY per login on average',
+      passed: r.busyPerLogin <= 1,
+      detail: `${r.busyPerLogin} (${r.busyAnswers} busy answers)`,
+    },
     {
       name: 'login storm: median wait <= 0.6 x the storm duration',
       passed: r.medianWaitSeconds <= 0.6 * r.stormSeconds,

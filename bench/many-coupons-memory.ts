@@ -43,7 +43,14 @@ export async function measureManyCouponsMemory(log: (line: string) => void): Pro
   const http = new HttpPool([group.url], CLAIMERS, 60_000);
   try {
     const admin = await login(http, group.adminUser, group.adminPassword);
-    const { users } = await seedUsers({ http, databaseUrl: group.databaseUrl, prefix: 'mem_', count: CLAIMERS, password: 'bench-password-1', concurrency: 4 });
+    const { users } = await seedUsers({
+      http,
+      databaseUrl: group.databaseUrl,
+      prefix: 'mem_',
+      count: CLAIMERS,
+      password: 'bench-password-1',
+      concurrency: 4,
+    });
     const names = Array.from({ length: COUPONS }, (_, i) => `MEM_${i}`);
     let wrong = 0;
     const claimAll = async (expected: string, userOf: (i: number) => number) =>
@@ -55,7 +62,11 @@ export async function measureManyCouponsMemory(log: (line: string) => void): Pro
     // Warm-up on coupons of their own, so the "before" reading is of a process that has served claims.
     const warm = names.slice(0, 200).map((name) => `WARM_${name}`);
     await runBounded(warm, CLAIMERS, async (name) => void (await http.request('POST', '/api/coupons', { name, amount: 1 }, admin)));
-    await runBounded(warm, CLAIMERS, async (name, i) => void (await http.request('POST', '/api/coupons/claim', { coupon_name: name }, users[i % CLAIMERS].token)));
+    await runBounded(
+      warm,
+      CLAIMERS,
+      async (name, i) => void (await http.request('POST', '/api/coupons/claim', { coupon_name: name }, users[i % CLAIMERS].token)),
+    );
     await runBounded(names, CLAIMERS, async (name) => {
       const created = await http.request('POST', '/api/coupons', { name, amount: 1 }, admin);
       if (created.status !== 201) throw new Error(`coupon ${name}: ${created.status} ${JSON.stringify(created.body)}`);

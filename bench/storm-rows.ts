@@ -29,7 +29,9 @@ export async function measureStormRows(log: (line: string) => void, rows: Readon
   const targets: BenchTarget[] = [];
   const section = (title: string, table: string, rowTargets: BenchTarget[]) => {
     targets.push(...rowTargets);
-    sections.push(`### ${title}\n\n${table}\n\n${rowTargets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}`);
+    sections.push(
+      `### ${title}\n\n${table}\n\n${rowTargets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}`,
+    );
   };
   if (rows.has('storm')) {
     const storm = (results.loginStorm = await measureLoginStorm(log));

@@ -28,7 +28,9 @@ class CountingReceiver {
 
   static async start(): Promise<CountingReceiver> {
     let receiver!: CountingReceiver;
-    const server = createServer((req, res) => void receiver.accept(req).then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
+    const server = createServer(
+      (req, res) => void receiver.accept(req).then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     receiver = new CountingReceiver(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`);
     return receiver;
@@ -39,7 +41,8 @@ class CountingReceiver {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     this.posts++;
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    for (const resource of body.resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) this.spans += (scope.spans ?? []).length;
+    for (const resource of body.resourceSpans ?? [])
+      for (const scope of resource.scopeSpans ?? []) this.spans += (scope.spans ?? []).length;
   }
 
   close(): Promise<void> {
@@ -71,7 +74,14 @@ async function prepare(env: Record<string, string>): Promise<Side> {
   const service = await startSelfHostedService({ CLAIM_RATE_LIMIT_PER_USER: '0', LOG_LEVEL: 'warn', ...env });
   const http = new HttpPool([service.url], CLAIMERS, 30_000);
   const admin = await login(http, service.adminUser, service.adminPassword);
-  const { users } = await seedUsers({ http, databaseUrl: service.databaseUrl, prefix: 'traced_', count: USERS, password: 'bench-password-1', concurrency: 16 });
+  const { users } = await seedUsers({
+    http,
+    databaseUrl: service.databaseUrl,
+    prefix: 'traced_',
+    count: USERS,
+    password: 'bench-password-1',
+    concurrency: 16,
+  });
   return { service, http, admin, users };
 }
 
@@ -87,7 +97,8 @@ async function pass(side: Side, coupon: string): Promise<number> {
       while (next < side.users.length) {
         const user = side.users[next++];
         const answer = await side.http.request('POST', '/api/coupons/claim', { coupon_name: coupon }, user.token);
-        if (answer.status !== 200) throw new Error(`claim of ${coupon} by ${user.username}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        if (answer.status !== 200)
+          throw new Error(`claim of ${coupon} by ${user.username}: ${answer.status} ${JSON.stringify(answer.body)}`);
         granted++;
       }
     }),
@@ -110,7 +121,9 @@ export async function measureTracing(log: (line: string) => void): Promise<Traci
       const offRate = await pass(off, `TRACING_OFF_${i}`);
       const onRate = await pass(on, `TRACING_ON_${i}`);
       passes.push({ off: round(offRate), on: round(onRate) });
-      log(`round ${i + 1}/${ROUNDS}: off ${round(offRate)}/s, on ${round(onRate)}/s; ${receiver.spans} spans in ${receiver.posts} exports so far`);
+      log(
+        `round ${i + 1}/${ROUNDS}: off ${round(offRate)}/s, on ${round(onRate)}/s; ${receiver.spans} spans in ${receiver.posts} exports so far`,
+      );
     }
     // The last spans leave within the export delay (1 s).
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -158,7 +171,10 @@ async function main(): Promise<void> {
   const result = await measureTracing((line) => process.stderr.write(`bench: ${line}\n`));
   const targets = tracingTargets(result);
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ...result, targets }, null, 2) + '\n');
-  else process.stdout.write(`${tracingTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`);
+  else
+    process.stdout.write(
+      `${tracingTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`,
+    );
   process.exit(targets.every((t) => t.passed) ? 0 : 1);
 }
 

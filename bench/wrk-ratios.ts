@@ -56,7 +56,9 @@ async function soldOutCounted(url: string): Promise<number> {
 
 /** Starts bench/raw-hello.ts on a free loopback port. */
 export async function startRawHello(): Promise<{ url: string; pid: number; stop: () => void }> {
-  const child: ChildProcess = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'raw-hello.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', 'raw-hello.js'), '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
       const match = /listening (\d+)/.exec(String(chunk));
@@ -75,7 +77,14 @@ export async function startSoldOutService(
   const http = new HttpPool([group.url], 4, 30_000);
   try {
     const admin = await login(http, group.adminUser, group.adminPassword);
-    const { users } = await seedUsers({ http, databaseUrl: group.databaseUrl, prefix: 'wrk_', count: 2, password: 'bench-password-1', concurrency: 1 });
+    const { users } = await seedUsers({
+      http,
+      databaseUrl: group.databaseUrl,
+      prefix: 'wrk_',
+      count: 2,
+      password: 'bench-password-1',
+      concurrency: 1,
+    });
     await http.request('POST', '/api/coupons', { name: COUPON, amount: 1 }, admin);
     const granted = await http.request('POST', '/api/coupons/claim', { coupon_name: COUPON }, users[0].token);
     if (granted.status !== 200) throw new Error(`the wrk coupon was not granted: ${granted.status}`);
@@ -173,6 +182,8 @@ export function wrkTable(result: WrkRatiosResult): string {
     ),
   );
   const cpuRatio = (a: Side, b: Side) => round2(median(result.rounds.map((x) => x.cpuUs[a] / x.cpuUs[b])));
-  lines.push(`| median | | | **${result.liveRatio}x** | | | **${result.soldOutRatio}x** | CPU-per-request ratios: live ${cpuRatio('bareLive', 'serviceLive')}x, sold-out ${cpuRatio('rawHello', 'serviceSoldOut')}x |`);
+  lines.push(
+    `| median | | | **${result.liveRatio}x** | | | **${result.soldOutRatio}x** | CPU-per-request ratios: live ${cpuRatio('bareLive', 'serviceLive')}x, sold-out ${cpuRatio('rawHello', 'serviceSoldOut')}x |`,
+  );
   return lines.join('\n');
 }

@@ -4,7 +4,9 @@ import { measureWrkRatios, wrkTable, wrkTargets } from './wrk-ratios';
 async function main(): Promise<void> {
   const result = await measureWrkRatios((line) => process.stderr.write(`bench: ${line}\n`));
   const targets = wrkTargets(result);
-  process.stdout.write(`${wrkTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`);
+  process.stdout.write(
+    `${wrkTable(result)}\n\n${targets.map((t) => `- ${t.passed ? 'PASS' : 'FAIL'} ${t.name}: ${t.detail}`).join('\n')}\n`,
+  );
   process.exit(targets.every((t) => t.passed) ? 0 : 1);
 }
 

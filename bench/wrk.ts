@@ -49,7 +49,9 @@ export async function runWrk(url: string, request: WrkRequest = {}, seconds = WR
     const cpuBefore = serverPid ? cpuTimeUs(serverPid) : 0;
     const args = ['-t', String(WRK_THREADS), '-c', String(WRK_CONNECTIONS), '-d', `${seconds}s`, '-s', script, url];
     const output = await new Promise<string>((resolve, reject) =>
-      execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (error, stdout, stderr) => (error ? reject(new Error(`wrk failed: ${error.message} ${stderr}`)) : resolve(stdout))),
+      execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`wrk failed: ${error.message} ${stderr}`)) : resolve(stdout),
+      ),
     );
     const cpuUs = serverPid ? cpuTimeUs(serverPid) - cpuBefore : 0;
     const rate = /Requests\/sec:\s+([\d.]+)/.exec(output);

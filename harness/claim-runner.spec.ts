@@ -24,7 +24,12 @@ describe('timelineBucketMs', () => {
 });
 
 describe('buildTimeline', () => {
-  const answer = (answeredAtMs: number, status: number, latencyMs = 10) => ({ answeredAtMs, status, code: status === 200 ? null : 'SOLD_OUT', latencyMs });
+  const answer = (answeredAtMs: number, status: number, latencyMs = 10) => ({
+    answeredAtMs,
+    status,
+    code: status === 200 ? null : 'SOLD_OUT',
+    latencyMs,
+  });
 
   it('puts each answer in its bucket, keeps empty buckets, and counts the stock down', () => {
     const timeline = buildTimeline([answer(10, 200), answer(90, 200, 30), answer(150, 409), answer(420, 409)], 3, 100);
@@ -42,7 +47,14 @@ describe('buildTimeline', () => {
 describe('claimPlan', () => {
   it('spreads users evenly over the coupons, each claiming distinct coupons', () => {
     const plan = claimPlan(6, ['A', 'B', 'C'], 2);
-    expect(plan).toEqual([['A', 'B'], ['B', 'C'], ['C', 'A'], ['A', 'B'], ['B', 'C'], ['C', 'A']]);
+    expect(plan).toEqual([
+      ['A', 'B'],
+      ['B', 'C'],
+      ['C', 'A'],
+      ['A', 'B'],
+      ['B', 'C'],
+      ['C', 'A'],
+    ]);
     expect(claimPlan(2, ['A'], 3)).toEqual([['A'], ['A']]);
   });
 });

@@ -138,8 +138,17 @@ export async function runSale(options: SaleOptions): Promise<SaleRun> {
       // Not sent: the sale did not finish inside the cap, which the checks must see.
       cappedByDuration = true;
       records.push({
-        username: job.user.username, coupon: job.coupon, status: 0, code: 'NOT_SENT_DURATION_CAP', claimedAt: null,
-        answeredAtMs: performance.now() - started, latencyMs: 0, retries: 0, doubleDip: job.doubleDip, key: null, replayed: false,
+        username: job.user.username,
+        coupon: job.coupon,
+        status: 0,
+        code: 'NOT_SENT_DURATION_CAP',
+        claimedAt: null,
+        answeredAtMs: performance.now() - started,
+        latencyMs: 0,
+        retries: 0,
+        doubleDip: job.doubleDip,
+        key: null,
+        replayed: false,
       });
       return;
     }
@@ -165,22 +174,32 @@ function claimJobs(options: SaleOptions): ClaimJob[] {
   const order = shuffle(crowd, options.seed);
   const plan = claimPlan(order.length, coupons, options.claimsPerUser ?? 1);
   return [
-    ...Array.from({ length: options.doubleDip > 0 ? options.doubleDip : 1 }, () => ({ user: dipper, coupon: coupons[0], doubleDip: options.doubleDip > 0 })),
+    ...Array.from({ length: options.doubleDip > 0 ? options.doubleDip : 1 }, () => ({
+      user: dipper,
+      coupon: coupons[0],
+      doubleDip: options.doubleDip > 0,
+    })),
     ...order.flatMap((user, i) => plan[i].map((coupon) => ({ user, coupon, doubleDip: false }))),
   ];
 }
 
 /** Sends one claim, retrying the retryable answers (counted in `retryableSeen`) until the retries or the deadline run out. */
 async function claimWithRetries(
-  options: SaleOptions, job: ClaimJob, deadline: number, saleStarted: number, retryableSeen: Record<string, number>,
+  options: SaleOptions,
+  job: ClaimJob,
+  deadline: number,
+  saleStarted: number,
+  retryableSeen: Record<string, number>,
 ): Promise<ClaimRecord> {
   const { http } = options;
   const sent = performance.now();
   const key = options.idempotencyKeys ? randomUUID() : null;
-  const send = () => http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token, key ? { 'idempotency-key': key } : undefined);
+  const send = () =>
+    http.request('POST', '/api/coupons/claim', { coupon_name: job.coupon }, job.user.token, key ? { 'idempotency-key': key } : undefined);
   const retryable = (answer: HttpAnswer) =>
     key
-      ? (answer.status === 0 && !/timeout/i.test(answer.failure ?? '')) || (answer.status >= 409 && RETRYABLE_WITH_KEY_CODES.has(answer.body?.code))
+      ? (answer.status === 0 && !/timeout/i.test(answer.failure ?? '')) ||
+        (answer.status >= 409 && RETRYABLE_WITH_KEY_CODES.has(answer.body?.code))
       : answer.status >= 429 && RETRYABLE_CODES.has(answer.body?.code);
   let retries = 0;
   let answer = await send();
@@ -230,15 +249,12 @@ export function runReleasingSlots(releaseAfterMs: number) {
             startMore();
           };
           const timer = setTimeout(release, releaseAfterMs);
-          task(item).then(
-            () => {
-              clearTimeout(timer);
-              running--;
-              release();
-              if (running === 0 && cursor >= items.length) resolve();
-            },
-            reject,
-          );
+          task(item).then(() => {
+            clearTimeout(timer);
+            running--;
+            release();
+            if (running === 0 && cursor >= items.length) resolve();
+          }, reject);
         }
         if (running === 0 && cursor >= items.length) resolve();
       };
@@ -256,16 +272,28 @@ export const MAX_TIMELINE_BUCKETS = 120;
  * draws at most MAX_TIMELINE_BUCKETS bars, so a 0.6 s sell-out gets six 100 ms bars, not one bar.
  */
 export function timelineBucketMs(durationMs: number): number {
-  return BUCKET_WIDTHS_MS.find((width) => Math.ceil(durationMs / width) <= MAX_TIMELINE_BUCKETS) ?? BUCKET_WIDTHS_MS[BUCKET_WIDTHS_MS.length - 1];
+  return (
+    BUCKET_WIDTHS_MS.find((width) => Math.ceil(durationMs / width) <= MAX_TIMELINE_BUCKETS) ?? BUCKET_WIDTHS_MS[BUCKET_WIDTHS_MS.length - 1]
+  );
 }
 
 /** Answers per time bucket (every bucket from 0 to the last answer, empty ones included, so the axis is linear). */
-export function buildTimeline(records: Pick<ClaimRecord, 'status' | 'code' | 'answeredAtMs' | 'latencyMs'>[], stock: number, widthMs: number): TimelineBucket[] {
+export function buildTimeline(
+  records: Pick<ClaimRecord, 'status' | 'code' | 'answeredAtMs' | 'latencyMs'>[],
+  stock: number,
+  widthMs: number,
+): TimelineBucket[] {
   if (records.length === 0) return [];
   const count = Math.floor(Math.max(...records.map((r) => r.answeredAtMs)) / widthMs) + 1;
   const latencies: number[][] = Array.from({ length: count }, () => []);
   const buckets: TimelineBucket[] = Array.from({ length: count }, (_, i) => ({
-    startMs: i * widthMs, widthMs, outcomes: {}, granted: 0, stockLeft: 0, p50Ms: 0, p99Ms: 0,
+    startMs: i * widthMs,
+    widthMs,
+    outcomes: {},
+    granted: 0,
+    stockLeft: 0,
+    p50Ms: 0,
+    p99Ms: 0,
   }));
   for (const record of records) {
     const i = Math.floor(record.answeredAtMs / widthMs);
@@ -279,7 +307,8 @@ export function buildTimeline(records: Pick<ClaimRecord, 'status' | 'code' | 'an
     stockLeft -= bucket.granted;
     bucket.stockLeft = stockLeft;
     const sorted = latencies[i].sort((a, b) => a - b);
-    const at = (p: number) => (sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] * 100) / 100);
+    const at = (p: number) =>
+      sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] * 100) / 100;
     bucket.p50Ms = at(50);
     bucket.p99Ms = at(99);
   }

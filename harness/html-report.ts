@@ -6,7 +6,7 @@ import type { SaleReport } from './sale-report';
  * Code that runs in the browser. It is serialised with toString, so it may use only its
  * parameters, JavaScript built-ins and the other page functions of the same page (by name).
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type PageFunction = (...args: any[]) => unknown;
 
 /** What a page shows: `data` is exactly the object the tool prints with `--json`; `draw(kit, data)` draws it. */
@@ -61,7 +61,10 @@ let chartSource: string | null = null;
 
 /** Chart.js's UMD build (not in its "exports", so found beside the main file), minus its source-map comment (the map is not shipped in the page). */
 function chartLibrary(): string {
-  chartSource ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.js'), 'utf8').replace(/\n?\/\/# sourceMappingURL=\S*\s*$/, '\n');
+  chartSource ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.js'), 'utf8').replace(
+    /\n?\/\/# sourceMappingURL=\S*\s*$/,
+    '\n',
+  );
   return chartSource;
 }
 
@@ -71,7 +74,11 @@ function escapeHtml(text: string): string {
 
 /** Inside <script> only "</script" and "<!--" can end or confuse it; U+2028/9 break old parsers. */
 function scriptSafe(code: string): string {
-  return code.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return code
+    .replace(/<\/(script)/gi, '<\\/$1')
+    .replace(/<!--/g, '<\\!--')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 const STYLE = `
@@ -89,7 +96,7 @@ h1 { font-size: 20px; margin: 8px 0 4px; } h2 { font-size: 15px; margin: 0 0 8px
 .verdict { font-weight: 600; margin-top: 8px; }
 `;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 /** Page function: the building blocks every page draws with (cards in a grid, charts, a check list). */
 function reportKit(Chart: any, doc: any) {
   const root = doc.getElementById('report');
@@ -133,7 +140,15 @@ function reportKit(Chart: any, doc: any) {
     root.appendChild(grid);
   };
   const axis = (title: string, extra: any = {}) => ({ title: { display: true, text: title }, ...extra });
-  const colors = { granted: '#2da44e', soldOut: '#8c959f', already: '#0969da', busy: '#bf8700', errors: '#cf222e', p50: '#0969da', p99: '#cf222e' };
+  const colors = {
+    granted: '#2da44e',
+    soldOut: '#8c959f',
+    already: '#0969da',
+    busy: '#bf8700',
+    errors: '#cf222e',
+    p50: '#0969da',
+    p99: '#cf222e',
+  };
   return { chart, checkList, summary, axis, colors };
 }
 
@@ -167,7 +182,10 @@ function drawOutcomeChart(kit: ReportKit, timeline: any[], width: number, bucket
   const perSecond = (n: number) => Math.round((n * 1000) / width);
   const named = ['GRANTED', 'SOLD_OUT', 'ALREADY_CLAIMED', 'LOCK_BUSY'];
   const outcome = (b: any, code: string) => b.outcomes[code] ?? 0;
-  const errors = (b: any) => Object.entries(b.outcomes).filter(([code]) => !named.includes(code)).reduce((sum, [, n]) => sum + (n as number), 0);
+  const errors = (b: any) =>
+    Object.entries(b.outcomes)
+      .filter(([code]) => !named.includes(code))
+      .reduce((sum, [, n]) => sum + (n as number), 0);
   const series = [
     { label: 'granted', color: colors.granted, value: (b: any) => perSecond(outcome(b, 'GRANTED')) },
     { label: 'sold out', color: colors.soldOut, value: (b: any) => perSecond(outcome(b, 'SOLD_OUT')) },
@@ -177,8 +195,13 @@ function drawOutcomeChart(kit: ReportKit, timeline: any[], width: number, bucket
   ];
   kit.chart('claims-per-second', `Claims per second by outcome (${width} ms buckets)`, {
     type: 'bar',
-    data: { labels: bucketLabels, datasets: series.map((d) => ({ label: d.label, backgroundColor: d.color, data: timeline.map(d.value) })) },
-    options: { scales: { x: { stacked: true, ...axis('time since the sale started') }, y: { stacked: true, ...axis('answers per second') } } },
+    data: {
+      labels: bucketLabels,
+      datasets: series.map((d) => ({ label: d.label, backgroundColor: d.color, data: timeline.map(d.value) })),
+    },
+    options: {
+      scales: { x: { stacked: true, ...axis('time since the sale started') }, y: { stacked: true, ...axis('answers per second') } },
+    },
   });
 }
 
@@ -186,8 +209,10 @@ function drawOutcomeChart(kit: ReportKit, timeline: any[], width: number, bucket
 function drawStockChart(kit: ReportKit, timeline: any[], stock: number, soldOutAt: number | null, durationSeconds: number): void {
   const { colors, axis } = kit;
   // Stock is known at the end of each bucket, and exactly 0 at the sell-out moment.
-  const stockPoints = [{ x: 0, y: stock }, ...timeline.map((b) => ({ x: Math.min((b.startMs + b.widthMs) / 1000, durationSeconds), y: b.stockLeft }))]
-    .filter((p, i) => i === 0 || soldOutAt === null || p.x < soldOutAt);
+  const stockPoints = [
+    { x: 0, y: stock },
+    ...timeline.map((b) => ({ x: Math.min((b.startMs + b.widthMs) / 1000, durationSeconds), y: b.stockLeft })),
+  ].filter((p, i) => i === 0 || soldOutAt === null || p.x < soldOutAt);
   if (soldOutAt !== null) stockPoints.push({ x: soldOutAt, y: 0 }, { x: Math.max(soldOutAt, durationSeconds), y: 0 });
   const soldOutMarker = {
     id: 'soldOutMarker',
@@ -208,12 +233,31 @@ function drawStockChart(kit: ReportKit, timeline: any[], stock: number, soldOutA
       ctx.restore();
     },
   };
-  const stockSets: any[] = [{ label: 'stock left', borderColor: colors.granted, backgroundColor: 'rgba(45,164,78,0.15)', fill: true, data: stockPoints, pointRadius: 2 }];
-  if (soldOutAt !== null) stockSets.push({ label: 'sell-out', type: 'scatter', borderColor: colors.errors, backgroundColor: colors.errors, pointRadius: 5, data: [{ x: soldOutAt, y: 0 }] });
+  const stockSets: any[] = [
+    {
+      label: 'stock left',
+      borderColor: colors.granted,
+      backgroundColor: 'rgba(45,164,78,0.15)',
+      fill: true,
+      data: stockPoints,
+      pointRadius: 2,
+    },
+  ];
+  if (soldOutAt !== null)
+    stockSets.push({
+      label: 'sell-out',
+      type: 'scatter',
+      borderColor: colors.errors,
+      backgroundColor: colors.errors,
+      pointRadius: 5,
+      data: [{ x: soldOutAt, y: 0 }],
+    });
   kit.chart('stock-left', 'Stock remaining over time', {
     type: 'line',
     data: { datasets: stockSets },
-    options: { scales: { x: { type: 'linear', min: 0, ...axis('seconds since the sale started') }, y: { min: 0, ...axis('coupons left') } } },
+    options: {
+      scales: { x: { type: 'linear', min: 0, ...axis('seconds since the sale started') }, y: { min: 0, ...axis('coupons left') } },
+    },
     plugins: [soldOutMarker],
   });
 }

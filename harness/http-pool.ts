@@ -45,7 +45,13 @@ export class HttpPool {
     else this.outOfRotation.add(index);
   }
 
-  async request(method: 'GET' | 'POST', path: string, body?: unknown, token?: string, extraHeaders: Record<string, string> = {}): Promise<HttpAnswer> {
+  async request(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    token?: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<HttpAnswer> {
     for (let skipped = 0; this.outOfRotation.has(this.next) && skipped < this.pools.length; skipped++) {
       this.next = (this.next + 1) % this.pools.length;
     }

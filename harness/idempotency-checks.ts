@@ -29,13 +29,15 @@ export async function checkKeyedClaims(databaseUrl: string | null, records: Clai
     },
   ];
   if (!databaseUrl) return checks;
-  const rows = await withDatabase(databaseUrl, async (db) =>
-    (await db.query(KEYED_CLAIMS_SQL, [keyed.map((r) => r.username), keyed.map((r) => r.coupon), keyed.map((r) => r.key)])).rows as {
-      n: number;
-      status_code: number | null;
-      stored_claimed_at: string | null;
-      rows: number;
-    }[],
+  const rows = await withDatabase(
+    databaseUrl,
+    async (db) =>
+      (await db.query(KEYED_CLAIMS_SQL, [keyed.map((r) => r.username), keyed.map((r) => r.coupon), keyed.map((r) => r.key)])).rows as {
+        n: number;
+        status_code: number | null;
+        stored_claimed_at: string | null;
+        rows: number;
+      }[],
   );
   const byRecord = new Map(rows.map((row) => [row.n - 1, row]));
   let badGrants = 0;

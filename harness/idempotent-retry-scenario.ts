@@ -38,8 +38,14 @@ async function killMidBatch(sale: SaleContext): Promise<void> {
   // As a load balancer would once its health checks fail: retries (and the checks after the
   // sale) go to the two that live. Requests sent meanwhile were refused and retried.
   sale.http.setInRotation(doomed.url, false);
-  sale.check('the kill landed mid-batch (a claim transaction of the process held the coupon row)', midBatch, midBatch ? 'seen in pg_stat_activity and pg_locks' : `not seen within ${MID_BATCH_WITHIN_MS} ms`);
-  sale.note('API process 3 of 3 SIGKILLed inside a claim transaction at 20%, then taken out of the rotation; its clients retry with the same key through the others');
+  sale.check(
+    'the kill landed mid-batch (a claim transaction of the process held the coupon row)',
+    midBatch,
+    midBatch ? 'seen in pg_stat_activity and pg_locks' : `not seen within ${MID_BATCH_WITHIN_MS} ms`,
+  );
+  sale.note(
+    'API process 3 of 3 SIGKILLed inside a claim transaction at 20%, then taken out of the rotation; its clients retry with the same key through the others',
+  );
 }
 
 /**
@@ -52,7 +58,15 @@ export const IDEMPOTENT_RETRY_SCENARIO: FaultScenario = {
   title: TITLE,
   run: () =>
     runFaultSale({
-      id: ID, title: TITLE, processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.2, idempotencyKeys: true,
+      id: ID,
+      title: TITLE,
+      processes: 3,
+      redisNodes: 3,
+      users: 1000,
+      stock: 300,
+      expect: 'exact',
+      faultAt: 0.2,
+      idempotencyKeys: true,
       fault: killMidBatch,
       after: async (sale, run) => {
         for (const c of await checkKeyedClaims(sale.group.databaseUrl, run.records)) sale.check(c.name, c.passed, c.detail);

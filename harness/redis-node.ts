@@ -31,8 +31,20 @@ export class RedisNode {
     const pidfile = `/tmp/coupons-test-redis-${chosen}.pid`;
     rmSync(pidfile, { force: true });
     execFileSync('redis-server', [
-      '--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--daemonize', 'yes', '--pidfile', pidfile, '--logfile', `/tmp/coupons-test-redis-${chosen}.log`,
+      '--port',
+      String(chosen),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'yes',
+      '--pidfile',
+      pidfile,
+      '--logfile',
+      `/tmp/coupons-test-redis-${chosen}.log`,
     ]);
     const deadline = Date.now() + 5000;
     while (!existsSync(pidfile) || !(await ping(chosen))) {

@@ -3,14 +3,29 @@ import { CouponSale, checkSale, checkSales } from './sale-checks';
 
 const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString();
 const record = (username: string, status: number, code: string | null, i = 0, doubleDip = false, coupon = 'C'): ClaimRecord => ({
-  username, coupon, status, code, claimedAt: status === 200 ? at(i) : null, answeredAtMs: i, latencyMs: 1, retries: 0, doubleDip, key: null, replayed: false,
+  username,
+  coupon,
+  status,
+  code,
+  claimedAt: status === 200 ? at(i) : null,
+  answeredAtMs: i,
+  latencyMs: 1,
+  retries: 0,
+  doubleDip,
+  key: null,
+  replayed: false,
 });
 
 /** A sale that held: 3 of 5 users won, the dipper (u0) once plus 2 ALREADY_CLAIMED. */
 function heldSale() {
   const records = [
-    record('u0', 200, null, 1, true), record('u0', 409, 'ALREADY_CLAIMED', 2, true), record('u0', 409, 'ALREADY_CLAIMED', 3, true),
-    record('u1', 200, null, 4), record('u2', 200, null, 5), record('u3', 409, 'SOLD_OUT', 6), record('u4', 409, 'SOLD_OUT', 7),
+    record('u0', 200, null, 1, true),
+    record('u0', 409, 'ALREADY_CLAIMED', 2, true),
+    record('u0', 409, 'ALREADY_CLAIMED', 3, true),
+    record('u1', 200, null, 4),
+    record('u2', 200, null, 5),
+    record('u3', 409, 'SOLD_OUT', 6),
+    record('u4', 409, 'SOLD_OUT', 7),
   ];
   return {
     records,
@@ -23,7 +38,10 @@ function heldSale() {
   };
 }
 
-const failedNames = (input: ReturnType<typeof heldSale>) => checkSale(input).filter((c) => !c.passed).map((c) => c.name);
+const failedNames = (input: ReturnType<typeof heldSale>) =>
+  checkSale(input)
+    .filter((c) => !c.passed)
+    .map((c) => c.name);
 
 describe('checkSale', () => {
   it('passes a sale that held', () => {
@@ -40,13 +58,17 @@ describe('checkSale', () => {
     const sale = heldSale();
     sale.records[2] = record('u0', 200, null, 3, true);
     sale.records[3] = record('u1', 409, 'SOLD_OUT', 4);
-    expect(failedNames(sale)).toEqual(expect.arrayContaining(['no user succeeded twice', 'double dip: exactly one 200, the rest ALREADY_CLAIMED']));
+    expect(failedNames(sale)).toEqual(
+      expect.arrayContaining(['no user succeeded twice', 'double dip: exactly one 200, the rest ALREADY_CLAIMED']),
+    );
   });
 
   it('catches an API that disagrees with the 200s', () => {
     const sale = heldSale();
     sale.coupon = { amount: 3, remaining_amount: 1, claimed_by: ['u0', 'u1', 'u4'] };
-    expect(failedNames(sale)).toEqual(expect.arrayContaining(['remaining_amount = stock - successes', 'claimed_by = the successful users']));
+    expect(failedNames(sale)).toEqual(
+      expect.arrayContaining(['remaining_amount = stock - successes', 'claimed_by = the successful users']),
+    );
   });
 
   it('catches claimed_by out of claim order', () => {
@@ -84,7 +106,9 @@ function manyCoupons() {
     const users = [0, 1, 2, 3].map((i) => `u${c}_${i}`);
     users.forEach((u, i) => records.push(record(u, i < 2 ? 200 : 409, i < 2 ? null : 'SOLD_OUT', c * 10 + i, false, name)));
     return {
-      name, stock: 2, claimants: 4,
+      name,
+      stock: 2,
+      claimants: 4,
       coupon: { amount: 2, remaining_amount: 0, claimed_by: users.slice(0, 2) },
       database: { amount: 2, remaining_amount: 0, rows: 2, distinct_users: 2 },
     };
@@ -102,7 +126,12 @@ describe('checkSales (many coupons)', () => {
 
   it('is exactly checkSale for one coupon', () => {
     const sale = heldSale();
-    const one = checkSales({ records: sale.records, coupons: [{ name: 'C', stock: 3, claimants: 5, coupon: sale.coupon, database: sale.database }], doubleDip: 3, dipper: 'u0' });
+    const one = checkSales({
+      records: sale.records,
+      coupons: [{ name: 'C', stock: 3, claimants: 5, coupon: sale.coupon, database: sale.database }],
+      doubleDip: 3,
+      dipper: 'u0',
+    });
     expect(one).toEqual(checkSale(sale));
   });
 
@@ -111,7 +140,9 @@ describe('checkSales (many coupons)', () => {
     sale.records[6] = record('u1_2', 200, null, 12, false, 'K1');
     const checks = failed(sale);
     expect(checks.map((c) => c.name)).toContain('successes = min(stock, users)');
-    expect(checks.find((c) => c.name === 'successes = min(stock, users)')!.detail).toMatch(/failed on 1 of 3 coupons: K1: 3 successes, expected 2/);
+    expect(checks.find((c) => c.name === 'successes = min(stock, users)')!.detail).toMatch(
+      /failed on 1 of 3 coupons: K1: 3 successes, expected 2/,
+    );
   });
 
   it('catches a user granted the same coupon twice, though winning two different coupons is fine', () => {

@@ -37,7 +37,11 @@ export function checkSale(input: {
   else check('coupon readable after the run', false, 'GET /api/coupons/:name did not answer 200');
   if (input.database) {
     const d = input.database;
-    check('database rows = successes', d.rows === granted.length, `${d.rows} rows (${d.distinct_users} distinct users) for ${granted.length} successes`);
+    check(
+      'database rows = successes',
+      d.rows === granted.length,
+      `${d.rows} rows (${d.distinct_users} distinct users) for ${granted.length} successes`,
+    );
     checks.push(invariantCheck(d));
   }
   if (input.doubleDip > 0) checkDoubleDip(records, input.doubleDip, input.dipper, check);
@@ -88,7 +92,8 @@ function checkDoubleDip(records: ClaimRecord[], doubleDip: number, dipper: strin
 /** Every final answer is one the contract documents for a claim: 200, a refusal, or a retryable 503. */
 function checkAnswers(records: ClaimRecord[], check: Check): void {
   // CLAIM_OUTCOME_UNKNOWN is documented too: the database checks judge whether its claim landed.
-  const documented503 = (r: ClaimRecord) => r.status === 503 && (RETRYABLE_503_CODES.has(r.code ?? '') || r.code === 'CLAIM_OUTCOME_UNKNOWN');
+  const documented503 = (r: ClaimRecord) =>
+    r.status === 503 && (RETRYABLE_503_CODES.has(r.code ?? '') || r.code === 'CLAIM_OUTCOME_UNKNOWN');
   const bad5xx = records.filter((r) => r.status >= 500 && !documented503(r));
   check(
     'no 5xx but the documented retryable 503s',
@@ -103,7 +108,9 @@ function checkAnswers(records: ClaimRecord[], check: Check): void {
   check(
     'every request got an answer',
     unanswered.length === 0,
-    unanswered.length === 0 ? 'all answered' : `${unanswered.length} without an answer (${[...new Set(unanswered.map((r) => r.code))].join(', ')})`,
+    unanswered.length === 0
+      ? 'all answered'
+      : `${unanswered.length} without an answer (${[...new Set(unanswered.map((r) => r.code))].join(', ')})`,
   );
 }
 
@@ -145,7 +152,10 @@ export function checkSales(input: { records: ClaimRecord[]; coupons: CouponSale[
     return {
       name,
       passed: failed.length === 0,
-      detail: failed.length === 0 ? `held on all ${results.length} coupons` : `failed on ${failed.length} of ${results.length} coupons: ${shown.join('; ')}`,
+      detail:
+        failed.length === 0
+          ? `held on all ${results.length} coupons`
+          : `failed on ${failed.length} of ${results.length} coupons: ${shown.join('; ')}`,
     };
   });
   // No coupon starved: every coupon with at least as many claimants as units must end at 0.
@@ -156,9 +166,13 @@ export function checkSales(input: { records: ClaimRecord[]; coupons: CouponSale[
   merged.push({
     name: 'every coupon sold out',
     passed: starved.length === 0,
-    detail: starved.length === 0
-      ? `${input.coupons.length} coupons, each sold to the last unit`
-      : `${starved.length} coupons with stock left: ${starved.slice(0, 5).map((c) => c.name).join(', ')}`,
+    detail:
+      starved.length === 0
+        ? `${input.coupons.length} coupons, each sold to the last unit`
+        : `${starved.length} coupons with stock left: ${starved
+            .slice(0, 5)
+            .map((c) => c.name)
+            .join(', ')}`,
   });
   return merged;
 }

@@ -95,19 +95,37 @@ const round = (n: number) => Math.round(n * 10) / 10;
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
-  return rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => cell.padEnd(widths[col]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The human-readable report. */
 export function renderReport(report: SaleReport): string {
   const s = report.scenario;
   const lines: string[] = [];
-  lines.push(`Flash-sale stress report: coupon ${s.coupon}${s.coupons > 1 ? ` (${s.coupons} coupons, ${s.claimsPerUser} claimed per user)` : ''}, ${s.users} users, stock ${s.stock}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}`);
+  lines.push(
+    `Flash-sale stress report: coupon ${s.coupon}${s.coupons > 1 ? ` (${s.coupons} coupons, ${s.claimsPerUser} claimed per user)` : ''}, ${s.users} users, stock ${s.stock}, concurrency ${s.concurrency}, double dip ${s.doubleDip}, seed ${s.seed}`,
+  );
   lines.push(`Target: ${s.targets.join(', ')}${s.selfHosted ? ' (self-started)' : ''}; users made by ${s.userSeeding}`);
   lines.push('');
-  lines.push(table([['outcome', 'count'], ...Object.entries(report.counts.byCode).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, String(v)])]));
+  lines.push(
+    table([
+      ['outcome', 'count'],
+      ...Object.entries(report.counts.byCode)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, String(v)]),
+    ]),
+  );
   lines.push('');
-  lines.push(table([['HTTP status', 'count'], ...Object.entries(report.counts.byStatus).map(([k, v]) => [k === '0' ? 'no answer' : k, String(v)])]));
+  lines.push(
+    table([['HTTP status', 'count'], ...Object.entries(report.counts.byStatus).map(([k, v]) => [k === '0' ? 'no answer' : k, String(v)])]),
+  );
   lines.push('');
   const r = report.rates;
   const l = report.latencyMs;
@@ -123,7 +141,12 @@ export function renderReport(report: SaleReport): string {
       ['time until sold out', r.secondsUntilSoldOut === null ? 'not sold out' : `${r.secondsUntilSoldOut} s`],
       ['latency p50 / p90 / p99', `${l.p50} / ${l.p90} / ${l.p99} ms`],
       ['latency p99.9 / max', `${l.p999} / ${l.max} ms`],
-      ['retryable 503s retried', Object.entries(report.retryableRetries).map(([k, v]) => `${k} ${v}`).join(', ') || '0'],
+      [
+        'retryable 503s retried',
+        Object.entries(report.retryableRetries)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '0',
+      ],
     ]),
   );
   lines.push('');
@@ -131,6 +154,8 @@ export function renderReport(report: SaleReport): string {
   for (const c of report.checks) lines.push(`  ${c.passed ? 'PASS' : 'FAIL'}  ${c.name}: ${c.detail}`);
   lines.push('');
   const failed = report.checks.filter((c) => !c.passed);
-  lines.push(failed.length === 0 ? 'RESULT: the sale held (every check passed)' : `RESULT: FAILED: ${failed.map((c) => c.name).join('; ')}`);
+  lines.push(
+    failed.length === 0 ? 'RESULT: the sale held (every check passed)' : `RESULT: FAILED: ${failed.map((c) => c.name).join('; ')}`,
+  );
   return lines.join('\n');
 }

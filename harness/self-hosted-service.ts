@@ -99,7 +99,11 @@ export async function startServiceGroup(
   };
   try {
     processes.push(await spawnService(main, perProcess(0, env), stdout, options.nodeArgs));
-    processes.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env), stdout, options.nodeArgs)))));
+    processes.push(
+      ...(await Promise.all(
+        Array.from({ length: count - 1 }, (_, i) => spawnService(main, perProcess(i + 1, env), stdout, options.nodeArgs)),
+      )),
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -122,9 +126,17 @@ function onLoopbackPort(url: URL, port: number): string {
   return proxied.toString();
 }
 
-async function spawnService(main: string, env: Record<string, string>, stdout: 'keep' | 'discard', nodeArgs: string[] = []): Promise<ServiceProcess> {
+async function spawnService(
+  main: string,
+  env: Record<string, string>,
+  stdout: 'keep' | 'discard',
+  nodeArgs: string[] = [],
+): Promise<ServiceProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, main], { env: { ...env, PORT: String(port) }, stdio: ['ignore', stdout === 'keep' ? 'pipe' : 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, main], {
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', stdout === 'keep' ? 'pipe' : 'ignore', 'pipe'],
+  });
   let output = '';
   let partial = '';
   const counters = new Map<RegExp, number>();

@@ -45,7 +45,10 @@ describe('scripts/ensure-test-system.sh', () => {
     mkdirSync(root);
     writeFileSync(join(dir, 'apt-calls'), '');
     const files = Object.entries(FILES)
-      .map(([name, paths]) => `[ "$a" = ${name} ] && for f in ${paths.join(' ')}; do mkdir -p "$(dirname "$TEST_SYSTEM_ROOT/$f")"; printf '#!/bin/sh\\n' > "$TEST_SYSTEM_ROOT/$f"; chmod +x "$TEST_SYSTEM_ROOT/$f"; done`)
+      .map(
+        ([name, paths]) =>
+          `[ "$a" = ${name} ] && for f in ${paths.join(' ')}; do mkdir -p "$(dirname "$TEST_SYSTEM_ROOT/$f")"; printf '#!/bin/sh\\n' > "$TEST_SYSTEM_ROOT/$f"; chmod +x "$TEST_SYSTEM_ROOT/$f"; done`,
+      )
       .join('\n');
     // Records its arguments; on `install` creates the packages' files unless told to fail.
     executable(

@@ -53,7 +53,8 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'src/claims/claims.repository.ts',
-        search: "return withSpan('claim.commit_confirmation', {}, () => this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID));",
+        search:
+          "return withSpan('claim.commit_confirmation', {}, () => this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID));",
         replace: 'throw error;',
       },
     ],
@@ -120,7 +121,7 @@ export const MUTANTS: Mutant[] = [
   },
   {
     name: 'oversell-fence-removed',
-    breaks: "the conditional decrement no longer refuses to take more stock than is left (remaining_amount >= granted)",
+    breaks: 'the conditional decrement no longer refuses to take more stock than is left (remaining_amount >= granted)',
     edits: [
       {
         file: 'src/claims/claim-transaction.ts',
@@ -183,7 +184,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     name: 'idempotency-replay-ignored',
-    breaks: 'a retry with the same Idempotency-Key runs afresh instead of replaying the first answer (a lost grant comes back ALREADY_CLAIMED)',
+    breaks:
+      'a retry with the same Idempotency-Key runs afresh instead of replaying the first answer (a lost grant comes back ALREADY_CLAIMED)',
     edits: [
       {
         file: 'src/idempotency/idempotency.service.ts',
@@ -213,7 +215,10 @@ export function problemsOf(mutants: Mutant[], root: string): string[] {
         continue;
       }
       const found = occurrences(readFileSync(path, 'utf8'), edit.search);
-      if (found !== 1) problems.push(`${mutant.name}: search text found ${found} times in ${edit.file} (must be exactly once): ${JSON.stringify(edit.search.slice(0, 80))}`);
+      if (found !== 1)
+        problems.push(
+          `${mutant.name}: search text found ${found} times in ${edit.file} (must be exactly once): ${JSON.stringify(edit.search.slice(0, 80))}`,
+        );
     }
     for (const run of mutant.killedBy) {
       if (!existsSync(join(root, run.file))) problems.push(`${mutant.name}: test file ${run.file} does not exist`);

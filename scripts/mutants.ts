@@ -71,7 +71,10 @@ function selectMutants(options: Options): Mutant[] {
 /** The project's files (tracked, and new ones not ignored) copied to a temporary folder; node_modules linked. */
 function scratchCopy(): string {
   const scratch = mkdtempSync(join(tmpdir(), 'coupons-mutants-'));
-  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PROJECT, maxBuffer: 64 << 20 })
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: PROJECT,
+    maxBuffer: 64 << 20,
+  })
     .toString()
     .split('\0')
     .filter((file) => file && file !== 'node_modules' && existsSync(join(PROJECT, file)));
@@ -96,7 +99,10 @@ function apply(mutant: Mutant, root: string): () => void {
     const text = readFileSync(path, 'utf8');
     if (!originals.has(path)) originals.set(path, text);
     if (occurrences(text, edit.search) !== 1) throw new Error(`${mutant.name}: search text not found exactly once in ${edit.file}`);
-    writeFileSync(path, text.replace(edit.search, () => edit.replace));
+    writeFileSync(
+      path,
+      text.replace(edit.search, () => edit.replace),
+    );
   }
   return () => originals.forEach((text, path) => writeFileSync(path, text));
 }
@@ -116,7 +122,15 @@ interface JestReport {
 
 function runJest(root: string, run: JestRun, maxWorkers: number, logFile: string): Promise<RunResult> {
   const jsonFile = `${logFile}.json`;
-  const args = [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--runTestsByPath', run.file, `--maxWorkers=${maxWorkers}`, '--forceExit', '--json', `--outputFile=${jsonFile}`];
+  const args = [
+    join(root, 'node_modules', 'jest', 'bin', 'jest.js'),
+    '--runTestsByPath',
+    run.file,
+    `--maxWorkers=${maxWorkers}`,
+    '--forceExit',
+    '--json',
+    `--outputFile=${jsonFile}`,
+  ];
   if (run.name) args.push('-t', run.name);
   rmSync(jsonFile, { force: true });
   return new Promise((done) => {
@@ -211,7 +225,12 @@ async function main(): Promise<number> {
           }
           if (!result.passed) {
             killed++;
-            const by = result.timedOut ? `timed out after ${RUN_TIMEOUT_MS / 60_000} min` : result.failedTests.slice(0, 3).map((t) => `"${t}"`).join(', ');
+            const by = result.timedOut
+              ? `timed out after ${RUN_TIMEOUT_MS / 60_000} min`
+              : result.failedTests
+                  .slice(0, 3)
+                  .map((t) => `"${t}"`)
+                  .join(', ');
             verdict = `killed    ${mutant.name} by ${describeRun(run)}: ${by}`;
             break;
           }

@@ -75,10 +75,13 @@ async function main(): Promise<void> {
       // Alternating order, so a swing of the machine's load hits both routes alike.
       const order = r % 2 === 0 ? ['live', 'soldOut'] : ['soldOut', 'live'];
       for (const side of order) {
-        const result = side === 'live' ? await runWrk(live, {}, SECONDS, pid) : await runWrk(claim, soldOutClaim(service.token), SECONDS, pid);
+        const result =
+          side === 'live' ? await runWrk(live, {}, SECONDS, pid) : await runWrk(claim, soldOutClaim(service.token), SECONDS, pid);
         if (result.errors > 0) process.stderr.write(`request-cost: ${side} had ${result.errors} socket errors\n`);
         (side === 'live' ? liveRuns : soldOutRuns).push(result.cpuUsPerRequest ?? 0);
-        process.stderr.write(`request-cost: round ${r + 1} ${side} ${result.requestsPerSecond} req/s, ${result.cpuUsPerRequest} us/request\n`);
+        process.stderr.write(
+          `request-cost: round ${r + 1} ${side} ${result.requestsPerSecond} req/s, ${result.cpuUsPerRequest} us/request\n`,
+        );
       }
     }
   } finally {

@@ -51,8 +51,8 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
     bodyParser: false,
   });
   app.useLogger(app.get(PinoAppLogger));
-  addSecurityHeaders(app.getHttpAdapter().getInstance() as FastifyInstance);
-  readBodiesWithoutBind(app.getHttpAdapter().getInstance() as FastifyInstance);
+  addSecurityHeaders(app.getHttpAdapter().getInstance());
+  readBodiesWithoutBind(app.getHttpAdapter().getInstance());
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });
   // Prometheus scrapes /metrics by convention; probes have full paths of their own. Both stay outside /api.

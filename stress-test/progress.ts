@@ -1,7 +1,10 @@
 import { SaleProgress } from '../harness/claim-runner';
 
 /** A progress bar on a TTY, a plain line every few seconds otherwise; always on stderr. */
-export function progressPrinter(stock: number, stream: NodeJS.WriteStream = process.stderr): {
+export function progressPrinter(
+  stock: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): {
   update: (p: SaleProgress) => void;
   done: () => void;
 } {

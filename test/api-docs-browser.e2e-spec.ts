@@ -50,7 +50,10 @@ describe('the API docs page at a non-loopback address over plain HTTP', () => {
 
   it('renders every operation of the document, every asset loaded over http from the service itself', async () => {
     const documented = await fetch(`${url}/api/docs-json`).then((r) => r.json() as Promise<{ paths: Record<string, object> }>);
-    const operations = Object.values(documented.paths).reduce((n, item) => n + Object.keys(item).filter((k) => k !== 'parameters').length, 0);
+    const operations = Object.values(documented.paths).reduce(
+      (n, item) => n + Object.keys(item).filter((k) => k !== 'parameters').length,
+      0,
+    );
     expect(operations).toBeGreaterThan(10);
 
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-test-system.sh)`);
@@ -58,7 +61,15 @@ describe('the API docs page at a non-loopback address over plain HTTP', () => {
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     const elsewhere: string[] = [];
     const failed: string[] = [];
@@ -75,7 +86,10 @@ describe('the API docs page at a non-loopback address over plain HTTP', () => {
       await page.goto(`${url}/api/docs`, { waitUntil: 'load' });
       const rendered = await page
         .waitForFunction(`document.querySelectorAll('.opblock').length >= ${operations}`, undefined, { timeout: RENDER_TIMEOUT_MS })
-        .then(() => true, () => false);
+        .then(
+          () => true,
+          () => false,
+        );
       const drawn = (await page.evaluate(`document.querySelectorAll('.opblock').length`)) as number;
       expect({ rendered, drawn, elsewhere, failed }).toEqual({ rendered: true, drawn: operations, elsewhere: [], failed: [] });
     } finally {

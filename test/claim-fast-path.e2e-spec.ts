@@ -1,4 +1,10 @@
-import { EXCEPTION_FILTERS_METADATA, GUARDS_METADATA, INTERCEPTORS_METADATA, PIPES_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import {
+  EXCEPTION_FILTERS_METADATA,
+  GUARDS_METADATA,
+  INTERCEPTORS_METADATA,
+  PIPES_METADATA,
+  ROUTE_ARGS_METADATA,
+} from '@nestjs/common/constants';
 import { ApplicationConfig } from '@nestjs/core';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import { CLAIM_FAST_PATH_ROUTE, ClaimFastPath, FAST_PATH_APPLIES } from '../src/claims/claim-fast-path';
@@ -56,14 +62,21 @@ describe('the sold-out fast path', () => {
 
     // FAST: sold out. OVER: sold out, then closed (its memory answers the window). STOCKED: units
     // left, but both valid users hold it, so no generated request is ever granted.
-    for (const [name, amount] of [['FAST', 1], ['OVER', 1], ['STOCKED', 5]] as const) {
+    for (const [name, amount] of [
+      ['FAST', 1],
+      ['OVER', 1],
+      ['STOCKED', 5],
+    ] as const) {
       expect((await fast.api.createCoupon(admin, name, amount)).status).toBe(201);
       expect((await fast.api.claim(holder, name)).status).toBe(200);
     }
     expect((await fast.api.claim(late, 'STOCKED')).status).toBe(200);
     expect((await fast.api.post('/api/coupons/OVER/close', undefined, { token: admin })).status).toBe(200);
     // Each process remembers a sell-out it settled itself: one refusal through each.
-    for (const [name, code] of [['FAST', 'SOLD_OUT'], ['OVER', 'SALE_ENDED']]) {
+    for (const [name, code] of [
+      ['FAST', 'SOLD_OUT'],
+      ['OVER', 'SALE_ENDED'],
+    ]) {
       for (const app of [fast, plain]) {
         expect((await app.api.claim(late, name)).body.code).toBe(code);
         await untilSoldOutRemembered(app, name);
@@ -229,10 +242,7 @@ describe('the fast path applies everything the claim route applies', () => {
 
   it('guards, pipes, interceptors and filters of POST /api/coupons/claim', () => {
     const handler = ClaimsController.prototype.claim;
-    const onRoute = (key: string) => [
-      ...names(Reflect.getMetadata(key, ClaimsController)),
-      ...names(Reflect.getMetadata(key, handler)),
-    ];
+    const onRoute = (key: string) => [...names(Reflect.getMetadata(key, ClaimsController)), ...names(Reflect.getMetadata(key, handler))];
     // Nest keeps the app's global enhancers in its private ApplicationConfig.
     const config = (t.app as unknown as { config: ApplicationConfig }).config;
     const globals = (own: unknown[], requestScoped: { metatype?: unknown }[]) => [
@@ -246,10 +256,7 @@ describe('the fast path applies everything the claim route applies', () => {
     const applied = {
       guards: [...globals(config.getGlobalGuards(), config.getGlobalRequestGuards()), ...onRoute(GUARDS_METADATA)],
       pipes: [...globals(config.getGlobalPipes(), config.getGlobalRequestPipes()), ...onRoute(PIPES_METADATA), ...paramPipes],
-      interceptors: [
-        ...globals(config.getGlobalInterceptors(), config.getGlobalRequestInterceptors()),
-        ...onRoute(INTERCEPTORS_METADATA),
-      ],
+      interceptors: [...globals(config.getGlobalInterceptors(), config.getGlobalRequestInterceptors()), ...onRoute(INTERCEPTORS_METADATA)],
       filters: [...globals(config.getGlobalFilters(), config.getGlobalRequestFilters()), ...onRoute(EXCEPTION_FILTERS_METADATA)],
     };
     expect(applied).toEqual({
@@ -275,7 +282,7 @@ describe('the sold-out fast path and hostile bodies', () => {
   });
   afterAll(() => t.close());
 
-  it('a deeply nested body on a sold-out coupon still gets the controller\'s 400, never a 500', async () => {
+  it("a deeply nested body on a sold-out coupon still gets the controller's 400, never a 500", async () => {
     const token = await t.api.newUser('gone_deep');
     const deep = '['.repeat(6000) + ']'.repeat(6000);
     const res = await fetch(`${t.url}/api/coupons/claim`, {

@@ -58,7 +58,11 @@ describe('a claim whose commit outcome cannot be learned', () => {
     // It did commit, exactly once.
     const committed = await committedClaimedAt(t, 'LATECOMMIT');
     expect(committed).toHaveLength(1);
-    const retry = await t.api.post('/api/coupons/claim', { coupon_name: 'LATECOMMIT' }, { token, headers: { 'idempotency-key': 'late-1' } });
+    const retry = await t.api.post(
+      '/api/coupons/claim',
+      { coupon_name: 'LATECOMMIT' },
+      { token, headers: { 'idempotency-key': 'late-1' } },
+    );
     expect({ status: retry.status, claimed_at: retry.body.claimed_at, replayed: replayed(retry) }).toEqual({
       status: 200,
       claimed_at: committed[0],
@@ -102,7 +106,9 @@ describe('a claim whose session may not be ended (pg_terminate_backend refused)'
     // The server takes a second to commit (a deferred trigger stands in for a slow disk), and the
     // client stops listening 100 ms after sending COMMIT: the session is still there to be ended.
     await t.sql(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$`);
-    await t.sql('CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON user_claims DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()');
+    await t.sql(
+      'CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON user_claims DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()',
+    );
     const dataSource = limited.app.get(DataSource);
     const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
     const spy = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((...args) => {
@@ -118,7 +124,11 @@ describe('a claim whose session may not be ended (pg_terminate_backend refused)'
     });
     let first: ApiResponse;
     try {
-      first = await limited.api.post('/api/coupons/claim', { coupon_name: 'NOTERMINATE' }, { token, headers: { 'idempotency-key': 'nt-1' } });
+      first = await limited.api.post(
+        '/api/coupons/claim',
+        { coupon_name: 'NOTERMINATE' },
+        { token, headers: { 'idempotency-key': 'nt-1' } },
+      );
     } finally {
       spy.mockRestore();
       await sleep(1500); // past the trigger's second: the commit under way has landed
@@ -127,7 +137,11 @@ describe('a claim whose session may not be ended (pg_terminate_backend refused)'
     expect({ status: first.status, code: first.body.code }).toEqual({ status: 503, code: 'CLAIM_OUTCOME_UNKNOWN' });
     const committed = await committedClaimedAt(t, 'NOTERMINATE');
     expect(committed).toHaveLength(1);
-    const retry = await limited.api.post('/api/coupons/claim', { coupon_name: 'NOTERMINATE' }, { token, headers: { 'idempotency-key': 'nt-1' } });
+    const retry = await limited.api.post(
+      '/api/coupons/claim',
+      { coupon_name: 'NOTERMINATE' },
+      { token, headers: { 'idempotency-key': 'nt-1' } },
+    );
     expect({ status: retry.status, claimed_at: retry.body.claimed_at, replayed: replayed(retry) }).toEqual({
       status: 200,
       claimed_at: committed[0],

@@ -58,7 +58,7 @@ describe('GET /api/coupons/:name/claims (cursor pages in claim order)', () => {
   it('claims made after a cursor was handed out appear on the next page', async () => {
     const first = await page('?limit=7');
     expect(first.body.next_cursor).toBeNull();
-    const lastId = (await t.sql("SELECT max(id)::text AS id FROM user_claims"))[0].id;
+    const lastId = (await t.sql('SELECT max(id)::text AS id FROM user_claims'))[0].id;
     const [late] = await makeUsers(t.api, 'page_late', 1);
     await t.api.claim(late.token, 'PAGED');
     const next = await page(`?after=${Buffer.from(lastId).toString('base64url')}`);

@@ -51,8 +51,14 @@ describe('npm run start:cluster (dist/src/cluster.js)', () => {
     const url = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, [CLUSTER], {
       env: {
-        PATH: process.env.PATH, CLUSTER_WORKERS: '2', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info',
-        DATABASE_URL: databaseUrl(database), REDIS_KEY_PREFIX: prefix, SHUTDOWN_GRACE_MS: '0',
+        PATH: process.env.PATH,
+        CLUSTER_WORKERS: '2',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: databaseUrl(database),
+        REDIS_KEY_PREFIX: prefix,
+        SHUTDOWN_GRACE_MS: '0',
         // The example JWT_SECRET, accepted only where development is chosen on purpose.
         NODE_ENV: 'development',
       },
@@ -62,19 +68,34 @@ describe('npm run start:cluster (dist/src/cluster.js)', () => {
     child.stderr!.on('data', (chunk) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
     const listening = () => pidsOf(output, /listening on/);
-    await until(() => listening().length >= 2, 30_000, 'two workers listening', () => output);
+    await until(
+      () => listening().length >= 2,
+      30_000,
+      'two workers listening',
+      () => output,
+    );
     const workers = listening();
     expect(new Set(workers).size).toBe(2);
     expect(workers).not.toContain(child.pid);
 
     // Both workers answer requests on the one port.
     for (let i = 0; i < 20; i++) expect(await getFresh(`${url}/api/healthcheck`)).toBe(200);
-    await until(() => new Set(pidsOf(output, /request completed/)).size === 2, 5000, 'requests logged by both workers', () => output);
+    await until(
+      () => new Set(pidsOf(output, /request completed/)).size === 2,
+      5000,
+      'requests logged by both workers',
+      () => output,
+    );
     expect(new Set(pidsOf(output, /request completed/))).toEqual(new Set(workers));
 
     // A crashed worker is replaced, and the port answers on every connection again.
     process.kill(workers[0], 'SIGKILL');
-    await until(() => listening().length >= 3, 30_000, 'a replacement worker', () => output);
+    await until(
+      () => listening().length >= 3,
+      30_000,
+      'a replacement worker',
+      () => output,
+    );
     expect(output).toMatch(new RegExp(`worker ${workers[0]} exited \\(SIGKILL\\); starting a replacement`));
     for (let i = 0; i < 10; i++) expect(await getFresh(`${url}/api/healthcheck`)).toBe(200);
 

@@ -2,7 +2,16 @@ import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { LockBusyError } from '../src/lock/lock.errors';
 import { LockService } from '../src/lock/lock.service';
-import { TestApp, couponInvariants, makeUsers, sleep, startAppWithUser, startSiblingApp, startTestApp, untilSoldOutRemembered } from './support/test-app';
+import {
+  TestApp,
+  couponInvariants,
+  makeUsers,
+  sleep,
+  startAppWithUser,
+  startSiblingApp,
+  startTestApp,
+  untilSoldOutRemembered,
+} from './support/test-app';
 
 const FULL_COUPON_KEYS = ['amount', 'created_at', 'ends_at', 'name', 'remaining_amount', 'starts_at', 'updated_at'];
 
@@ -111,17 +120,13 @@ describe('coupon updates: PATCH and close', () => {
     expect((await patch('CANCEL', { amount: 6 })).body).toMatchObject({ amount: 6, remaining_amount: 6 });
   });
 
-  it('updates take the claims\' lock: while it is held elsewhere, PATCH and close are 503 LOCK_BUSY and change nothing', async () => {
+  it("updates take the claims' lock: while it is held elsewhere, PATCH and close are 503 LOCK_BUSY and change nothing", async () => {
     await t.api.createCoupon(admin, 'LOCKED', 5);
     const key = `${t.config.REDIS_KEY_PREFIX}claim:coupon:LOCKED`;
     const redis = new Redis(t.config.REDIS_URLS);
     try {
       await redis.set(key, 'a-claim-batch-elsewhere', 'PX', 30000);
-      const [patched, closed, claimed] = await Promise.all([
-        patch('LOCKED', { amount: 9 }),
-        close('LOCKED'),
-        t.api.claim(user, 'LOCKED'),
-      ]);
+      const [patched, closed, claimed] = await Promise.all([patch('LOCKED', { amount: 9 }), close('LOCKED'), t.api.claim(user, 'LOCKED')]);
       for (const res of [patched, closed, claimed]) {
         expect(res.status).toBe(503);
         expect(res.body.code).toBe('LOCK_BUSY');
@@ -174,10 +179,7 @@ describe('coupon updates: PATCH and close', () => {
       await sleep(3);
       // Lower to what is claimed right now: either it lands first (then everyone later is sold
       // out) or claims win the lock first and the update finds more claims than it asked for.
-      const [{ claimed }] = await t.sql(
-        `SELECT (amount - remaining_amount)::int AS claimed FROM coupons WHERE name = $1`,
-        [name],
-      );
+      const [{ claimed }] = await t.sql(`SELECT (amount - remaining_amount)::int AS claimed FROM coupons WHERE name = $1`, [name]);
       const update = await patch(name, { amount: Math.max(claimed, 1) });
       const results = await Promise.all(claims);
       const final = await couponInvariants(t, name);
@@ -205,12 +207,14 @@ describe('cross-process: an update that adds stock invalidates "sold out" in eve
     await a.close();
   });
 
-  it('the second process shares the first one\'s database and lock keys, as the running services see them', async () => {
+  it("the second process shares the first one's database and lock keys, as the running services see them", async () => {
     const databaseOf = async (app: TestApp) => (await app.app.get(DataSource).query('SELECT current_database() AS name'))[0].name;
     expect(await databaseOf(b)).toBe(await databaseOf(a));
     // A lock B holds is one A cannot take: same Redis, same key prefix.
     await b.app.get(LockService).withLock('shared-by-both', async () => {
-      await expect(a.app.get(LockService).withLock('shared-by-both', async () => undefined, { retries: 0 })).rejects.toBeInstanceOf(LockBusyError);
+      await expect(a.app.get(LockService).withLock('shared-by-both', async () => undefined, { retries: 0 })).rejects.toBeInstanceOf(
+        LockBusyError,
+      );
     });
     expect(b.url).not.toBe(a.url);
   });

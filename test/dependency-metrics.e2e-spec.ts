@@ -71,33 +71,39 @@ describe('dependency_up in /metrics, read at scrape time (PostgreSQL and three R
     });
   });
 
-  it.each(['refuse', 'blackhole'] as const)('PostgreSQL unreachable (%s): 0 at the next scrape, within the probe timeout; then back to 1', async (mode) => {
-    pg.set(mode);
-    try {
-      const { up, ms } = await scrape();
-      expect(up.get(label('postgres', pg))).toBe(0);
-      expect(up.get(label('redis', redis[0]))).toBe(1);
-      expect(ms).toBeLessThan(SCRAPE_WITHIN_MS);
-    } finally {
-      pg.set('forward');
-    }
-    await untilUp('postgres', pg);
-  });
+  it.each(['refuse', 'blackhole'] as const)(
+    'PostgreSQL unreachable (%s): 0 at the next scrape, within the probe timeout; then back to 1',
+    async (mode) => {
+      pg.set(mode);
+      try {
+        const { up, ms } = await scrape();
+        expect(up.get(label('postgres', pg))).toBe(0);
+        expect(up.get(label('redis', redis[0]))).toBe(1);
+        expect(ms).toBeLessThan(SCRAPE_WITHIN_MS);
+      } finally {
+        pg.set('forward');
+      }
+      await untilUp('postgres', pg);
+    },
+  );
 
-  it.each(['refuse', 'blackhole'] as const)('one Redis node unreachable (%s): its own series goes to 0 at the next scrape, the others stay 1; then back to 1', async (mode) => {
-    redis[1].set(mode);
-    try {
-      const { up, ms } = await scrape();
-      expect(up.get(label('redis', redis[1]))).toBe(0);
-      expect(up.get(label('redis', redis[0]))).toBe(1);
-      expect(up.get(label('redis', redis[2]))).toBe(1);
-      expect(up.get(label('postgres', pg))).toBe(1);
-      expect(ms).toBeLessThan(SCRAPE_WITHIN_MS);
-    } finally {
-      redis[1].set('forward');
-    }
-    await untilUp('redis', redis[1]);
-  });
+  it.each(['refuse', 'blackhole'] as const)(
+    'one Redis node unreachable (%s): its own series goes to 0 at the next scrape, the others stay 1; then back to 1',
+    async (mode) => {
+      redis[1].set(mode);
+      try {
+        const { up, ms } = await scrape();
+        expect(up.get(label('redis', redis[1]))).toBe(0);
+        expect(up.get(label('redis', redis[0]))).toBe(1);
+        expect(up.get(label('redis', redis[2]))).toBe(1);
+        expect(up.get(label('postgres', pg))).toBe(1);
+        expect(ms).toBeLessThan(SCRAPE_WITHIN_MS);
+      } finally {
+        redis[1].set('forward');
+      }
+      await untilUp('redis', redis[1]);
+    },
+  );
 
   it('a 429 is counted by the limit it exceeded', async () => {
     const count = (body: string) => samples(body, 'rate_limited_total').get('{limit="login:username"}') ?? 0;

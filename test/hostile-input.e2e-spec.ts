@@ -13,9 +13,11 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
   let deletedUserToken: string;
 
   const dbState = async () =>
-    (await t.sql(`SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM coupons)::int AS coupons,
+    (
+      await t.sql(`SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM coupons)::int AS coupons,
                          (SELECT count(*) FROM user_claims)::int AS claims, (SELECT count(*) FROM deleted_users)::int AS deleted,
-                         (SELECT coalesce(sum(remaining_amount), 0) FROM coupons)::int AS remaining`))[0];
+                         (SELECT coalesce(sum(remaining_amount), 0) FROM coupons)::int AS remaining`)
+    )[0];
 
   /** A client error in the contract's shape, with no internals in it. */
   function expectCleanClientError(res: ApiResponse, method = 'POST'): void {
@@ -40,29 +42,85 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
   const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
   const deepObject = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
   const register = (body: string, contentType = 'application/json'): [string, string, RequestOptions] => [
-    'POST', '/api/users/register', { rawBody: body, headers: { 'content-type': contentType } },
+    'POST',
+    '/api/users/register',
+    { rawBody: body, headers: { 'content-type': contentType } },
   ];
   const createCoupon = (body: string): [string, string, RequestOptions] => [
-    'POST', '/api/coupons', { rawBody: body, headers: { 'content-type': 'application/json' }, token: '<admin>' },
+    'POST',
+    '/api/coupons',
+    { rawBody: body, headers: { 'content-type': 'application/json' }, token: '<admin>' },
   ];
   const claim = (body: string): [string, string, RequestOptions] => [
-    'POST', '/api/coupons/claim', { rawBody: body, headers: { 'content-type': 'application/json' }, token: '<user>' },
+    'POST',
+    '/api/coupons/claim',
+    { rawBody: body, headers: { 'content-type': 'application/json' }, token: '<user>' },
   ];
 
   const cases: [string, [string, string, RequestOptions], number, string][] = [
-    ['body over BODY_LIMIT_BYTES', register(JSON.stringify({ username: 'big_body', password: 'x'.repeat(20_000) })), 413, 'PAYLOAD_TOO_LARGE'],
+    [
+      'body over BODY_LIMIT_BYTES',
+      register(JSON.stringify({ username: 'big_body', password: 'x'.repeat(20_000) })),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
     ['5,000-deep array as a field', register(`{"username":${deep(5000)},"password":"password123"}`), 400, 'VALIDATION_FAILED'],
-    ['2,000-deep object as an extra field', register(`{"username":"deep_one","password":"password123","x":${deepObject(2000)}}`), 400, 'VALIDATION_FAILED'],
+    [
+      '2,000-deep object as an extra field',
+      register(`{"username":"deep_one","password":"password123","x":${deepObject(2000)}}`),
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['2,000-deep object as the amount', createCoupon(`{"name":"DEEP","amount":${deepObject(2000)}}`), 400, 'VALIDATION_FAILED'],
-    ['huge array as the username', register(`{"username":[${Array(4000).fill(1).join(',')}],"password":"password123"}`), 400, 'VALIDATION_FAILED'],
-    ['__proto__ key', register('{"username":"proto_user","password":"password123","__proto__":{"role":"admin"}}'), 400, 'VALIDATION_FAILED'],
-    ['constructor.prototype key', register('{"username":"ctor_user","password":"password123","constructor":{"prototype":{"role":"admin"}}}'), 400, 'VALIDATION_FAILED'],
+    [
+      'huge array as the username',
+      register(`{"username":[${Array(4000).fill(1).join(',')}],"password":"password123"}`),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      '__proto__ key',
+      register('{"username":"proto_user","password":"password123","__proto__":{"role":"admin"}}'),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'constructor.prototype key',
+      register('{"username":"ctor_user","password":"password123","constructor":{"prototype":{"role":"admin"}}}'),
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['nested __proto__ in a claim', claim('{"coupon_name":"SALE","user_id":{"__proto__":{"x":1}}}'), 400, 'VALIDATION_FAILED'],
-    ['role smuggled into registration', register('{"username":"climber","password":"password123","role":"admin"}'), 400, 'VALIDATION_FAILED'],
-    ['Cyrillic look-alike of the admin name', register(JSON.stringify({ username: 'аdmin', password: 'password123' })), 400, 'VALIDATION_FAILED'],
-    ['zero-width space in a name', register(JSON.stringify({ username: 'admin\u200b', password: 'password123' })), 400, 'VALIDATION_FAILED'],
-    ['right-to-left override in a name', register(JSON.stringify({ username: 'ad\u202enim', password: 'password123' })), 400, 'VALIDATION_FAILED'],
-    ['fullwidth letters in a name', register(JSON.stringify({ username: 'ａｄｍｉｎ', password: 'password123' })), 400, 'VALIDATION_FAILED'],
+    [
+      'role smuggled into registration',
+      register('{"username":"climber","password":"password123","role":"admin"}'),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'Cyrillic look-alike of the admin name',
+      register(JSON.stringify({ username: 'аdmin', password: 'password123' })),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'zero-width space in a name',
+      register(JSON.stringify({ username: 'admin\u200b', password: 'password123' })),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'right-to-left override in a name',
+      register(JSON.stringify({ username: 'ad\u202enim', password: 'password123' })),
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'fullwidth letters in a name',
+      register(JSON.stringify({ username: 'ａｄｍｉｎ', password: 'password123' })),
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['NUL in a name', register(JSON.stringify({ username: 'nul\u0000user', password: 'password123' })), 400, 'VALIDATION_FAILED'],
     ['NUL in a password', register(JSON.stringify({ username: 'nulpass', password: 'password\u0000123' })), 400, 'VALIDATION_FAILED'],
     ['lone surrogate in a coupon name', createCoupon('{"name":"SALE\\ud800","amount":5}'), 400, 'VALIDATION_FAILED'],
@@ -84,11 +142,21 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
     ['user_id as an array', claim('{"coupon_name":"SALE","user_id":["victim"]}'), 400, 'VALIDATION_FAILED'],
     ['text/plain', register('{"username":"plain_text","password":"password123"}', 'text/plain'), 400, 'VALIDATION_FAILED'],
     ['form encoded', register('username=form_user&password=password123', 'application/x-www-form-urlencoded'), 400, 'VALIDATION_FAILED'],
-    ['multipart', register('--x\r\nContent-Disposition: form-data; name="username"\r\n\r\nmulti\r\n--x--', 'multipart/form-data; boundary=x'), 400, 'VALIDATION_FAILED'],
+    [
+      'multipart',
+      register('--x\r\nContent-Disposition: form-data; name="username"\r\n\r\nmulti\r\n--x--', 'multipart/form-data; boundary=x'),
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['JSON labelled as XML', register('{"username":"xml_user","password":"password123"}', 'application/xml'), 400, 'VALIDATION_FAILED'],
     ['truncated JSON', register('{"username":"cut_user","password":"pass'), 400, 'VALIDATION_FAILED'],
     ['trailing garbage after JSON', register('{"username":"tail_user","password":"password123"}xyz'), 400, 'VALIDATION_FAILED'],
-    ['SQL in a path parameter', ['GET', `/api/coupons/${encodeURIComponent("SALE' OR '1'='1")}`, { token: '<user>' }], 400, 'VALIDATION_FAILED'],
+    [
+      'SQL in a path parameter',
+      ['GET', `/api/coupons/${encodeURIComponent("SALE' OR '1'='1")}`, { token: '<user>' }],
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['path traversal', ['GET', '/api/coupons/..%2F..%2Fetc%2Fpasswd', { token: '<user>' }], 400, 'VALIDATION_FAILED'],
     ['unicode path parameter', ['GET', `/api/coupons/${encodeURIComponent('ЅALE')}`, { token: '<user>' }], 400, 'VALIDATION_FAILED'],
     ['invalid percent-encoding in the path', ['GET', '/api/coupons/%E0%A4%A', { token: '<user>' }], 400, 'VALIDATION_FAILED'],
@@ -109,8 +177,19 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
   it('property: generated methods, paths, headers and bodies never get a 5xx or a stack trace, and every 4xx leaves the database unchanged', async () => {
     const text = fc.string({ maxLength: 40 });
     const printable = fc.stringMatching(/^[ -~]{0,40}$/);
-    const nameLike = fc.oneof(text, fc.constantFrom('SALE', 'victim', 'admin', "' OR 1=1 --", '__proto__', 'аdmin', ''), fc.stringMatching(/^[A-Za-z0-9_-]{1,70}$/));
-    const scalar = fc.oneof(nameLike, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom('5', '1e3', '-1', '0x10'));
+    const nameLike = fc.oneof(
+      text,
+      fc.constantFrom('SALE', 'victim', 'admin', "' OR 1=1 --", '__proto__', 'аdmin', ''),
+      fc.stringMatching(/^[A-Za-z0-9_-]{1,70}$/),
+    );
+    const scalar = fc.oneof(
+      nameLike,
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom('5', '1e3', '-1', '0x10'),
+    );
     const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 4 }), fc.dictionary(text, scalar, { maxKeys: 3 }));
     const body = fc.oneof(
       fc.record({ username: value, password: value }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
@@ -121,7 +200,15 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
       text,
     );
     const route = fc.oneof(
-      fc.constantFrom('/api/users/register', '/api/users/login', '/api/coupons', '/api/coupons/claim', '/api/coupons/SALE', '/api/healthcheck', '/api/users/victim'),
+      fc.constantFrom(
+        '/api/users/register',
+        '/api/users/login',
+        '/api/coupons',
+        '/api/coupons/claim',
+        '/api/coupons/SALE',
+        '/api/healthcheck',
+        '/api/users/victim',
+      ),
       fc.tuple(fc.constantFrom('/api/coupons/', '/api/users/', '/api/', '/'), text).map(([prefix, s]) => prefix + encodeURIComponent(s)),
       fc.webPath(),
     );
@@ -133,7 +220,14 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
     );
     const contentType = fc.oneof(
       fc.constant(undefined),
-      fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml'),
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+      ),
       printable,
     );
     const request = fc.record({
@@ -142,7 +236,9 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
       body,
       authorization,
       contentType,
-      extraHeader: fc.option(fc.tuple(fc.constantFrom('x-forwarded-for', 'origin', 'accept', 'x-http-method-override', 'cookie'), printable)),
+      extraHeader: fc.option(
+        fc.tuple(fc.constantFrom('x-forwarded-for', 'origin', 'accept', 'x-http-method-override', 'cookie'), printable),
+      ),
     });
 
     let requests = 0;
@@ -153,7 +249,8 @@ describe('hostile input: always a 4xx with a code, never a 500, never a write', 
         if (r.contentType !== undefined) headers['content-type'] = r.contentType;
         if (r.extraHeader) headers[r.extraHeader[0]] = r.extraHeader[1];
         const tokens: Record<string, string> = { '<admin>': admin, '<user>': user, '<deleted>': deletedUserToken };
-        if (r.authorization !== undefined) headers.authorization = tokens[r.authorization] ? `Bearer ${tokens[r.authorization]}` : r.authorization;
+        if (r.authorization !== undefined)
+          headers.authorization = tokens[r.authorization] ? `Bearer ${tokens[r.authorization]}` : r.authorization;
         const withBody = !['GET', 'HEAD'].includes(r.method);
         const before = await dbState();
         const res = await t.api.request(r.method, r.path, { headers, rawBody: withBody ? r.body : undefined });

@@ -44,32 +44,111 @@ function expectNoNetwork(html: string, requests: string[]) {
 }
 
 const row = (grants: number, p99: number, soldOut: number | null, failed: string[] = []): ServiceRow => ({
-  grantsPerSecond: grants, p50Ms: p99 / 4, p99Ms: p99, lockBusyWhileStock: 0, soldOutAnswersPerSecond: soldOut, checksPassed: failed.length === 0, failedChecks: failed,
+  grantsPerSecond: grants,
+  p50Ms: p99 / 4,
+  p99Ms: p99,
+  lockBusyWhileStock: 0,
+  soldOutAnswersPerSecond: soldOut,
+  checksPassed: failed.length === 0,
+  failedChecks: failed,
 });
 
 /** A fixed bench result (not measured): the shape `npm run bench -- --json` prints. */
 function benchFixture(): BenchResult {
   const rows = [
-    { stock: 1000, concurrency: 64, a: row(410, 190, null), b: row(2300, 60, 5100), cTps: 1900, dRequestsPerSecond: 7400, soldOutWithoutFastPath: 4100, soldOutReusingRead: 5600 },
-    { stock: 1000, concurrency: 256, a: row(380, 700, null), b: row(2500, 150, 5300), cTps: 2100, dRequestsPerSecond: 7600, soldOutWithoutFastPath: 4300, soldOutReusingRead: 5800 },
-    { stock: 2000, concurrency: 64, a: row(400, 180, null), b: row(2400, 55, null, ['</script><img src=x onerror=alert(1)>']), cTps: 1900, dRequestsPerSecond: 7300, soldOutWithoutFastPath: null, soldOutReusingRead: null },
+    {
+      stock: 1000,
+      concurrency: 64,
+      a: row(410, 190, null),
+      b: row(2300, 60, 5100),
+      cTps: 1900,
+      dRequestsPerSecond: 7400,
+      soldOutWithoutFastPath: 4100,
+      soldOutReusingRead: 5600,
+    },
+    {
+      stock: 1000,
+      concurrency: 256,
+      a: row(380, 700, null),
+      b: row(2500, 150, 5300),
+      cTps: 2100,
+      dRequestsPerSecond: 7600,
+      soldOutWithoutFastPath: 4300,
+      soldOutReusingRead: 5800,
+    },
+    {
+      stock: 2000,
+      concurrency: 64,
+      a: row(400, 180, null),
+      b: row(2400, 55, null, ['</script><img src=x onerror=alert(1)>']),
+      cTps: 1900,
+      dRequestsPerSecond: 7300,
+      soldOutWithoutFastPath: null,
+      soldOutReusingRead: null,
+    },
   ];
   const sweep = [64, 256, 1024, 4096].map((concurrency, i) => ({
-    concurrency, grantsPerSecond: 2500 - i * 100, p50Ms: 20 * (i + 1), p99Ms: 60 * (i + 1), maxMs: 80 * (i + 1), meanMs: 30 * (i + 1), listenOverflows: 0, apiPeakRssMb: 200, soldOutAnswersPerSecond: 5000, failedChecks: [],
+    concurrency,
+    grantsPerSecond: 2500 - i * 100,
+    p50Ms: 20 * (i + 1),
+    p99Ms: 60 * (i + 1),
+    maxMs: 80 * (i + 1),
+    meanMs: 30 * (i + 1),
+    listenOverflows: 0,
+    apiPeakRssMb: 200,
+    soldOutAnswersPerSecond: 5000,
+    failedChecks: [],
   }));
-  const manyCoupons = [1, 50].map((coupons) => ({ coupons, stock: 1000, grantsPerSecond: coupons === 1 ? 2400 : 2000, p99Ms: 90, couponsSoldOut: coupons, failedChecks: [] }));
-  const latency = (['A', 'B'] as const).flatMap((variant) => [0, 1].map((delayMs) => ({ variant, delayMs, stock: 100, grantsPerSecond: variant === 'A' ? 300 / (1 + 9 * delayMs) : 2000 - 400 * delayMs, p99Ms: 100, failedChecks: [] })));
+  const manyCoupons = [1, 50].map((coupons) => ({
+    coupons,
+    stock: 1000,
+    grantsPerSecond: coupons === 1 ? 2400 : 2000,
+    p99Ms: 90,
+    couponsSoldOut: coupons,
+    failedChecks: [],
+  }));
+  const latency = (['A', 'B'] as const).flatMap((variant) =>
+    [0, 1].map((delayMs) => ({
+      variant,
+      delayMs,
+      stock: 100,
+      grantsPerSecond: variant === 'A' ? 300 / (1 + 9 * delayMs) : 2000 - 400 * delayMs,
+      p99Ms: 100,
+      failedChecks: [],
+    })),
+  );
   const tax = [{ bareRequestsPerSecond: 20000, serviceRequestsPerSecond: 15000, failed: 0 }];
   const crowdsPart = { users: 8000, stock: 4000, latencyUsers: 2000, latencyStock: 1000, sweep, manyCoupons, latency, tax };
   const crowds = { ...crowdsPart, targets: crowdsTargets(crowdsPart) };
   const targets = [...benchTargets(rows), ...crowds.targets];
-  return { startedAt: '2026-11-23T10:00:00.000Z', machine: '2 cores (fixture), Node v20', users: 2000, pgbenchMaxClients: 90, rows, crowds, targets, passed: targets.every((t) => t.passed) };
+  return {
+    startedAt: '2026-11-23T10:00:00.000Z',
+    machine: '2 cores (fixture), Node v20',
+    users: 2000,
+    pgbenchMaxClients: 90,
+    rows,
+    crowds,
+    targets,
+    passed: targets.every((t) => t.passed),
+  };
 }
 
 describe('HTML reports (rendered in headless Chromium)', () => {
   it('npm run stress -- --report draws every chart from the same object --json prints, offline', async () => {
     const htmlPath = join(dir, 'stress.html');
-    const result = await stress(['--users', '300', '--stock', '40', '--concurrency', '32', '--double-dip', '5', '--json', '--report', htmlPath]);
+    const result = await stress([
+      '--users',
+      '300',
+      '--stock',
+      '40',
+      '--concurrency',
+      '32',
+      '--double-dip',
+      '5',
+      '--json',
+      '--report',
+      htmlPath,
+    ]);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`wrote the HTML report to ${htmlPath}`);
     const report = JSON.parse(result.stdout);
@@ -90,7 +169,9 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     // A sale of a few seconds is drawn in 100 ms buckets, one bar each, not one bar per second.
     expect(report.timeline[0].widthMs).toBe(100);
     expect(report.timeline.length).toBeGreaterThanOrEqual(Math.floor((report.rates.durationSeconds * 1000) / 100));
-    expect(byId['claims-per-second'].labels).toEqual(report.timeline.map((b: { startMs: number }) => `${b.startMs / 1000}-${(b.startMs + 100) / 1000} s`));
+    expect(byId['claims-per-second'].labels).toEqual(
+      report.timeline.map((b: { startMs: number }) => `${b.startMs / 1000}-${(b.startMs + 100) / 1000} s`),
+    );
     expect(byId['claims-per-second'].labels[1]).toBe('0.1-0.2 s');
     expect(byId['latency-over-time'].labels).toHaveLength(report.timeline.length);
     for (const chart of page.charts) {
@@ -98,7 +179,9 @@ describe('HTML reports (rendered in headless Chromium)', () => {
       expect(chart.width * chart.height).toBeGreaterThan(0);
       expect(chart.inkedPixels).toBeGreaterThan(500);
     }
-    expect(page.checks.map((c) => c.text)).toEqual(report.checks.map((c: { name: string; detail: string }) => `PASS${c.name}: ${c.detail}`));
+    expect(page.checks.map((c) => c.text)).toEqual(
+      report.checks.map((c: { name: string; detail: string }) => `PASS${c.name}: ${c.detail}`),
+    );
     expect(page.checks.every((c) => c.passed)).toBe(true);
     expect(page.headline).toContain(`300 users, stock 40`);
     expect(statSync(shot).size).toBeGreaterThan(10_000);
@@ -119,7 +202,12 @@ describe('HTML reports (rendered in headless Chromium)', () => {
     expect(byId['bench-throughput'].datasetLabels).toEqual(['A grants/s', 'B grants/s', 'C tps', 'D req/s']);
     expect(byId['bench-throughput'].ratios).toEqual([['B/A 5.61x\nB/C 1.21x', 'B/A 6.58x\nB/C 1.19x', 'B/A 6.00x\nB/C 1.26x']]);
     expect(byId['bench-latency'].ratios).toEqual([['A/B 3.17x', 'A/B 4.67x', 'A/B 3.27x']]);
-    expect(byId['bench-sold-out'].datasetLabels).toEqual(['B sold-out answers/s', 'no fast path answers/s', 'read reused 100 ms answers/s', 'D req/s']);
+    expect(byId['bench-sold-out'].datasetLabels).toEqual([
+      'B sold-out answers/s',
+      'no fast path answers/s',
+      'read reused 100 ms answers/s',
+      'D req/s',
+    ]);
     expect(byId['bench-sold-out'].ratios).toEqual([
       ['B/D 0.69x', 'B/D 0.70x', ''],
       ['/D 0.55x', '/D 0.57x', ''],

@@ -59,7 +59,10 @@ describe('Idempotency-Key without its in-flight marker: the database fence', () 
     await a.api.createCoupon(admin, 'FENCE_ONE', 5);
     await a.api.createCoupon(admin, 'FENCE_TWO', 5);
     const token = await a.api.newUser('twocoupons');
-    const [one, two] = await Promise.all([claimWithKey(a.api, token, 'FENCE_ONE', 'both'), claimWithKey(b.api, token, 'FENCE_TWO', 'both')]);
+    const [one, two] = await Promise.all([
+      claimWithKey(a.api, token, 'FENCE_ONE', 'both'),
+      claimWithKey(b.api, token, 'FENCE_TWO', 'both'),
+    ]);
     expect([one.status, two.status].sort()).toEqual([200, 422]);
     expect([one, two].find((r) => r.status === 422)!.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
     const rows = (await couponInvariants(a, 'FENCE_ONE')).rows + (await couponInvariants(a, 'FENCE_TWO')).rows;

@@ -38,7 +38,8 @@ describe('Idempotency-Key', () => {
     await a.close();
   });
 
-  const keyRows = async (key: string) => (await a.sql('SELECT user_id, status_code, response_body FROM idempotency_keys WHERE key = $1', [key])).length;
+  const keyRows = async (key: string) =>
+    (await a.sql('SELECT user_id, status_code, response_body FROM idempotency_keys WHERE key = $1', [key])).length;
 
   it('a retried grant gets the first 200 again on the other process, replayed, and nothing new is written', async () => {
     await a.api.createCoupon(admin, 'REPLAY', 5);
@@ -47,7 +48,11 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(200);
     expect(replayed(first)).toBeNull();
     const retry = await claimWithKey(b.api, token, 'REPLAY', 'grant-1');
-    expect({ status: retry.status, text: retry.text, replayed: replayed(retry) }).toEqual({ status: 200, text: first.text, replayed: 'true' });
+    expect({ status: retry.status, text: retry.text, replayed: replayed(retry) }).toEqual({
+      status: 200,
+      text: first.text,
+      replayed: 'true',
+    });
     expect(await couponInvariants(a, 'REPLAY')).toMatchObject({ remaining_amount: 4, rows: 1 });
     // Without a key the contract is unchanged; with a new key it is a new request.
     expect((await b.api.claim(token, 'REPLAY')).body.code).toBe('ALREADY_CLAIMED');
@@ -55,7 +60,11 @@ describe('Idempotency-Key', () => {
     expect({ code: fresh.body.code, replayed: replayed(fresh) }).toEqual({ code: 'ALREADY_CLAIMED', replayed: null });
     // A decided refusal is kept too: the same key gets it again, replayed.
     const again = await claimWithKey(a.api, token, 'REPLAY', 'grant-2');
-    expect({ status: again.status, body: again.body, replayed: replayed(again) }).toEqual({ status: 409, body: fresh.body, replayed: 'true' });
+    expect({ status: again.status, body: again.body, replayed: replayed(again) }).toEqual({
+      status: 409,
+      body: fresh.body,
+      replayed: 'true',
+    });
   });
 
   it('through the sold-out fast path: the granted key replays its 200 (never ALREADY_CLAIMED), a refused key its SOLD_OUT', async () => {
@@ -74,9 +83,17 @@ describe('Idempotency-Key', () => {
       const fastPath = t.app.get(ClaimFastPath);
       const before = fastPath.answered;
       const win = await claimWithKey(t.api, winner, 'FASTKEY', 'win');
-      expect({ status: win.status, body: win.body, replayed: replayed(win) }).toEqual({ status: 200, body: granted.body, replayed: 'true' });
+      expect({ status: win.status, body: win.body, replayed: replayed(win) }).toEqual({
+        status: 200,
+        body: granted.body,
+        replayed: 'true',
+      });
       const lose = await claimWithKey(t.api, loser, 'FASTKEY', 'lose');
-      expect({ status: lose.status, body: lose.body, replayed: replayed(lose) }).toEqual({ status: 409, body: refused.body, replayed: 'true' });
+      expect({ status: lose.status, body: lose.body, replayed: replayed(lose) }).toEqual({
+        status: 409,
+        body: refused.body,
+        replayed: 'true',
+      });
       expect(fastPath.answered - before).toBe(2); // both answered before Nest's pipeline
     }
     // A fresh key on the fast path: the refusal is kept, so its retry is a replay.
@@ -174,7 +191,11 @@ describe('Idempotency-Key', () => {
     const first = await create(a.api, { name: 'MADEONCE', amount: 10 }, 'create-1');
     expect(first.status).toBe(201);
     const retry = await create(b.api, { name: 'MADEONCE', amount: 10 }, 'create-1');
-    expect({ status: retry.status, text: retry.text, replayed: replayed(retry) }).toEqual({ status: 201, text: first.text, replayed: 'true' });
+    expect({ status: retry.status, text: retry.text, replayed: replayed(retry) }).toEqual({
+      status: 201,
+      text: first.text,
+      replayed: 'true',
+    });
     expect((await create(a.api, { name: 'MADEONCE', amount: 10 })).body.code).toBe('COUPON_EXISTS');
     expect((await create(a.api, { name: 'MADEONCE', amount: 11 }, 'create-1')).body.code).toBe('IDEMPOTENCY_KEY_REUSED');
     // A refusal is kept: the same key keeps answering COUPON_EXISTS, replayed.

@@ -7,7 +7,11 @@ describe('listings: coupons (admin), my profile, my claims', () => {
     ({ t, admin, user } = await startAppWithUser('lister'));
     // Created one after another so "newest first" is well defined: L24 is the newest.
     for (let i = 0; i < 25; i++) {
-      const res = await t.api.post('/api/coupons', { name: `L${i}`, amount: 10 + i, ...(i === 3 ? { ends_at: '2031-01-01T00:00:00Z' } : {}) }, { token: admin });
+      const res = await t.api.post(
+        '/api/coupons',
+        { name: `L${i}`, amount: 10 + i, ...(i === 3 ? { ends_at: '2031-01-01T00:00:00Z' } : {}) },
+        { token: admin },
+      );
       if (res.status !== 201) throw new Error(res.text);
     }
   });
@@ -39,9 +43,7 @@ describe('listings: coupons (admin), my profile, my claims', () => {
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });
-    expect(res.body.items.map((c: { name: string }) => c.name)).toEqual(
-      Array.from({ length: 20 }, (_, i) => `L${24 - i}`),
-    );
+    expect(res.body.items.map((c: { name: string }) => c.name)).toEqual(Array.from({ length: 20 }, (_, i) => `L${24 - i}`));
     expect(typeof res.body.next_cursor).toBe('string');
   });
 
@@ -64,9 +66,21 @@ describe('listings: coupons (admin), my profile, my claims', () => {
   });
 
   it.each([
-    ['limit=0'], ['limit=101'], ['limit=abc'], ['limit=1e1'], ['limit=05'], ['limit=-1'], ['limit=2.5'],
-    ['limit='], ['limit=%205'], ['limit=1&limit=2'], ['after=not*a*cursor'], ['after=YWJj'], ['after=MDE'],
-    ['after='], ['page=2'],
+    ['limit=0'],
+    ['limit=101'],
+    ['limit=abc'],
+    ['limit=1e1'],
+    ['limit=05'],
+    ['limit=-1'],
+    ['limit=2.5'],
+    ['limit='],
+    ['limit=%205'],
+    ['limit=1&limit=2'],
+    ['after=not*a*cursor'],
+    ['after=YWJj'],
+    ['after=MDE'],
+    ['after='],
+    ['page=2'],
   ])('GET /api/coupons?%s is 400 VALIDATION_FAILED', async (query) => {
     const res = await t.api.get(`/api/coupons?${query}`, { token: admin });
     expect(res.status).toBe(400);
@@ -80,7 +94,7 @@ describe('listings: coupons (admin), my profile, my claims', () => {
     expect(res.body.code).toBe('FORBIDDEN');
   });
 
-  it('GET /api/users/me: the caller\'s profile; 401 without a token', async () => {
+  it("GET /api/users/me: the caller's profile; 401 without a token", async () => {
     const res = await t.api.get('/api/users/me', { token: user });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ id: expect.any(Number), username: 'lister', role: 'user', created_at: expect.any(String) });
@@ -96,7 +110,7 @@ describe('listings: coupons (admin), my profile, my claims', () => {
     expect(res.body.code).toBe('TOKEN_INVALID');
   });
 
-  it('GET /api/users/me/claims: my coupons with claimed_at, newest claim first, paginated, nobody else\'s', async () => {
+  it("GET /api/users/me/claims: my coupons with claimed_at, newest claim first, paginated, nobody else's", async () => {
     const other = await t.api.newUser('otherlister');
     const claimed = ['L5', 'L1', 'L9', 'L2', 'L7'];
     const answers: Record<string, string> = {};

@@ -77,7 +77,12 @@ describe('structured logs', () => {
     // Asked again, the answer comes from the sold-out fast path, before Nest: same line.
     await new Promise((r) => setTimeout(r, 200));
     const again = await t.api.claim(bob, 'LOGGED');
-    expect(byId(again.headers.get('x-request-id'))).toMatchObject({ status: 409, coupon: 'LOGGED', outcome: 'SOLD_OUT', lock_wait_ms: null });
+    expect(byId(again.headers.get('x-request-id'))).toMatchObject({
+      status: 409,
+      coupon: 'LOGGED',
+      outcome: 'SOLD_OUT',
+      lock_wait_ms: null,
+    });
   });
 
   it('never logs a password, a hash or a token', async () => {

@@ -148,7 +148,12 @@ describe('Prometheus /metrics', () => {
 
   it('a lost Redis quorum counts an unavailable failure and a LOCK_UNAVAILABLE outcome', async () => {
     const node = await RedisNode.start();
-    const lonely = await startTestApp({ REDIS_URLS: node.url, REDIS_COMMAND_TIMEOUT_MS: 300, LOCK_RETRY_COUNT: 1, LOCK_RETRY_DELAY_MS: 50 });
+    const lonely = await startTestApp({
+      REDIS_URLS: node.url,
+      REDIS_COMMAND_TIMEOUT_MS: 300,
+      LOCK_RETRY_COUNT: 1,
+      LOCK_RETRY_DELAY_MS: 50,
+    });
     try {
       await lonely.api.createCoupon(await lonely.adminToken(), 'NOQUORUM', 5);
       const token = await lonely.api.newUser('metrics_lonely');

@@ -33,7 +33,21 @@ const dashboardExpressions: { panel: string; expr: string }[] = dashboard.panels
   (panel.targets ?? []).map((target: any) => ({ panel: panel.title, expr: String(target.expr).replaceAll('$__rate_interval', '1m') })),
 );
 
-const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'Inf', 'NaN']);
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'Inf',
+  'NaN',
+]);
 
 /** The metric names a PromQL expression selects: identifiers that are not functions, keywords, labels or durations. */
 export function metricNames(expr: string): string[] {
@@ -65,7 +79,9 @@ describe('deploy/prometheus with promtool', () => {
   });
 
   it('the unit tests cover every alert both ways', () => {
-    const tests = parse(read('deploy/prometheus/alerts.test.yml')).tests as { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    const tests = parse(read('deploy/prometheus/alerts.test.yml')).tests as {
+      alert_rule_test: { alertname: string; exp_alerts: unknown[] }[];
+    }[];
     const cases = tests.flatMap((test) => test.alert_rule_test);
     for (const { alert } of rules) {
       const own = cases.filter((c) => c.alertname === alert);
@@ -79,7 +95,13 @@ describe('deploy/prometheus with promtool', () => {
 
   it('every alert has a for:, a severity and a summary and description for the person paged', () => {
     for (const rule of rules) {
-      expect({ alert: rule.alert, for: typeof rule.for, severity: rule.labels?.severity, summary: !!rule.annotations?.summary, description: !!rule.annotations?.description }).toEqual({
+      expect({
+        alert: rule.alert,
+        for: typeof rule.for,
+        severity: rule.labels?.severity,
+        summary: !!rule.annotations?.summary,
+        description: !!rule.annotations?.description,
+      }).toEqual({
         alert: rule.alert,
         for: 'string',
         severity: expect.stringMatching(/^(page|warning)$/),
@@ -95,17 +117,24 @@ describe('deploy/prometheus with promtool', () => {
     expect(operations).toContain('](../deploy/grafana/flash-sale.json)');
     for (const rule of rules) {
       expect(operations).toContain(rule.alert);
-      for (const line of rule.expr.split('\n').map((l) => l.trim()).filter(Boolean)) {
+      for (const line of rule.expr
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)) {
         expect({ alert: rule.alert, copied: operations.includes(line) }).toEqual({ alert: rule.alert, copied: false });
       }
     }
   });
 
   it('metricNames finds the metrics an expression selects, and nothing else', () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{route!~"x|y"}[5m]))) > 2')).toEqual([
-      'http_request_duration_seconds_bucket',
+    expect(
+      metricNames('histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{route!~"x|y"}[5m]))) > 2'),
+    ).toEqual(['http_request_duration_seconds_bucket']);
+    expect(metricNames('sum(rate(a_total{outcome=~"LOCK_.*"}[1m])) / sum(rate(b_total[1m])) > 0.05 and on (job) up == 1')).toEqual([
+      'a_total',
+      'b_total',
+      'up',
     ]);
-    expect(metricNames('sum(rate(a_total{outcome=~"LOCK_.*"}[1m])) / sum(rate(b_total[1m])) > 0.05 and on (job) up == 1')).toEqual(['a_total', 'b_total', 'up']);
   });
 });
 
@@ -184,7 +213,8 @@ describe('deploy/ expressions against a real Prometheus scraping the service dur
     const body = (await (await fetch(`${api}/api/v1/rules`)).json()) as any;
     const loaded = body.data.groups.flatMap((g: any) => g.rules) as { name: string; health: string; lastError?: string }[];
     expect(loaded.map((r) => r.name).sort()).toEqual(rules.map((r) => r.alert).sort());
-    for (const rule of loaded) expect({ name: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({ name: rule.name, health: 'ok', error: '' });
+    for (const rule of loaded)
+      expect({ name: rule.name, health: rule.health, error: rule.lastError ?? '' }).toEqual({ name: rule.name, health: 'ok', error: '' });
   });
 
   it('evaluates every rule and dashboard expression without an error', async () => {

@@ -38,8 +38,15 @@ describe('claims of several coupons in one batch', () => {
     expect(plenty.remainingAmount).toBe(5);
     expect(await couponInvariants(t, 'SCARCE')).toEqual({ amount: 2, remaining_amount: 0, rows: 2, distinct_users: 2 });
     expect(await couponInvariants(t, 'PLENTY')).toEqual({ amount: 10, remaining_amount: 5, rows: 5, distinct_users: 5 });
-    const scarceHolders = await t.sql("SELECT uc.user_id::text AS id FROM user_claims uc JOIN coupons c ON c.id = uc.coupon_id WHERE c.name = 'SCARCE' ORDER BY 1");
-    expect(scarceHolders.map((r) => r.id).sort()).toEqual(five.slice(0, 2).map((u) => u.userId).sort());
+    const scarceHolders = await t.sql(
+      "SELECT uc.user_id::text AS id FROM user_claims uc JOIN coupons c ON c.id = uc.coupon_id WHERE c.name = 'SCARCE' ORDER BY 1",
+    );
+    expect(scarceHolders.map((r) => r.id).sort()).toEqual(
+      five
+        .slice(0, 2)
+        .map((u) => u.userId)
+        .sort(),
+    );
   });
 
   it('a sold-out coupon and one that sells, in one batch: refusals for the first, grants for the second', async () => {
@@ -104,7 +111,13 @@ describe('claims of several coupons in one batch', () => {
         .flatMap((s, b) => (s.status === 'fulfilled' ? s.value.filter((_, i) => batches[b][i].couponName === name) : []))
         .flatMap((settlement) => settlement.outcomes)
         .filter((outcome) => outcome.kind === 'granted').length;
-      expect({ granted, ...(await couponInvariants(t, name)) }).toEqual({ granted: 7, amount: 7, remaining_amount: 0, rows: 7, distinct_users: 7 });
+      expect({ granted, ...(await couponInvariants(t, name)) }).toEqual({
+        granted: 7,
+        amount: 7,
+        remaining_amount: 0,
+        rows: 7,
+        distinct_users: 7,
+      });
     }
   });
 
@@ -113,7 +126,9 @@ describe('claims of several coupons in one batch', () => {
     for (const name of names) await coupon(name, 4);
     const claimers = await makeUsers(t.api, 'multi_http_', 10);
     // Each user claims every coupon once: 60 claims for 24 units.
-    const answers = await Promise.all(claimers.flatMap((u) => names.map(async (name) => ({ name, res: await t.api.claim(u.token, name) }))));
+    const answers = await Promise.all(
+      claimers.flatMap((u) => names.map(async (name) => ({ name, res: await t.api.claim(u.token, name) }))),
+    );
     for (const name of names) {
       const granted = answers.filter((a) => a.name === name && a.res.status === 200).length;
       const refused = answers.filter((a) => a.name === name && a.res.status === 409 && a.res.body.code === 'SOLD_OUT').length;
@@ -129,7 +144,7 @@ describe('claims of several coupons in one batch', () => {
     expect(shared).toBeGreaterThan(0);
   });
 
-  it("a coupon whose lock someone else holds does not hold up the other coupons of its batch", async () => {
+  it('a coupon whose lock someone else holds does not hold up the other coupons of its batch', async () => {
     for (const name of ['HELD_1', 'HELD_2', 'HELD_3', 'FREE_1', 'FREE_2']) await coupon(name, 5);
     const [a, b, c, d] = await makeUsers(t.api, 'multi_held_', 4);
     const redis = new Redis(t.config.REDIS_URLS.split(',')[0]);
@@ -143,7 +158,9 @@ describe('claims of several coupons in one batch', () => {
       const first = [answeredAt(t.api.claim(a.token, 'HELD_1')), answeredAt(t.api.claim(b.token, 'HELD_2'))];
       await new Promise((resolve) => setTimeout(resolve, 200));
       const [held3, free1, free2] = await Promise.all([
-        answeredAt(t.api.claim(c.token, 'HELD_3')), answeredAt(t.api.claim(c.token, 'FREE_1')), answeredAt(t.api.claim(d.token, 'FREE_2')),
+        answeredAt(t.api.claim(c.token, 'HELD_3')),
+        answeredAt(t.api.claim(c.token, 'FREE_1')),
+        answeredAt(t.api.claim(d.token, 'FREE_2')),
       ]);
       for (const { res } of [...(await Promise.all(first)), held3]) expect(res.body.code).toBe('LOCK_BUSY');
       expect([free1.res.status, free2.res.status]).toEqual([200, 200]);

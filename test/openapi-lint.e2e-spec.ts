@@ -69,7 +69,8 @@ describe('OpenAPI document, linted', () => {
     // Answered in decisions.md ("OpenAPI lint: the warnings left"): a summary on every operation, a description where it adds something.
     const unanswered = problems.filter((p) => p.severity === 'warning' && p.rule !== 'operation-description');
     expect(unanswered).toEqual([]);
-    for (const { path, method, operation } of operationsOf(doc)) expect({ path, method, summary: Boolean(operation.summary) }).toEqual({ path, method, summary: true });
+    for (const { path, method, operation } of operationsOf(doc))
+      expect({ path, method, summary: Boolean(operation.summary) }).toEqual({ path, method, summary: true });
   });
 
   it("passes Redocly's recommended ruleset: no errors; the only warning is the answered one", async () => {
@@ -94,15 +95,19 @@ describe('OpenAPI document, linted', () => {
     for (const { path, method, operation } of operationsOf(doc)) {
       for (const [status, response] of Object.entries(operation.responses as Record<string, Schema>)) {
         const where = `${method} ${path} ${status}`;
-        expect({ where, requestId: response.headers?.['X-Request-Id'] }).toEqual({ where, requestId: { $ref: '#/components/headers/X-Request-Id' } });
+        expect({ where, requestId: response.headers?.['X-Request-Id'] }).toEqual({
+          where,
+          requestId: { $ref: '#/components/headers/X-Request-Id' },
+        });
         const codes = Object.keys(response.content?.['application/json']?.examples ?? {});
         const retryable = ['429', '503'].includes(status) && codes.length > 0;
-        if (retryable || codes.includes('SALE_NOT_STARTED')) expect({ where, retryAfter: response.headers?.['Retry-After']?.schema?.type }).toEqual({ where, retryAfter: 'integer' });
+        if (retryable || codes.includes('SALE_NOT_STARTED'))
+          expect({ where, retryAfter: response.headers?.['Retry-After']?.schema?.type }).toEqual({ where, retryAfter: 'integer' });
       }
     }
   });
 
-  it("documents `security` as what the route demands: without a token, bearer routes answer 401 and public ones do not", async () => {
+  it('documents `security` as what the route demands: without a token, bearer routes answer 401 and public ones do not', async () => {
     for (const { path, method, operation } of operationsOf(doc)) {
       const documented = (operation.security as Schema[]).some((requirement) => 'bearer' in requirement) ? 'bearer' : 'public';
       const url = path.replace('{name}', 'LINT1').replace('{username}', 'lint-nobody');

@@ -25,7 +25,12 @@ function servedRoutes(t: TestApp): { method: string; path: string }[] {
         // The global prefix excludes /metrics and the probe routes, which spell out their path (app.factory.ts).
         const excluded = base === 'metrics' || (Object.values(PROBE_ROUTES) as string[]).includes(sub);
         const prefix = excluded ? '' : 'api';
-        const path = '/' + [prefix, base, sub].filter((p) => p && p !== '/').join('/').replace(/\/+/g, '/');
+        const path =
+          '/' +
+          [prefix, base, sub]
+            .filter((p) => p && p !== '/')
+            .join('/')
+            .replace(/\/+/g, '/');
         routes.push({ method: RequestMethod[method].toLowerCase(), path: path.replace(/:(\w+)/g, '{$1}') });
       }
     }
@@ -94,9 +99,7 @@ describe('OpenAPI document', () => {
       const url = route.path.replace(/\{(\w+)\}/g, ':$1');
       expect({ ...route, served: fastify.hasRoute({ method: route.method.toUpperCase(), url }) }).toEqual({ ...route, served: true });
     }
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
-      Object.keys(item as object).map((method) => ({ method, path })),
-    );
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item as object).map((method) => ({ method, path })));
     const key = (r: { method: string; path: string }) => `${r.method} ${r.path}`;
     expect(documented.map(key).sort()).toEqual(served.map(key).sort());
   });
@@ -110,7 +113,8 @@ describe('OpenAPI document', () => {
           success: true,
         });
         const secured = (operation.security ?? []).length > 0;
-        if (secured) expect({ route: `${method} ${path}`, has401: statuses.includes('401') }).toEqual({ route: `${method} ${path}`, has401: true });
+        if (secured)
+          expect({ route: `${method} ${path}`, has401: statuses.includes('401') }).toEqual({ route: `${method} ${path}`, has401: true });
         for (const status of statuses.filter((s) => Number(s) >= 400 && !['/api/healthcheck', '/healthcheck'].includes(path))) {
           const examples = operation.responses[status].content['application/json'].examples;
           expect(Object.keys(examples).length).toBeGreaterThan(0);
@@ -130,7 +134,11 @@ describe('OpenAPI document', () => {
     expectDocumented('post', '/api/users/register', await t.api.post('/api/users/register', { username: 'x' }));
     const login = await t.api.post('/api/users/login', { username: 'docs_alice', password: 'password123' });
     expectDocumented('post', '/api/users/login', login);
-    expectDocumented('post', '/api/users/login', await t.api.post('/api/users/login', { username: 'docs_alice', password: 'wrong-password' }));
+    expectDocumented(
+      'post',
+      '/api/users/login',
+      await t.api.post('/api/users/login', { username: 'docs_alice', password: 'wrong-password' }),
+    );
     const token = login.body.access_token;
 
     expectDocumented('post', '/api/coupons', await t.api.createCoupon(admin, 'DOCS1', 1));

@@ -25,7 +25,9 @@ describe('the oversell fences of the claim transaction', () => {
   it('the CHECK alone refuses stock below zero or above the amount, whoever writes it', async () => {
     expect((await t.api.createCoupon(admin, 'CHECKED', 2)).status).toBe(201);
     for (const remaining of [-1, 3]) {
-      await expect(t.sql("UPDATE coupons SET remaining_amount = $1 WHERE name = 'CHECKED'", [remaining])).rejects.toMatchObject({ code: '23514' });
+      await expect(t.sql("UPDATE coupons SET remaining_amount = $1 WHERE name = 'CHECKED'", [remaining])).rejects.toMatchObject({
+        code: '23514',
+      });
     }
     expect(await couponInvariants(t, 'CHECKED')).toEqual({ amount: 2, remaining_amount: 2, rows: 0, distinct_users: 0 });
   });
@@ -51,7 +53,9 @@ describe('the oversell fences of the claim transaction', () => {
     } finally {
       // Over an oversold row (a failed fence) the CHECK cannot come back; the suite's database is dropped anyway.
       await t
-        .sql('ALTER TABLE coupons ADD CONSTRAINT coupons_remaining_amount_check CHECK (remaining_amount >= 0 AND remaining_amount <= amount)')
+        .sql(
+          'ALTER TABLE coupons ADD CONSTRAINT coupons_remaining_amount_check CHECK (remaining_amount >= 0 AND remaining_amount <= amount)',
+        )
         .catch(() => undefined);
     }
     expect(outcome).toMatch(/inserted 0\/4 rows/);

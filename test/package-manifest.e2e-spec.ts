@@ -116,7 +116,8 @@ describe('only what runs ships', () => {
     const wrong: string[] = [];
     for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'migrations'))]) {
       for (const name of packagesImportedBy(file)) {
-        if (!dependencies.includes(name)) wrong.push(`${relative(ROOT, file)} imports ${name}${devDependencies.includes(name) ? ' (a devDependency)' : ''}`);
+        if (!dependencies.includes(name))
+          wrong.push(`${relative(ROOT, file)} imports ${name}${devDependencies.includes(name) ? ' (a devDependency)' : ''}`);
       }
     }
     // src/logging/request-logging.ts names pino-pretty as a transport only when it resolves.

@@ -11,13 +11,16 @@ describe('rate limits when Redis is down', () => {
   it('fails open when Redis is down: logins still answer, claims keep their LOCK_UNAVAILABLE', async () => {
     const node = await RedisNode.start();
     const { stream, lines: logged } = logSink();
-    const t = await startTestApp({
-      REDIS_URLS: node.url,
-      REDIS_COMMAND_TIMEOUT_MS: 300,
-      LOGIN_RATE_LIMIT_PER_USERNAME: 2,
-      CLAIM_RATE_LIMIT_PER_USER: 1,
-      LOG_LEVEL: 'warn',
-    }, { logDestination: stream });
+    const t = await startTestApp(
+      {
+        REDIS_URLS: node.url,
+        REDIS_COMMAND_TIMEOUT_MS: 300,
+        LOGIN_RATE_LIMIT_PER_USERNAME: 2,
+        CLAIM_RATE_LIMIT_PER_USER: 1,
+        LOG_LEVEL: 'warn',
+      },
+      { logDestination: stream },
+    );
     try {
       const admin = await t.adminToken();
       await t.api.createCoupon(admin, 'DARK', 5);

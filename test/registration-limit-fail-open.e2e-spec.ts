@@ -7,13 +7,16 @@ describe('registration limit when Redis is down', () => {
   it('fails open: registrations still answer 201 past the limit, with one warning, not one per request', async () => {
     const node = await RedisNode.start();
     const { stream, lines: logged } = logSink();
-    const t = await startTestApp({
-      REDIS_URLS: node.url,
-      REDIS_COMMAND_TIMEOUT_MS: 300,
-      REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2,
-      TRUST_PROXY: 'true',
-      LOG_LEVEL: 'warn',
-    }, { logDestination: stream });
+    const t = await startTestApp(
+      {
+        REDIS_URLS: node.url,
+        REDIS_COMMAND_TIMEOUT_MS: 300,
+        REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2,
+        TRUST_PROXY: 'true',
+        LOG_LEVEL: 'warn',
+      },
+      { logDestination: stream },
+    );
     const from = (address: string, username: string) =>
       t.api.post('/api/users/register', { username, password: 'password123' }, { headers: { 'x-forwarded-for': address } });
     try {

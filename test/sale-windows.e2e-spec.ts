@@ -29,9 +29,7 @@ describe('sale windows', () => {
       starts_at: '2030-01-01T10:00:00.000Z',
       ends_at: '2030-01-01T11:30:00.250Z',
     });
-    const [row] = await t.sql(
-      `SELECT starts_at, ends_at, pg_typeof(starts_at)::text AS type FROM coupons WHERE name = 'WIN1'`,
-    );
+    const [row] = await t.sql(`SELECT starts_at, ends_at, pg_typeof(starts_at)::text AS type FROM coupons WHERE name = 'WIN1'`);
     expect(row.type).toBe('timestamp with time zone');
     expect(row.starts_at.toISOString()).toBe('2030-01-01T10:00:00.000Z');
   });

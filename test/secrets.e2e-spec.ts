@@ -17,7 +17,11 @@ const EXIT_WITHIN_MS = 30_000;
 function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     // Its own process group: npm's child must die with it if the start does not stop by itself.
-    const child = spawn(command, args, { cwd: ROOT, detached: true, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env } });
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      detached: true,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

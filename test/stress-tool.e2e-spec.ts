@@ -79,7 +79,21 @@ describe('npm run stress', () => {
   });
 
   it('sells many coupons at once, checking each coupon (real service)', async () => {
-    const result = await stress(['--users', '300', '--stock', '100', '--coupons', '7', '--claims-per-user', '2', '--concurrency', '64', '--double-dip', '5', '--json']);
+    const result = await stress([
+      '--users',
+      '300',
+      '--stock',
+      '100',
+      '--coupons',
+      '7',
+      '--claims-per-user',
+      '2',
+      '--concurrency',
+      '64',
+      '--double-dip',
+      '5',
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.scenario).toMatchObject({ coupons: 7, claimsPerUser: 2, stock: 100 });
@@ -95,12 +109,27 @@ describe('npm run stress', () => {
     const fake = await startFakeCouponServer('oversell-one-coupon');
     try {
       const result = await stress(
-        ['--url', fake.url, '--users', '200', '--stock', '50', '--coupons', '5', '--claims-per-user', '2', '--coupon', 'MANY', '--double-dip', '3'],
+        [
+          '--url',
+          fake.url,
+          '--users',
+          '200',
+          '--stock',
+          '50',
+          '--coupons',
+          '5',
+          '--claims-per-user',
+          '2',
+          '--coupon',
+          'MANY',
+          '--double-dip',
+          '3',
+        ],
         { STRESS_ADMIN_PASSWORD: 'irrelevant-for-the-fake' },
       );
       expect(result.code).toBe(1);
-      expect(result.stdout).toMatch(/FAIL  successes = min\(stock, users\): failed on 1 of 5 coupons: MANY_2: \d+ successes, expected 10/);
-      expect(result.stdout).toMatch(/FAIL  remaining_amount = stock - successes: failed on 1 of 5 coupons: MANY_2/);
+      expect(result.stdout).toMatch(/FAIL {2}successes = min\(stock, users\): failed on 1 of 5 coupons: MANY_2: \d+ successes, expected 10/);
+      expect(result.stdout).toMatch(/FAIL {2}remaining_amount = stock - successes: failed on 1 of 5 coupons: MANY_2/);
       expect(result.stdout).toContain('PASS  no user succeeded twice');
     } finally {
       await fake.close();
@@ -110,9 +139,12 @@ describe('npm run stress', () => {
   it('passes against an honest fake selling many coupons', async () => {
     const fake = await startFakeCouponServer('honest');
     try {
-      const result = await stress(['--url', fake.url, '--users', '200', '--stock', '50', '--coupons', '5', '--claims-per-user', '2', '--double-dip', '3'], {
-        STRESS_ADMIN_PASSWORD: 'x',
-      });
+      const result = await stress(
+        ['--url', fake.url, '--users', '200', '--stock', '50', '--coupons', '5', '--claims-per-user', '2', '--double-dip', '3'],
+        {
+          STRESS_ADMIN_PASSWORD: 'x',
+        },
+      );
       expect(result.stdout).toContain('PASS  every coupon sold out');
       expect(result.stdout).toContain('RESULT: the sale held');
       expect(result.code).toBe(0);

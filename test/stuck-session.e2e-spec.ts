@@ -73,7 +73,9 @@ describe('a claim transaction whose process stalls', () => {
     const dataSource = t.app.get(DataSource);
     // The server takes 1 s to commit (a deferred trigger stands in for a slow disk or an absent
     // synchronous standby), and the client hears nothing: the link "drops" 100 ms after COMMIT.
-    await dataSource.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$`);
+    await dataSource.query(
+      `CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$`,
+    );
     await dataSource.query(
       'CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON user_claims DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()',
     );

@@ -151,7 +151,9 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     const answered = claim.headers.get('traceparent');
     expect(answered).toMatch(new RegExp(`^00-${caller.traceId}-[\\da-f]{16}-01$`));
 
-    const spans = await receiver.spansOf(caller.traceId, (found) => ['COMMIT', 'lock.release'].every((name) => found.some((s) => s.name === name)));
+    const spans = await receiver.spansOf(caller.traceId, (found) =>
+      ['COMMIT', 'lock.release'].every((name) => found.some((s) => s.name === name)),
+    );
     const server = one(spans, 'POST /api/coupons/claim');
     expect(server.parentSpanId).toBe(caller.spanId);
     expect(answered).toContain(server.spanId);
@@ -169,7 +171,9 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     expect(one(spans, 'lock.release').parentSpanId).toBe(batch.spanId);
     // Outgoing calls: the transaction's statements, and the lock's votes on Redis.
     for (const statement of ['BEGIN', 'COMMIT']) expect(one(spans, statement).parentSpanId).toBe(transaction.spanId);
-    expect(spans.filter((s) => s.attributes['db.system.name'] === 'redis' && s.parentSpanId === lock.spanId).length).toBeGreaterThanOrEqual(1);
+    expect(spans.filter((s) => s.attributes['db.system.name'] === 'redis' && s.parentSpanId === lock.spanId).length).toBeGreaterThanOrEqual(
+      1,
+    );
 
     // Its request line carries the trace id.
     const line = logLines().find((l) => l.route === '/api/coupons/claim' && l.trace_id === caller.traceId);
@@ -180,18 +184,25 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     const callers = Array.from({ length: 6 }, () => newTraceparent());
     const tokens = await Promise.all(callers.map((_, i) => api.newUser(`batched_${i}`)));
     const answers = await Promise.all(
-      callers.map((caller, i) => api.post('/api/coupons/claim', { coupon_name: 'TRACED' }, { token: tokens[i], headers: { traceparent: caller.header } })),
+      callers.map((caller, i) =>
+        api.post('/api/coupons/claim', { coupon_name: 'TRACED' }, { token: tokens[i], headers: { traceparent: caller.header } }),
+      ),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
     const waits: ReceivedSpan[] = [];
     for (const caller of callers) {
-      const spans = await receiver.spansOf(caller.traceId, (found) => found.some((s) => s.name === 'claim.queue_wait') && found.some((s) => s.kind === 2));
+      const spans = await receiver.spansOf(
+        caller.traceId,
+        (found) => found.some((s) => s.name === 'claim.queue_wait') && found.some((s) => s.kind === 2),
+      );
       const server = spans.find((s) => s.name === 'POST /api/coupons/claim')!;
       const wait = one(spans, 'claim.queue_wait');
       expect(wait.parentSpanId).toBe(server.spanId);
       waits.push(wait);
     }
-    await receiver.spansOf('', () => waits.every((w) => receiver.spans.some((s) => s.name === 'claim.batch' && s.links.some((l) => l.spanId === w.spanId))));
+    await receiver.spansOf('', () =>
+      waits.every((w) => receiver.spans.some((s) => s.name === 'claim.batch' && s.links.some((l) => l.spanId === w.spanId))),
+    );
     for (const wait of waits) {
       const batch = receiver.spans.find((s) => s.name === 'claim.batch' && s.links.some((l) => l.spanId === wait.spanId));
       expect({ wait: wait.spanId, linked: batch !== undefined }).toEqual({ wait: wait.spanId, linked: true });
@@ -209,12 +220,19 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     expect(cutter.cut).toBe(1);
     // The commit landed; the repository looked, found the row and answered 200.
     expect(claim.status).toBe(200);
-    const spans = await receiver.spansOf(caller.traceId, (found) => found.some((s) => s.name === 'claim.commit_confirmation') && found.some((s) => s.kind === 2));
+    const spans = await receiver.spansOf(
+      caller.traceId,
+      (found) => found.some((s) => s.name === 'claim.commit_confirmation') && found.some((s) => s.kind === 2),
+    );
     const transaction = one(spans, 'claim.transaction');
     const confirmation = one(spans, 'claim.commit_confirmation');
     expect(confirmation.parentSpanId).toBe(transaction.spanId);
-    expect(spans.filter((s) => s.parentSpanId === confirmation.spanId && s.attributes['db.system.name'] === 'postgresql').length).toBeGreaterThanOrEqual(1);
-    expect(logLines().some((l) => l.context === 'CommitConfirmation' && l.trace_id === caller.traceId && /claims are in/.test(String(l.msg)))).toBe(true);
+    expect(
+      spans.filter((s) => s.parentSpanId === confirmation.spanId && s.attributes['db.system.name'] === 'postgresql').length,
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      logLines().some((l) => l.context === 'CommitConfirmation' && l.trace_id === caller.traceId && /claims are in/.test(String(l.msg))),
+    ).toBe(true);
   });
 
   it('a request without a traceparent starts a trace of its own, answered and logged with its id', async () => {
@@ -228,7 +246,7 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
   });
 });
 
-describe('tracing off (no TRACING_OTLP_ENDPOINT): a caller\'s traceparent still reaches the log', () => {
+describe("tracing off (no TRACING_OTLP_ENDPOINT): a caller's traceparent still reaches the log", () => {
   let t: TestApp;
   const { stream, lines } = logSink();
   beforeAll(async () => {
@@ -236,7 +254,7 @@ describe('tracing off (no TRACING_OTLP_ENDPOINT): a caller\'s traceparent still 
   });
   afterAll(() => t.close());
 
-  it('the request line carries the caller\'s trace id; no traceparent is answered, none is made up', async () => {
+  it("the request line carries the caller's trace id; no traceparent is answered, none is made up", async () => {
     const caller = newTraceparent();
     const traced = await t.api.get('/api/healthcheck/live', { headers: { traceparent: caller.header } });
     expect(traced.headers.get('traceparent')).toBeNull();

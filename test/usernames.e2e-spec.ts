@@ -88,7 +88,7 @@ describe('the case-insensitive migration on a database that already holds case-d
     const config = loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: 2 }, {});
     await ensureDatabaseExists(config);
     // The schema as it was before this migration.
-    const old = new DataSource({ ...dataSourceOptions(config), migrations: before } as typeof dataSource.options);
+    const old = new DataSource({ ...dataSourceOptions(config), migrations: before });
     await old.initialize();
     await runMigrations(old);
     await old.destroy();
@@ -115,7 +115,8 @@ describe('the case-insensitive migration on a database that already holds case-d
     const long = await insertUser('L'.repeat(64));
     const long2 = await insertUser('l'.repeat(64));
     const alone = await insertUser('Alone');
-    const [{ id: coupon }] = (await db.query(`INSERT INTO coupons (name, amount, remaining_amount) VALUES ('HELD', 2, 1) RETURNING id`)).rows;
+    const [{ id: coupon }] = (await db.query(`INSERT INTO coupons (name, amount, remaining_amount) VALUES ('HELD', 2, 1) RETURNING id`))
+      .rows;
     await db.query(`INSERT INTO user_claims (user_id, coupon_id) VALUES ($1, $2)`, [bob2, coupon]);
 
     await dataSource.initialize();
@@ -148,8 +149,14 @@ describe('the case-insensitive migration on a database that already holds case-d
     const carl2 = await insertUser('Carl');
     await insertUser(`carl-RENAMED-${carl2}`);
     await dataSource.initialize();
-    await expect(runMigrations(dataSource)).rejects.toThrow(new RegExp(`user ${carl2} \\("Carl"\\) would be renamed "Carl-renamed-${carl2}"`));
-    expect((await db.query(`SELECT username FROM users ORDER BY id`)).rows.map((r) => r.username)).toEqual(['carl', 'Carl', `carl-RENAMED-${carl2}`]);
+    await expect(runMigrations(dataSource)).rejects.toThrow(
+      new RegExp(`user ${carl2} \\("Carl"\\) would be renamed "Carl-renamed-${carl2}"`),
+    );
+    expect((await db.query(`SELECT username FROM users ORDER BY id`)).rows.map((r) => r.username)).toEqual([
+      'carl',
+      'Carl',
+      `carl-RENAMED-${carl2}`,
+    ]);
     expect((await db.query(`SELECT count(*)::int AS n FROM typeorm_migrations`)).rows).toEqual([{ n: before.length }]);
   });
 });

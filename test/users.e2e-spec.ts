@@ -102,7 +102,12 @@ describe('users: register and login', () => {
   });
 
   it('unknown routes are 404 JSON with a code', async () => {
-    for (const [method, path] of [['GET', '/nope'], ['GET', '/api/users'], ['DELETE', '/api/coupons/X'], ['POST', '/api/healthcheck']]) {
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['GET', '/api/users'],
+      ['DELETE', '/api/coupons/X'],
+      ['POST', '/api/healthcheck'],
+    ]) {
       const res = await t.api.request(method, path);
       expect(res.status).toBe(404);
       expect(res.body).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: expect.any(String) });

@@ -18,10 +18,7 @@ export class JwtAuthGuard implements CanActivate {
     const user = this.auth.authenticate(request.headers.authorization);
     request.user = user;
 
-    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [context.getHandler(), context.getClass()]);
     if (roles && !roles.includes(user.role)) {
       throw new DomainError('FORBIDDEN', `This action needs the ${roles.join(' or ')} role`);
     }

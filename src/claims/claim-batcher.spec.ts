@@ -34,10 +34,13 @@ describe('ClaimBatcher', () => {
 
   it('puts the queued requests of several keys in one batch, grouped by key in arrival order', async () => {
     const batches: string[] = [];
-    const batcher = new ClaimBatcher<string, string>((groups) => {
-      batches.push(show(groups));
-      return groups.map(async (g) => g.requests.map((r) => `${g.key}/${r}`));
-    }, { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<string, string>(
+      (groups) => {
+        batches.push(show(groups));
+        return groups.map(async (g) => g.requests.map((r) => `${g.key}/${r}`));
+      },
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     const answers = await Promise.all([batcher.submit('A', 'a1'), batcher.submit('B', 'b1'), batcher.submit('A', 'a2')]);
     expect(answers).toEqual(['A/a1', 'B/b1', 'A/a2']);
     expect(batches).toEqual(['A:a1,a2 B:b1']);
@@ -46,13 +49,16 @@ describe('ClaimBatcher', () => {
   it('never settles one key in two batches at once, but lets other keys start a second batch', async () => {
     const batches: string[] = [];
     const first = gate();
-    const batcher = new ClaimBatcher<number, number>((groups) => {
-      const index = batches.push(show(groups));
-      return groups.map(async (g) => {
-        if (index === 1) await first.opened;
-        return g.requests;
-      });
-    }, { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        const index = batches.push(show(groups));
+        return groups.map(async (g) => {
+          if (index === 1) await first.opened;
+          return g.requests;
+        });
+      },
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     const a1 = batcher.submit('A', 1);
     await tick();
     const later = [batcher.submit('A', 2), batcher.submit('B', 3)];
@@ -66,13 +72,16 @@ describe('ClaimBatcher', () => {
 
   it('a failed group rejects its members with its error; the other groups of the batch are answered, and the queue goes on', async () => {
     let calls = 0;
-    const batcher = new ClaimBatcher<number, number>((groups) => {
-      calls++;
-      return groups.map(async (g) => {
-        if (calls === 1 && g.key === 'A') throw new Error('transaction failed');
-        return g.requests;
-      });
-    }, { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        calls++;
+        return groups.map(async (g) => {
+          if (calls === 1 && g.key === 'A') throw new Error('transaction failed');
+          return g.requests;
+        });
+      },
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     const a = batcher.submit('A', 1);
     const b = batcher.submit('B', 2);
     await expect(a).rejects.toThrow('transaction failed');
@@ -83,10 +92,13 @@ describe('ClaimBatcher', () => {
 
   it('a settler that throws at once rejects the whole batch, and the queue goes on', async () => {
     let calls = 0;
-    const batcher = new ClaimBatcher<number, number>((groups) => {
-      if (++calls === 1) throw new Error('no settlement');
-      return groups.map(async (g) => g.requests);
-    }, { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        if (++calls === 1) throw new Error('no settlement');
+        return groups.map(async (g) => g.requests);
+      },
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     await expect(batcher.submit('A', 1)).rejects.toThrow('no settlement');
     await expect(batcher.submit('A', 2)).resolves.toBe(2);
   });
@@ -94,13 +106,16 @@ describe('ClaimBatcher', () => {
   it("frees a group's key when its own settlement ends, even while another group of its batch is still settling", async () => {
     const batches: string[] = [];
     const slow = gate();
-    const batcher = new ClaimBatcher<number, number>((groups) => {
-      batches.push(show(groups));
-      return groups.map(async (g) => {
-        if (g.key === 'SLOW') await slow.opened;
-        return g.requests;
-      });
-    }, { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        batches.push(show(groups));
+        return groups.map(async (g) => {
+          if (g.key === 'SLOW') await slow.opened;
+          return g.requests;
+        });
+      },
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     const stuck = batcher.submit('SLOW', 1);
     await expect(batcher.submit('FAST', 2)).resolves.toBe(2);
     // FAST's first batch is still open (SLOW holds it), yet FAST's next claim settles in the other slot.
@@ -114,13 +129,16 @@ describe('ClaimBatcher', () => {
     const batches: string[] = [];
     const slow = gate();
     const fast = gate();
-    const batcher = new ClaimBatcher<number, number>((groups) => {
-      batches.push(show(groups));
-      return groups.map(async (g) => {
-        await (g.key === 'SLOW' ? slow.opened : batches.length === 1 ? fast.opened : undefined);
-        return g.requests;
-      });
-    }, { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        batches.push(show(groups));
+        return groups.map(async (g) => {
+          await (g.key === 'SLOW' ? slow.opened : batches.length === 1 ? fast.opened : undefined);
+          return g.requests;
+        });
+      },
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     const stuck = batcher.submit('SLOW', 1);
     const first = batcher.submit('FAST', 2);
     await tick();
@@ -138,10 +156,13 @@ describe('ClaimBatcher', () => {
 
   it('waits up to maxWaitMs to fill a batch', async () => {
     const sizes: number[] = [];
-    const batcher = new ClaimBatcher<number, number>((groups) => {
-      sizes.push(groups.reduce((sum, g) => sum + g.requests.length, 0));
-      return groups.map(async (g) => g.requests);
-    }, { maxBatchSize: 10, maxWaitMs: 30 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) => {
+        sizes.push(groups.reduce((sum, g) => sum + g.requests.length, 0));
+        return groups.map(async (g) => g.requests);
+      },
+      { maxBatchSize: 10, maxWaitMs: 30 },
+    );
     const first = batcher.submit('A', 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const second = batcher.submit('B', 2);
@@ -151,13 +172,15 @@ describe('ClaimBatcher', () => {
 
   it('whenIdle resolves after every accepted request is answered', async () => {
     let answered = 0;
-    const batcher = new ClaimBatcher<number, number>((groups) =>
-      groups.map(async (g) => {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        answered += g.requests.length;
-        return g.requests;
-      }),
-    { maxBatchSize: 10, maxWaitMs: 0 });
+    const batcher = new ClaimBatcher<number, number>(
+      (groups) =>
+        groups.map(async (g) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          answered += g.requests.length;
+          return g.requests;
+        }),
+      { maxBatchSize: 10, maxWaitMs: 0 },
+    );
     void batcher.submit('A', 1);
     void batcher.submit('B', 2);
     expect(batcher.pending).toBe(2);

@@ -140,7 +140,10 @@ export class ClaimBatcher<Request, Outcome> {
       const groups = this.take();
       if (groups.length === 0) return;
       try {
-        this.onBatch?.(groups.reduce((sum, g) => sum + g.waiters.length, 0), groups.length);
+        this.onBatch?.(
+          groups.reduce((sum, g) => sum + g.waiters.length, 0),
+          groups.length,
+        );
       } catch (error) {
         // An observer's failure must not strand the waiters just taken (never answered, keys held).
         this.logger.warn(`batch observer failed: ${(error as Error).message}`);
@@ -184,7 +187,10 @@ export class ClaimBatcher<Request, Outcome> {
     return [...groups].map(([key, waiters]) => ({ key, waiters }));
   }
 
-  private async answer(group: { key: string; waiters: Waiter<Request, Outcome>[] }, settling: Promise<Outcome[]> | undefined): Promise<void> {
+  private async answer(
+    group: { key: string; waiters: Waiter<Request, Outcome>[] },
+    settling: Promise<Outcome[]> | undefined,
+  ): Promise<void> {
     try {
       const outcomes = await (settling ?? Promise.reject(new Error(`no settlement for ${group.key}`)));
       group.waiters.forEach((waiter, i) => waiter.resolve(outcomes[i]));
@@ -210,23 +216,26 @@ export class ClaimBatcher<Request, Outcome> {
   private armExpiry(): void {
     const oldest = this.waiting[0];
     if (!oldest) return;
-    this.expiry = setTimeout(() => {
-      this.expiry = undefined;
-      const now = performance.now();
-      let expired = 0;
-      while (expired < this.waiting.length && now - this.waiting[expired].queuedAt >= this.maxQueueWaitMs) expired++;
-      if (expired > 0) {
-        const late = this.waiting.splice(0, expired);
-        for (const waiter of late) this.leftQueue(waiter.key);
-        const error = new QueueWaitExpiredError(`waited ${this.maxQueueWaitMs} ms for the batch ahead`);
-        late.forEach((waiter) => {
-          endQueueWait(waiter.wait, error);
-          waiter.reject(error);
-        });
-        this.answered(late.length);
-      }
-      this.armExpiry();
-    }, Math.max(0, oldest.queuedAt + this.maxQueueWaitMs - performance.now()));
+    this.expiry = setTimeout(
+      () => {
+        this.expiry = undefined;
+        const now = performance.now();
+        let expired = 0;
+        while (expired < this.waiting.length && now - this.waiting[expired].queuedAt >= this.maxQueueWaitMs) expired++;
+        if (expired > 0) {
+          const late = this.waiting.splice(0, expired);
+          for (const waiter of late) this.leftQueue(waiter.key);
+          const error = new QueueWaitExpiredError(`waited ${this.maxQueueWaitMs} ms for the batch ahead`);
+          late.forEach((waiter) => {
+            endQueueWait(waiter.wait, error);
+            waiter.reject(error);
+          });
+          this.answered(late.length);
+        }
+        this.armExpiry();
+      },
+      Math.max(0, oldest.queuedAt + this.maxQueueWaitMs - performance.now()),
+    );
     this.expiry.unref();
   }
 

@@ -25,10 +25,10 @@ export class ClaimReadsRepository implements SoldOutMemorySource {
    * (coupon_id, id) index.
    */
   async holderIds(couponId: string, limit: number): Promise<string[]> {
-    const rows: { user_id: string }[] = await this.dataSource.query(
-      'SELECT user_id FROM user_claims WHERE coupon_id = $1 LIMIT $2',
-      [couponId, limit + 1],
-    );
+    const rows: { user_id: string }[] = await this.dataSource.query('SELECT user_id FROM user_claims WHERE coupon_id = $1 LIMIT $2', [
+      couponId,
+      limit + 1,
+    ]);
     return rows.map((row) => String(row.user_id));
   }
 

@@ -51,7 +51,11 @@ export class ClaimSettlement {
   async settleTogether(batch: CouponClaims[]): Promise<BatchAnswer[][] | null> {
     let locked: LockOutcome<BatchAnswer[][]>;
     try {
-      locked = await this.lock.withLock(batch.map((c) => couponLockResource(c.couponName)), () => this.settleOrSplit(batch), { retries: 0 });
+      locked = await this.lock.withLock(
+        batch.map((c) => couponLockResource(c.couponName)),
+        () => this.settleOrSplit(batch),
+        { retries: 0 },
+      );
     } catch (error) {
       if (error instanceof LockBusyError || error instanceof LockUnavailableError) return null;
       throw error;
@@ -85,7 +89,9 @@ export class ClaimSettlement {
         const results: BatchAnswer[][] = [];
         for (const coupon of batch) {
           // Each coupon commits alone now: an error of one must not answer for the others.
-          const failed = (e: unknown) => [coupon.claimants.map(() => ({ kind: 'failed' as const, error: this.toDomainError(e, coupon.couponName) }))];
+          const failed = (e: unknown) => [
+            coupon.claimants.map(() => ({ kind: 'failed' as const, error: this.toDomainError(e, coupon.couponName) })),
+          ];
           results.push(...(await this.settleOrSplit([coupon]).catch(failed)));
         }
         return results;

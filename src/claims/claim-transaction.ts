@@ -63,8 +63,11 @@ async function judgeBatch(runner: QueryRunner, batch: CouponClaims[], byName: Ma
   // looked up per (coupon, claimant) pair: every claimant against every coupon of the batch
   // would be coupons x claimants index probes (10,000 for 50 coupons and 200 claims).
   const pairs = found.flatMap((b) => b.claimants.map((c) => ({ couponId: String(byName.get(b.couponName)!.id), userId: c.userId })));
-  const judged: (SaleWindowRow & { id: string; holders: string[] })[] = found.length === 0 ? [] : await runner.query(
-    `SELECT c.id, ${SALE_WINDOW_COLUMNS}, coalesce(h.holders, '{}') AS holders
+  const judged: (SaleWindowRow & { id: string; holders: string[] })[] =
+    found.length === 0
+      ? []
+      : await runner.query(
+          `SELECT c.id, ${SALE_WINDOW_COLUMNS}, coalesce(h.holders, '{}') AS holders
        FROM coupons c
       CROSS JOIN (SELECT clock_timestamp() AS now) t
        LEFT JOIN (SELECT uc.coupon_id, array_agg(uc.user_id::text) AS holders
@@ -72,8 +75,8 @@ async function judgeBatch(runner: QueryRunner, batch: CouponClaims[], byName: Ma
                     JOIN user_claims uc ON uc.coupon_id = g.coupon_id AND uc.user_id = g.user_id
                    GROUP BY uc.coupon_id) h ON h.coupon_id = c.id
       WHERE c.id = ANY($1::bigint[])`,
-    [found.map((b) => byName.get(b.couponName)!.id), pairs.map((p) => p.couponId), pairs.map((p) => p.userId)],
-  );
+          [found.map((b) => byName.get(b.couponName)!.id), pairs.map((p) => p.couponId), pairs.map((p) => p.userId)],
+        );
   const judgedById = new Map(judged.map((row) => [String(row.id), row]));
   return batch.map(({ couponName, claimants }) => {
     const coupon = byName.get(couponName);
@@ -92,7 +95,9 @@ async function insertGrants(
   verdicts: BatchVerdicts,
 ): Promise<Map<string, Date>> {
   const grants = batch.flatMap(({ couponName, claimants }, i) =>
-    claimants.filter((_, j) => verdicts[i]?.[j].kind === 'grant').map((c) => ({ couponId: String(byName.get(couponName)!.id), userId: c.userId })),
+    claimants
+      .filter((_, j) => verdicts[i]?.[j].kind === 'grant')
+      .map((c) => ({ couponId: String(byName.get(couponName)!.id), userId: c.userId })),
   );
   const claimedAt = new Map<string, Date>();
   if (grants.length === 0) return claimedAt;

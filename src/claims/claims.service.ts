@@ -48,7 +48,9 @@ export class ClaimsService {
     let outcome = 'GRANTED';
     try {
       const { user, idempotency } = request;
-      const answer = idempotency ? await this.idempotency.once(user.id, idempotency, () => this.claimThroughBatch(request, report)) : await this.claimThroughBatch(request, report);
+      const answer = idempotency
+        ? await this.idempotency.once(user.id, idempotency, () => this.claimThroughBatch(request, report))
+        : await this.claimThroughBatch(request, report);
       if (answer instanceof Replay) outcome = REPLAYED;
       return answer;
     } catch (error) {

@@ -26,9 +26,16 @@ export class CommitConfirmation {
    * database that cannot be asked, leaves the outcome unknown: CommitOutcomeUnknownError
    * (503 CLAIM_OUTCOME_UNKNOWN; a retry with the same Idempotency-Key learns the truth).
    */
-  async confirmCommit(batch: CouponClaims[], settlements: CouponSettlement[], cause: Error, sessionPid?: number): Promise<CouponSettlement[]> {
+  async confirmCommit(
+    batch: CouponClaims[],
+    settlements: CouponSettlement[],
+    cause: Error,
+    sessionPid?: number,
+  ): Promise<CouponSettlement[]> {
     const granted = batch.flatMap(({ claimants }, i) =>
-      claimants.filter((_, j) => settlements[i].outcomes[j].kind === 'granted').map((c) => ({ userId: c.userId, couponId: settlements[i].couponId! })),
+      claimants
+        .filter((_, j) => settlements[i].outcomes[j].kind === 'granted')
+        .map((c) => ({ userId: c.userId, couponId: settlements[i].couponId! })),
     );
     const names = batch.map((b) => b.couponName).join(', ');
     for (let attempt = 0; attempt < 3; attempt++) {

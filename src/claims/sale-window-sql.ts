@@ -14,6 +14,4 @@ export interface SaleWindowRow {
 }
 
 export const toSaleWindow = (row: SaleWindowRow): SaleWindow =>
-  row.sale_window === 'not_started'
-    ? { kind: 'not_started', secondsUntilStart: row.seconds_until_start ?? 1 }
-    : { kind: row.sale_window };
+  row.sale_window === 'not_started' ? { kind: 'not_started', secondsUntilStart: row.seconds_until_start ?? 1 } : { kind: row.sale_window };

@@ -25,7 +25,6 @@ export interface SoldOutMemoryOptions {
   now?: () => number;
 }
 
-
 interface SoldOutCoupon {
   couponName: string;
   couponId: string;

@@ -44,7 +44,8 @@ const EXAMPLE_MESSAGE: Partial<Record<ErrorCode, string>> = {
   DATABASE_UNAVAILABLE: 'The database is unreachable; retry shortly',
   IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still in progress; retry shortly',
   IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used for a different request',
-  CLAIM_OUTCOME_UNKNOWN: 'The database did not confirm whether the claim was committed; retry with the same Idempotency-Key to learn the outcome',
+  CLAIM_OUTCOME_UNKNOWN:
+    'The database did not confirm whether the claim was committed; retry with the same Idempotency-Key to learn the outcome',
   AUTH_BUSY: 'Too many logins and registrations at this moment; retry shortly',
 };
 
@@ -54,7 +55,16 @@ const OUTCOME_UNKNOWN =
   'Retryable with `Retry-After`; every 503 but CLAIM_OUTCOME_UNKNOWN means nothing was written. After CLAIM_OUTCOME_UNKNOWN a retry with the same key tells the truth.';
 
 /** Codes whose answer carries `Retry-After` (domain-error.ts gives them a retry delay). */
-const WITH_RETRY_AFTER: ErrorCode[] = ['SALE_NOT_STARTED', 'TOO_MANY_REQUESTS', 'LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'AUTH_BUSY', 'IDEMPOTENCY_KEY_IN_USE', 'CLAIM_OUTCOME_UNKNOWN'];
+const WITH_RETRY_AFTER: ErrorCode[] = [
+  'SALE_NOT_STARTED',
+  'TOO_MANY_REQUESTS',
+  'LOCK_BUSY',
+  'LOCK_UNAVAILABLE',
+  'DATABASE_UNAVAILABLE',
+  'AUTH_BUSY',
+  'IDEMPOTENCY_KEY_IN_USE',
+  'CLAIM_OUTCOME_UNKNOWN',
+];
 
 /** `Retry-After` as a response header, named with the codes that send it. */
 function retryAfterHeader(codes: ErrorCode[]) {
@@ -78,13 +88,11 @@ export function ApiErrors(...codes: ErrorCode[]): MethodDecorator & ClassDecorat
     return ApiResponse({
       status,
       type: ErrorResponse,
-      description: group.join(' or ') + (status === 503 ? `. ${group.includes('CLAIM_OUTCOME_UNKNOWN') ? OUTCOME_UNKNOWN : RETRYABLE}` : ''),
+      description:
+        group.join(' or ') + (status === 503 ? `. ${group.includes('CLAIM_OUTCOME_UNKNOWN') ? OUTCOME_UNKNOWN : RETRYABLE}` : ''),
       ...(retried.length > 0 ? { headers: retryAfterHeader(retried) } : {}),
       examples: Object.fromEntries(
-        group.map((code) => [
-          code,
-          { summary: code, value: { statusCode: status, code, message: EXAMPLE_MESSAGE[code] ?? code } },
-        ]),
+        group.map((code) => [code, { summary: code, value: { statusCode: status, code, message: EXAMPLE_MESSAGE[code] ?? code } }]),
       ),
     });
   });

@@ -27,5 +27,8 @@ export async function databaseAnswers(dataSource: DataSource, timeoutMs: number)
       await runner.release();
     }
   })();
-  return withTimeout(ping, timeoutMs, `no answer within ${timeoutMs} ms`).then(() => true, () => false);
+  return withTimeout(ping, timeoutMs, `no answer within ${timeoutMs} ms`).then(
+    () => true,
+    () => false,
+  );
 }

@@ -60,10 +60,8 @@ export class DomainError extends Error {
   }
 }
 
-export const couponNotFound = (name: string) =>
-  new DomainError('COUPON_NOT_FOUND', `Coupon "${name}" does not exist`);
-export const alreadyClaimed = (name: string) =>
-  new DomainError('ALREADY_CLAIMED', `You already hold coupon "${name}"`);
+export const couponNotFound = (name: string) => new DomainError('COUPON_NOT_FOUND', `Coupon "${name}" does not exist`);
+export const alreadyClaimed = (name: string) => new DomainError('ALREADY_CLAIMED', `You already hold coupon "${name}"`);
 export const soldOut = (name: string) => new DomainError('SOLD_OUT', `Coupon "${name}" is sold out`);
 export const saleNotStarted = (name: string, secondsUntilStart: number) =>
   new DomainError('SALE_NOT_STARTED', `The sale of coupon "${name}" has not started yet`, secondsUntilStart);
@@ -81,12 +79,20 @@ const databaseOutage = new ConditionClock(1_000, 30_000);
 export const lockBusy = (name: string) =>
   new DomainError('LOCK_BUSY', `Coupon "${name}" is busy; retry shortly`, jitteredRetryAfter(lockQueue.observe()));
 export const lockUnavailable = () =>
-  new DomainError('LOCK_UNAVAILABLE', 'The lock service (Redis) is unreachable; retry shortly', jitteredRetryAfter(lockServiceOutage.observe()));
+  new DomainError(
+    'LOCK_UNAVAILABLE',
+    'The lock service (Redis) is unreachable; retry shortly',
+    jitteredRetryAfter(lockServiceOutage.observe()),
+  );
 export const databaseUnavailable = () =>
   new DomainError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', jitteredRetryAfter(databaseOutage.observe()));
 /** The first request of the key is still running: most answer within a second or two. */
 export const idempotencyKeyInUse = () =>
-  new DomainError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still in progress; retry shortly', jitteredRetryAfter(1_000));
+  new DomainError(
+    'IDEMPOTENCY_KEY_IN_USE',
+    'A request with this Idempotency-Key is still in progress; retry shortly',
+    jitteredRetryAfter(1_000),
+  );
 export const idempotencyKeyReused = () =>
   new DomainError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request');
 /** The database stopped answering mid-commit: a retry can learn the outcome once it is back. */

@@ -13,7 +13,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
     // Relative: the document describes whichever host serves it (paths already start with /api).
     .addServer('/', 'The host that serves this document')
-    .addTag('users', 'Registration, login, the caller\'s profile and holdings; deleting users (admin)')
+    .addTag('users', "Registration, login, the caller's profile and holdings; deleting users (admin)")
     .addTag('coupons', 'Creating and changing coupons (admin), reading them, and claiming one')
     .addTag('operations', 'Health probes and Prometheus metrics for orchestrators and monitoring')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
@@ -21,9 +21,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config);
   // The probe routes spell out their full path and are excluded from the global prefix;
   // @nestjs/swagger still puts the prefix in front of them. Undo that one doubling.
-  document.paths = Object.fromEntries(
-    Object.entries(document.paths).map(([path, item]) => [path.replace(/^\/api\/api\//, '/api/'), item]),
-  );
+  document.paths = Object.fromEntries(Object.entries(document.paths).map(([path, item]) => [path.replace(/^\/api\/api\//, '/api/'), item]));
   declareCommonHeaders(document);
   return document;
 }
@@ -41,7 +39,7 @@ function declareCommonHeaders(document: OpenAPIObject): void {
     headers: {
       ...document.components?.headers,
       'X-Request-Id': {
-        description: 'The id this request is logged under: the caller\'s X-Request-Id when it is a safe token, else a new UUID',
+        description: "The id this request is logged under: the caller's X-Request-Id when it is a safe token, else a new UUID",
         schema: { type: 'string', example: '0b6f9d6e-3c1a-4a55-9a55-2f1f3b7c9e10' },
       },
     },
@@ -61,5 +59,8 @@ function declareCommonHeaders(document: OpenAPIObject): void {
 
 /** Swagger UI at /api/docs, the JSON document at /api/docs-json. */
 export function setupOpenApi(app: INestApplication): void {
-  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'api/docs-json',
+    yamlDocumentUrl: 'api/docs-yaml',
+  });
 }

@@ -63,7 +63,12 @@ export function PageResponse<T>(item: Type<T>, cursorExample: string): Type<Page
     @ApiProperty({ type: [item] })
     items: T[];
 
-    @ApiProperty({ type: String, nullable: true, description: 'Pass as `after` for the next page; null on the last page', example: cursorExample })
+    @ApiProperty({
+      type: String,
+      nullable: true,
+      description: 'Pass as `after` for the next page; null on the last page',
+      example: cursorExample,
+    })
     next_cursor: string | null;
   }
   return PageOfItems;

@@ -86,7 +86,7 @@ export class RequestValidationPipe implements PipeTransform {
     if (isDto && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
       throw new DomainError('VALIDATION_FAILED', `Request body nests deeper than ${MAX_BODY_DEPTH} levels`);
     }
-    if (isDto && VALIDATED_ONCE_PER_BODY.has(metadata.metatype!)) return this.validatedOnce(value as object, metadata);
+    if (isDto && VALIDATED_ONCE_PER_BODY.has(metadata.metatype)) return this.validatedOnce(value as object, metadata);
     return this.inner.transform(value, metadata);
   }
 

@@ -83,7 +83,10 @@ describe('loadConfig', () => {
       /IDLE_IN_TRANSACTION.*\n.*DATABASE_LOCK_TIMEOUT_MS=9000/s,
     );
     expect(() => loadConfig({}, { DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '0' })).toThrow(/DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS=0/);
-    const tight = loadConfig({}, { DATABASE_STATEMENT_TIMEOUT_MS: '800', DATABASE_LOCK_TIMEOUT_MS: '600', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '400' });
+    const tight = loadConfig(
+      {},
+      { DATABASE_STATEMENT_TIMEOUT_MS: '800', DATABASE_LOCK_TIMEOUT_MS: '600', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '400' },
+    );
     expect(tight.DATABASE_LOCK_TIMEOUT_MS).toBe(600);
   });
 

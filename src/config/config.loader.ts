@@ -48,10 +48,7 @@ function coerce(value: string, example: unknown): unknown {
  * Builds the configuration once: env.example.json (defaults) < env.json < environment
  * < explicit overrides (tests). Throws one ConfigError naming every bad key.
  */
-export function loadConfig(
-  overrides: Partial<Record<ConfigKey, unknown>> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): AppConfig {
+export function loadConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): AppConfig {
   const root = projectRoot();
   const defaults = readJson(join(root, 'env.example.json'));
   const local = existsSync(join(root, 'env.json')) ? readJson(join(root, 'env.json')) : {};
@@ -101,7 +98,9 @@ function environmentValues(keys: string[], env: NodeJS.ProcessEnv): Record<strin
     try {
       values[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      problems.push(`  ${key}_FILE=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      problems.push(
+        `  ${key}_FILE=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
@@ -146,8 +145,12 @@ function checkUrlsParse(config: AppConfig): void {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(config)) {
     if (!URL_KEY.test(key) || typeof value !== 'string' || value === '') continue;
-    const bad = value.split(',').map((url) => url.trim()).filter((url) => !URL.canParse(url));
-    if (bad.length > 0) problems.push(`  ${key}=${shownValue(key, value)}: ${bad.map((url) => shownValue(key, url)).join(', ')} is not a valid URL`);
+    const bad = value
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => !URL.canParse(url));
+    if (bad.length > 0)
+      problems.push(`  ${key}=${shownValue(key, value)}: ${bad.map((url) => shownValue(key, url)).join(', ')} is not a valid URL`);
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
 }
@@ -186,11 +189,7 @@ export function libuvThreadPoolSize(env: NodeJS.ProcessEnv = process.env): numbe
  * cores (at least 1, at most the libuv pool), so hashing can never take every core from the
  * claims that share them.
  */
-export function bcryptConcurrency(
-  config: AppConfig,
-  cores: number = availableParallelism(),
-  pool: number = libuvThreadPoolSize(),
-): number {
+export function bcryptConcurrency(config: AppConfig, cores: number = availableParallelism(), pool: number = libuvThreadPoolSize()): number {
   if (config.BCRYPT_MAX_CONCURRENT > 0) return config.BCRYPT_MAX_CONCURRENT;
   return Math.max(1, Math.min(pool, Math.floor(cores / 2)));
 }
@@ -218,5 +217,7 @@ export function trustProxySetting(config: AppConfig): boolean | string[] {
 }
 
 export function corsOrigins(config: AppConfig): string[] {
-  return config.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+  return config.CORS_ORIGINS.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
 }

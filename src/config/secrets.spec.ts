@@ -54,12 +54,15 @@ describe('KEY_FILE (Docker and Kubernetes secrets)', () => {
   };
 
   it('reads a key from the file KEY_FILE names, without its trailing newline', () => {
-    const config = loadConfig({}, {
-      JWT_SECRET_FILE: file('jwt', `${STRONG_SECRET}\n`),
-      DATABASE_URL_FILE: file('db', 'postgres://u:pw@db:5432/coupons\r\n'),
-      REDIS_URLS_FILE: file('redis', 'redis://:pw@a:6379'),
-      PORT_FILE: file('port', '4001\n'),
-    });
+    const config = loadConfig(
+      {},
+      {
+        JWT_SECRET_FILE: file('jwt', `${STRONG_SECRET}\n`),
+        DATABASE_URL_FILE: file('db', 'postgres://u:pw@db:5432/coupons\r\n'),
+        REDIS_URLS_FILE: file('redis', 'redis://:pw@a:6379'),
+        PORT_FILE: file('port', '4001\n'),
+      },
+    );
     expect(config.JWT_SECRET).toBe(STRONG_SECRET);
     expect(config.DATABASE_URL).toBe('postgres://u:pw@db:5432/coupons');
     expect(config.REDIS_URLS).toBe('redis://:pw@a:6379');

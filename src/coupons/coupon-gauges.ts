@@ -11,10 +11,8 @@ export class CouponGauges implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.metrics.gaugeReadAtScrape(
-      'coupons_sold_out',
-      'Coupons whose remaining amount is 0 (read from the database at scrape time)',
-      () => this.coupons.countSoldOut(),
+    this.metrics.gaugeReadAtScrape('coupons_sold_out', 'Coupons whose remaining amount is 0 (read from the database at scrape time)', () =>
+      this.coupons.countSoldOut(),
     );
     // One number, not one series per coupon: coupon names are unbounded label values.
     this.metrics.gaugeReadAtScrape(

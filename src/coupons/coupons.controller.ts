@@ -34,8 +34,14 @@ export class CouponsController {
   })
   @ApiIdempotentResponse(201, CreatedCouponResponse)
   @ApiErrors(
-    'VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_EXISTS', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED',
-    'PAYLOAD_TOO_LARGE', 'DATABASE_UNAVAILABLE',
+    'VALIDATION_FAILED',
+    ...TOKEN_ERRORS,
+    'FORBIDDEN',
+    'COUPON_EXISTS',
+    'IDEMPOTENCY_KEY_IN_USE',
+    'IDEMPOTENCY_KEY_REUSED',
+    'PAYLOAD_TOO_LARGE',
+    'DATABASE_UNAVAILABLE',
   )
   async create(
     @CurrentUser() user: AuthenticatedUser,
@@ -43,7 +49,12 @@ export class CouponsController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const idempotency = idempotencyKeyOf(request.headers, 'POST /api/coupons', [body.name, body.amount, body.starts_at ?? null, body.ends_at ?? null]);
+    const idempotency = idempotencyKeyOf(request.headers, 'POST /api/coupons', [
+      body.name,
+      body.amount,
+      body.starts_at ?? null,
+      body.ends_at ?? null,
+    ]);
     const keyed = idempotency && { userId: user.id, idempotency };
     sendAnswer(reply, 201, await this.coupons.create(body.name, body.amount, body.starts_at, body.ends_at, keyed));
   }
@@ -76,8 +87,15 @@ export class CouponsController {
   @ApiOperation({ operationId: 'updateCoupon', summary: 'Change amount and/or sale window (admin only), under the claim lock' })
   @ApiOkResponse({ type: CouponDetailResponse })
   @ApiErrors(
-    'VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'COUPON_NOT_FOUND', 'AMOUNT_BELOW_CLAIMED',
-    'PAYLOAD_TOO_LARGE', 'LOCK_BUSY', 'LOCK_UNAVAILABLE', 'DATABASE_UNAVAILABLE',
+    'VALIDATION_FAILED',
+    ...TOKEN_ERRORS,
+    'FORBIDDEN',
+    'COUPON_NOT_FOUND',
+    'AMOUNT_BELOW_CLAIMED',
+    'PAYLOAD_TOO_LARGE',
+    'LOCK_BUSY',
+    'LOCK_UNAVAILABLE',
+    'DATABASE_UNAVAILABLE',
   )
   update(@Param() params: CouponNameParam, @Body() body: UpdateCouponDto): Promise<CouponDetailView> {
     return this.coupons.update(params.name, body);

@@ -32,7 +32,7 @@ export class HealthService {
 
   async check(): Promise<HealthReport> {
     const [database, ...nodes] = await Promise.all([
-      databaseAnswers(this.dataSource, this.config.HEALTH_TIMEOUT_MS).then((up) => (up ? 'up' : 'down') as CheckState),
+      databaseAnswers(this.dataSource, this.config.HEALTH_TIMEOUT_MS).then((up) => (up ? 'up' : 'down')),
       ...this.redis.map((client) => this.probe(client.ping())),
     ]);
     const redis: CheckState = nodes.filter((n) => n === 'up').length >= quorumOf(this.redis.length) ? 'up' : 'down';
@@ -46,6 +46,9 @@ export class HealthService {
 
   private probe(answer: Promise<unknown>): Promise<CheckState> {
     const ms = this.config.HEALTH_TIMEOUT_MS;
-    return withTimeout(answer, ms, `no answer within ${ms} ms`).then(() => 'up' as const, () => 'down' as const);
+    return withTimeout(answer, ms, `no answer within ${ms} ms`).then(
+      () => 'up' as const,
+      () => 'down' as const,
+    );
   }
 }

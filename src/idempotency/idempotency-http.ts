@@ -6,7 +6,11 @@ import { IDEMPOTENT_REPLAYED_HEADER, Replay } from './idempotency-key';
 /** A fresh answer with the route's status, or a replay with its stored status and `Idempotent-Replayed: true`. */
 export function sendAnswer(reply: FastifyReply, status: number, answer: unknown): void {
   if (answer instanceof Replay) {
-    void reply.status(answer.status).header(IDEMPOTENT_REPLAYED_HEADER, 'true').header('Content-Type', 'application/json; charset=utf-8').send(answer.body);
+    void reply
+      .status(answer.status)
+      .header(IDEMPOTENT_REPLAYED_HEADER, 'true')
+      .header('Content-Type', 'application/json; charset=utf-8')
+      .send(answer.body);
     return;
   }
   void reply.status(status).send(answer);

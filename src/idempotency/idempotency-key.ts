@@ -41,7 +41,9 @@ export function idempotencyKeyOf(headers: Record<string, unknown>, route: string
       { field: 'Idempotency-Key', problems: ['Idempotency-Key must be 1 to 255 printable ASCII characters'] },
     ]);
   }
-  const fingerprint = createHash('sha256').update(JSON.stringify([route, ...fields])).digest('base64url');
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([route, ...fields]))
+    .digest('base64url');
   return { key: value, fingerprint };
 }
 

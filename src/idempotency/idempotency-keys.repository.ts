@@ -44,18 +44,26 @@ export class IdempotencyKeysRepository {
       'SELECT fingerprint, status_code, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
       [userId, key],
     );
-    return rows.length === 0 ? null : { fingerprint: rows[0].fingerprint, answer: { status: rows[0].status_code, body: rows[0].response_body } };
+    return rows.length === 0
+      ? null
+      : { fingerprint: rows[0].fingerprint, answer: { status: rows[0].status_code, body: rows[0].response_body } };
   }
 
   /** What each (user, key) holds, or null, in one statement; in the order asked. */
   async findMany(wanted: { userId: string; key: string }[]): Promise<(StoredKey | null)[]> {
-    const rows: { user_id: string; key: string; fingerprint: string; status_code: number; response_body: unknown }[] = await this.dataSource.query(
-      `SELECT k.user_id, k.key, k.fingerprint, k.status_code, k.response_body
+    const rows: { user_id: string; key: string; fingerprint: string; status_code: number; response_body: unknown }[] =
+      await this.dataSource.query(
+        `SELECT k.user_id, k.key, k.fingerprint, k.status_code, k.response_body
          FROM unnest($1::bigint[], $2::text[]) AS w(user_id, key)
          JOIN idempotency_keys k ON k.user_id = w.user_id AND k.key = w.key`,
-      [wanted.map((w) => w.userId), wanted.map((w) => w.key)],
+        [wanted.map((w) => w.userId), wanted.map((w) => w.key)],
+      );
+    const stored = new Map(
+      rows.map((r) => [
+        `${r.user_id}\u0000${r.key}`,
+        { fingerprint: r.fingerprint, answer: { status: r.status_code, body: r.response_body } },
+      ]),
     );
-    const stored = new Map(rows.map((r) => [`${r.user_id}\u0000${r.key}`, { fingerprint: r.fingerprint, answer: { status: r.status_code, body: r.response_body } }]));
     return wanted.map((w) => stored.get(`${w.userId}\u0000${w.key}`) ?? null);
   }
 

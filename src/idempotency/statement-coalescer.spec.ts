@@ -11,7 +11,10 @@ describe('StatementCoalescer', () => {
     const first = coalescer.submit(1);
     const rest = [2, 3, 4, 5].map((n) => coalescer.submit(n));
     expect(await Promise.all([first, ...rest])).toEqual([2, 4, 6, 8, 10]);
-    expect(calls).toEqual([[1, 2, 3], [4, 5]]);
+    expect(calls).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
   });
 
   it('rejects every input of a failed call, and the next call still runs', async () => {

@@ -114,7 +114,10 @@ export class LockService {
     const requestedAt = performance.now();
     const attempt = this.redlock.acquire(keys, this.config.LOCK_TTL_MS, { retryCount: 0 });
     const lock = await this.bounded(attempt, 'no quorum answer', () => {
-      attempt.then((late) => late.release().catch(() => undefined), () => undefined);
+      attempt.then(
+        (late) => late.release().catch(() => undefined),
+        () => undefined,
+      );
     });
     const lease = { lock, validUntil: requestedAt + this.config.LOCK_TTL_MS - leaseDrift(this.config.LOCK_TTL_MS) };
     // Redlock can grant a lease that is already spent (slow votes, or a TTL shorter than the
@@ -154,9 +157,7 @@ export class LockService {
     const last = await error.attempts[error.attempts.length - 1];
     const unreachable = [...last.votesAgainst.values()].filter((e) => !(e instanceof ResourceLockedError)).length;
     if (last.membershipSize - unreachable < last.quorumSize) {
-      return new LockUnavailableError(
-        `only ${last.membershipSize - unreachable} of ${last.membershipSize} Redis nodes answered`,
-      );
+      return new LockUnavailableError(`only ${last.membershipSize - unreachable} of ${last.membershipSize} Redis nodes answered`);
     }
     return new LockBusyError(`lock on ${resource} still held after ${attempts} attempts`);
   }

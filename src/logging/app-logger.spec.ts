@@ -33,7 +33,9 @@ describe('PinoAppLogger (Nest logger calls as pino JSON lines)', () => {
     const { logger, lines } = capture();
     logger.verbose('detail', 'Ctx');
     expect(lines[0]).toMatchObject({ level: 10, msg: 'detail' });
-    const quiet = new PinoAppLogger(pino({ level: 'warn' }, new Writable({ write: (_c, _e, done) => (lines.push({ unexpected: true }), done()) })));
+    const quiet = new PinoAppLogger(
+      pino({ level: 'warn' }, new Writable({ write: (_c, _e, done) => (lines.push({ unexpected: true }), done()) })),
+    );
     quiet.log('not written', 'Ctx');
     expect(lines).toHaveLength(1);
   });

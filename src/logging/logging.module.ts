@@ -66,11 +66,7 @@ export class LoggingModule {
     const root = createRootLogger(config, destination);
     return {
       module: LoggingModule,
-      providers: [
-        { provide: ROOT_LOGGER, useValue: root },
-        { provide: PinoAppLogger, useValue: new PinoAppLogger(root) },
-        RequestLogHook,
-      ],
+      providers: [{ provide: ROOT_LOGGER, useValue: root }, { provide: PinoAppLogger, useValue: new PinoAppLogger(root) }, RequestLogHook],
       exports: [ROOT_LOGGER, PinoAppLogger],
     };
   }

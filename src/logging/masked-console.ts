@@ -10,6 +10,9 @@ export function maskConsoleOutput(): void {
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
     stream.write = ((chunk: unknown, ...rest: unknown[]) =>
-      write(typeof chunk === 'string' ? maskCredentials(chunk) : Buffer.isBuffer(chunk) ? maskCredentials(chunk.toString('utf8')) : chunk, ...rest)) as typeof stream.write;
+      write(
+        typeof chunk === 'string' ? maskCredentials(chunk) : Buffer.isBuffer(chunk) ? maskCredentials(chunk.toString('utf8')) : chunk,
+        ...rest,
+      ));
   }
 }

@@ -8,8 +8,14 @@ describe('safeRequestFields (the request line skips pino redaction, so it guards
   });
 
   it('censors a secret-named field and any nested value', () => {
-    expect(safeRequestFields({ coupon: 'SALE', token: 'eyJ.secret', password: 'pw', authorization: 'Bearer x', user: { password: 'pw' } })).toEqual({
-      coupon: 'SALE', token: '[redacted]', password: '[redacted]', authorization: '[redacted]', user: '[object]',
+    expect(
+      safeRequestFields({ coupon: 'SALE', token: 'eyJ.secret', password: 'pw', authorization: 'Bearer x', user: { password: 'pw' } }),
+    ).toEqual({
+      coupon: 'SALE',
+      token: '[redacted]',
+      password: '[redacted]',
+      authorization: '[redacted]',
+      user: '[object]',
     });
   });
 });

@@ -92,7 +92,10 @@ export function safeRequestFields(fields: RequestLogFields | undefined): Request
     if (SECRET_KEY_SET.has(key) || (typeof fields[key] === 'object' && fields[key] !== null)) {
       // Rare path: a nested value or a secret name; censor it rather than trust it.
       return Object.fromEntries(
-        Object.entries(fields).map(([k, v]) => [k, SECRET_KEY_SET.has(k) ? '[redacted]' : typeof v === 'object' && v !== null ? '[object]' : v]),
+        Object.entries(fields).map(([k, v]) => [
+          k,
+          SECRET_KEY_SET.has(k) ? '[redacted]' : typeof v === 'object' && v !== null ? '[object]' : v,
+        ]),
       );
     }
   }

@@ -12,7 +12,10 @@ export class MetricsController {
   @Get()
   @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics of this instance (not under /api)' })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4', schema: { type: 'string', example: 'coupon_claims_total{outcome="GRANTED"} 3' } })
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format 0.0.4',
+    schema: { type: 'string', example: 'coupon_claims_total{outcome="GRANTED"} 3' },
+  })
   @Header('Cache-Control', 'no-store')
   async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const { contentType, body } = await this.metrics.exposition();

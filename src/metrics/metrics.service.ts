@@ -92,7 +92,13 @@ export class MetricsService {
       registers: [this.registry],
       async collect() {
         // All probes at once: a scrape waits for the slowest one, bounded by its own timeout.
-        const answers = await Promise.all([...probes.values()].map((p) => Promise.resolve().then(p.probe).catch(() => false)));
+        const answers = await Promise.all(
+          [...probes.values()].map((p) =>
+            Promise.resolve()
+              .then(p.probe)
+              .catch(() => false),
+          ),
+        );
         [...probes.values()].forEach(({ dependency, node }, i) => this.set({ dependency, node }, answers[i] ? 1 : 0));
       },
     });

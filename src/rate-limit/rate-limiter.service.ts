@@ -46,7 +46,8 @@ const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 /** Counters remembered as over their limit; past it expired ones are swept, then the oldest go. */
 const MAX_LOCAL_DENIALS = 100_000;
 
-const tooManyRequests = (waitMs: number) => new DomainError('TOO_MANY_REQUESTS', 'Too many requests; retry later', jitteredRetryAfter(waitMs));
+const tooManyRequests = (waitMs: number) =>
+  new DomainError('TOO_MANY_REQUESTS', 'Too many requests; retry later', jitteredRetryAfter(waitMs));
 
 /**
  * Request counters shared by every process, on the first Redis node (REDIS_URLS) under

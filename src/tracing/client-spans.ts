@@ -52,13 +52,21 @@ export function traceClientCalls(): void {
       return query.apply(this, args);
     }
     const result = query.apply(this, args) as Promise<unknown> | undefined;
-    if (result && typeof result.then === 'function') result.then(() => span.end(), (error) => endWithError(span, error));
+    if (result && typeof result.then === 'function')
+      result.then(
+        () => span.end(),
+        (error) => endWithError(span, error),
+      );
     else span.end();
     return result;
   };
 
   const sendCommand = Redis.prototype.sendCommand as (this: Redis, command: RedisCommand, ...rest: unknown[]) => unknown;
-  (Redis.prototype as unknown as { sendCommand: unknown }).sendCommand = function tracedSendCommand(this: Redis, command: RedisCommand, ...rest: unknown[]) {
+  (Redis.prototype as unknown as { sendCommand: unknown }).sendCommand = function tracedSendCommand(
+    this: Redis,
+    command: RedisCommand,
+    ...rest: unknown[]
+  ) {
     const parent = context.active();
     if (!trace.getSpan(parent) || !command?.promise) return sendCommand.call(this, command, ...rest);
     const name = String(command.name).toUpperCase();
@@ -66,11 +74,19 @@ export function traceClientCalls(): void {
       name,
       {
         kind: SpanKind.CLIENT,
-        attributes: { 'db.system.name': 'redis', 'db.operation.name': name, 'server.address': this.options.host, 'server.port': this.options.port },
+        attributes: {
+          'db.system.name': 'redis',
+          'db.operation.name': name,
+          'server.address': this.options.host,
+          'server.port': this.options.port,
+        },
       },
       parent,
     );
-    command.promise.then(() => span.end(), (error: unknown) => endWithError(span, error));
+    command.promise.then(
+      () => span.end(),
+      (error: unknown) => endWithError(span, error),
+    );
     return sendCommand.call(this, command, ...rest);
   };
 }

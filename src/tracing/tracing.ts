@@ -62,7 +62,12 @@ export function currentSpan(): Span | undefined {
  * `work` inside a child span of the current one (none when tracing is off or nothing is being
  * traced: start-up queries, timers). The span ends when `work` settles, in error if it throws.
  */
-export function withSpan<T>(name: string, attributes: SpanOptions['attributes'], work: () => Promise<T>, kind = SpanKind.INTERNAL): Promise<T> {
+export function withSpan<T>(
+  name: string,
+  attributes: SpanOptions['attributes'],
+  work: () => Promise<T>,
+  kind = SpanKind.INTERNAL,
+): Promise<T> {
   if (!tracer) return work();
   const parent = context.active();
   if (!trace.getSpan(parent)) return work();

@@ -54,7 +54,8 @@ export class FairHashingQueue {
     initialHashMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`FairHashingQueue capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`FairHashingQueue capacity must be a positive integer, got ${capacity}`);
     this.hashMs = Math.max(1, initialHashMs);
   }
 

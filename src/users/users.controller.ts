@@ -44,7 +44,7 @@ export class UsersController {
   @Get('me')
   @UseGuards(JwtAuthGuard)
   @ApiBearerAuth()
-  @ApiOperation({ operationId: 'getMyProfile', summary: 'The caller\'s profile' })
+  @ApiOperation({ operationId: 'getMyProfile', summary: "The caller's profile" })
   @ApiOkResponse({ type: UserResponse })
   @ApiErrors(...TOKEN_ERRORS, 'DATABASE_UNAVAILABLE')
   me(@CurrentUser() user: AuthenticatedUser): Promise<UserView> {
@@ -58,7 +58,15 @@ export class UsersController {
   @ApiBearerAuth()
   @ApiOperation({ operationId: 'deleteUser', summary: 'Delete a user (admin only); their tokens stop working' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors('VALIDATION_FAILED', ...TOKEN_ERRORS, 'FORBIDDEN', 'CANNOT_DELETE_SELF', 'USER_NOT_FOUND', 'USER_HAS_CLAIMS', 'DATABASE_UNAVAILABLE')
+  @ApiErrors(
+    'VALIDATION_FAILED',
+    ...TOKEN_ERRORS,
+    'FORBIDDEN',
+    'CANNOT_DELETE_SELF',
+    'USER_NOT_FOUND',
+    'USER_HAS_CLAIMS',
+    'DATABASE_UNAVAILABLE',
+  )
   async delete(@CurrentUser() admin: AuthenticatedUser, @Param() params: UsernameParam): Promise<void> {
     await this.users.delete(params.username, admin.username);
   }

@@ -102,5 +102,4 @@ export class UsersService implements OnApplicationBootstrap {
   }
 }
 
-const usernameTaken = (username: string) =>
-  new DomainError('USERNAME_TAKEN', `Username "${username}" is already taken`);
+const usernameTaken = (username: string) => new DomainError('USERNAME_TAKEN', `Username "${username}" is already taken`);

@@ -24,7 +24,10 @@ export interface Stage {
 
 /** Stages in order; comments and parser directives dropped, continuation lines joined. */
 export function parseDockerfile(text: string): Stage[] {
-  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((line) => line.trim());
+  const lines = text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((line) => line.trim());
   const stages: Stage[] = [];
   for (const line of lines) {
     if (!line || line.startsWith('#')) continue;
@@ -72,7 +75,10 @@ export function dockerignore(text: string): ((path: string) => boolean) & { hasE
     .filter((line) => line && !line.startsWith('#'))
     .map((line) => {
       const include = line.startsWith('!');
-      const pattern = posix.normalize((include ? line.slice(1) : line).trim()).replace(/^\/+/, '').replace(/\/+$/, '');
+      const pattern = posix
+        .normalize((include ? line.slice(1) : line).trim())
+        .replace(/^\/+/, '')
+        .replace(/\/+$/, '');
       const source = pattern
         .split(/(\*\*\/?|\*|\?)/)
         .map((part) => {
@@ -181,9 +187,7 @@ export async function replayDockerfile(
           break;
         case 'COPY': {
           const words = args.split(' ');
-          const flags = Object.fromEntries(
-            words.filter((w) => w.startsWith('--')).map((w) => w.slice(2).split('=') as [string, string]),
-          );
+          const flags = Object.fromEntries(words.filter((w) => w.startsWith('--')).map((w) => w.slice(2).split('=') as [string, string]));
           const [dest, ...sources] = words.filter((w) => !w.startsWith('--')).reverse();
           sources.reverse();
           let fromRoot = contextDir;
@@ -196,7 +200,8 @@ export async function replayDockerfile(
           for (const source of sources) {
             if (/[*?[]/.test(source)) throw new Error(`COPY ${source}: wildcards are not replayed`);
             const from = join(fromRoot, posix.normalize(source));
-            if (!existsSync(from)) throw new Error(`COPY ${source}: not found in ${flags.from ? `stage ${flags.from}` : 'the build context'}`);
+            if (!existsSync(from))
+              throw new Error(`COPY ${source}: not found in ${flags.from ? `stage ${flags.from}` : 'the build context'}`);
             const isFolder = statSync(from).isDirectory();
             const to = isFolder || !intoFolder ? inImage(dest) : join(inImage(dest), basename(source));
             // A folder's contents land in dest, as Docker does; symbolic links stay links (node_modules/.bin).

@@ -24,7 +24,11 @@ export async function startFakeCouponServer(fault: FakeFault): Promise<{ url: st
     if (req.url === '/api/users/register') return send(res, 201, { id: 1, username: body.username, role: 'user' });
     if (req.url === '/api/users/login') return send(res, 200, { access_token: body.username, token_type: 'Bearer', expires_in: 60 });
     if (req.method === 'POST' && req.url === '/api/coupons') {
-      coupons.set(body.name, { amount: body.amount, holders: [], oversells: fault === 'oversell' || (fault === 'oversell-one-coupon' && coupons.size === 1) });
+      coupons.set(body.name, {
+        amount: body.amount,
+        holders: [],
+        oversells: fault === 'oversell' || (fault === 'oversell-one-coupon' && coupons.size === 1),
+      });
       return send(res, 201, { name: body.name, amount: body.amount, remaining_amount: body.amount });
     }
     if (req.url === '/api/coupons/claim') {

@@ -32,7 +32,9 @@ export class OtlpReceiver {
 
   static async start(): Promise<OtlpReceiver> {
     let receiver!: OtlpReceiver;
-    const server = createServer((req, res) => void receiver.accept(req).then((status) => res.writeHead(status, { 'content-type': 'application/json' }).end('{}')));
+    const server = createServer(
+      (req, res) => void receiver.accept(req).then((status) => res.writeHead(status, { 'content-type': 'application/json' }).end('{}')),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     receiver = new OtlpReceiver(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`);
     return receiver;
@@ -53,8 +55,13 @@ export class OtlpReceiver {
             parentSpanId: hexId(span.parentSpanId),
             name: span.name,
             kind: span.kind,
-            links: (span.links ?? []).map((link: { traceId: string; spanId: string }) => ({ traceId: hexId(link.traceId)!, spanId: hexId(link.spanId)! })),
-            attributes: Object.fromEntries((span.attributes ?? []).map((a: { key: string; value: Record<string, unknown> }) => [a.key, Object.values(a.value)[0]])),
+            links: (span.links ?? []).map((link: { traceId: string; spanId: string }) => ({
+              traceId: hexId(link.traceId)!,
+              spanId: hexId(link.spanId)!,
+            })),
+            attributes: Object.fromEntries(
+              (span.attributes ?? []).map((a: { key: string; value: Record<string, unknown> }) => [a.key, Object.values(a.value)[0]]),
+            ),
           });
         }
       }

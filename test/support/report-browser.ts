@@ -38,12 +38,22 @@ export interface RenderedReport {
  * and saves a full-page screenshot.
  */
 export async function renderInBrowser(htmlPath: string, screenshotPath: string): Promise<RenderedReport> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`);
   const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
     viewport: { width: 1200, height: 900 },
   });
   const consoleErrors: string[] = [];
@@ -83,7 +93,9 @@ export async function renderInBrowser(htmlPath: string, screenshotPath: string):
     const checks = (await page.evaluate(
       `[...document.querySelectorAll('#checks li')].map((li) => ({ passed: li.className === 'pass', text: li.textContent }))`,
     )) as RenderedReport['checks'];
-    const headline = (await page.evaluate(`document.querySelector('h1').textContent + ' | ' + document.querySelector('.summary').textContent`)) as string;
+    const headline = (await page.evaluate(
+      `document.querySelector('h1').textContent + ' | ' + document.querySelector('.summary').textContent`,
+    )) as string;
     await page.screenshot({ path: screenshotPath, fullPage: true });
     return { charts, checks, headline, consoleErrors, pageErrors, requests };
   } finally {

@@ -1,8 +1,7 @@
 import { ValidationOptions, ValidatorConstraint, ValidatorConstraintInterface, Validate } from 'class-validator';
 
 /** ISO 8601 date-time with an explicit offset, at most millisecond precision. */
-const OFFSET_DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const OFFSET_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
 
 /**
  * A sale bound must name an instant: a time without an offset would depend on the server's
@@ -20,10 +19,15 @@ class OffsetDateTimeConstraint implements ValidatorConstraintInterface {
     const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
     return (
       year >= 1970 &&
-      month >= 1 && month <= 12 &&
-      day >= 1 && day <= daysInMonth &&
-      hour <= 23 && minute <= 59 && second <= 59 &&
-      offsetHours <= 18 && offsetMinutes <= 59 &&
+      month >= 1 &&
+      month <= 12 &&
+      day >= 1 &&
+      day <= daysInMonth &&
+      hour <= 23 &&
+      minute <= 59 &&
+      second <= 59 &&
+      offsetHours <= 18 &&
+      offsetMinutes <= 59 &&
       !Number.isNaN(Date.parse(value))
     );
   }
