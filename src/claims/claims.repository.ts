@@ -1,7 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, QueryRunner, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
 import type { PgConnection } from '../common/database-ping';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { eventsWritten } from '../events/event-types';
 import { SaleWindow, judgeClaims } from './claim-decision';
 import { SoldOutMemorySource, StockState } from './sold-out-memory';
 
@@ -67,7 +69,15 @@ const toSaleWindow = (row: SaleWindowRow): SaleWindow =>
 export class ClaimsRepository implements SoldOutMemorySource {
   private readonly logger = new Logger(ClaimsRepository.name);
 
-  constructor(private readonly dataSource: DataSource) {}
+  /** Whether the settlement writes claim events to the outbox (src/events/event-types.ts). */
+  private readonly eventsWritten: boolean;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
+    this.eventsWritten = eventsWritten(config);
+  }
 
   /** Settles claimants of one coupon in one transaction: first come, first served. */
   async settle(couponName: string, claimants: Claimant[]): Promise<Settlement> {
@@ -162,20 +172,36 @@ export class ClaimsRepository implements SoldOutMemorySource {
       const perCoupon = new Map<string, number>();
       for (const g of grants) perCoupon.set(g.couponId, (perCoupon.get(g.couponId) ?? 0) + 1);
       // Each coupon is decremented by its grants only if it has them (the CHECK and this condition
-      // fence the stock), and only decremented coupons get rows.
+      // fence the stock), and only decremented coupons get rows. The same statement writes the
+      // events (when they are on, $5): one claim.granted per row in claim order, then
+      // coupon.sold_out for a coupon whose last unit this batch took. Under the coupon row lock,
+      // so the outbox id order is the coupon's commit order (src/events/outbox.repository.ts).
       const inserted: { user_id: string; coupon_id: string; claimed_at: Date }[] = await runner.query(
         `WITH decremented AS (
            UPDATE coupons c SET remaining_amount = c.remaining_amount - w.granted, updated_at = now()
              FROM unnest($3::bigint[], $4::int[]) AS w(coupon_id, granted)
             WHERE c.id = w.coupon_id AND c.remaining_amount >= w.granted
-            RETURNING c.id)
-         INSERT INTO user_claims (user_id, coupon_id)
-         SELECT g.user_id, g.coupon_id
-           FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS g(user_id, coupon_id, arrival)
-           JOIN decremented ON decremented.id = g.coupon_id
-          ORDER BY g.arrival
-         RETURNING user_id, coupon_id, claimed_at`,
-        [grants.map((g) => g.userId), grants.map((g) => g.couponId), [...perCoupon.keys()], [...perCoupon.values()]],
+            RETURNING c.id, c.name, c.remaining_amount),
+         claimed AS (
+           INSERT INTO user_claims (user_id, coupon_id)
+           SELECT g.user_id, g.coupon_id
+             FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS g(user_id, coupon_id, arrival)
+             JOIN decremented ON decremented.id = g.coupon_id
+            ORDER BY g.arrival
+           RETURNING id, user_id, coupon_id, claimed_at),
+         events AS (
+           INSERT INTO outbox_events (event_type, coupon_id, coupon_name, payload, occurred_at)
+           SELECT e.event_type, e.coupon_id, e.coupon_name, e.payload, e.occurred_at
+             FROM (SELECT 'claim.granted' AS event_type, d.id AS coupon_id, d.name AS coupon_name, cl.id AS claim_id,
+                          jsonb_build_object('user_id', u.username, 'claimed_at', cl.claimed_at) AS payload, cl.claimed_at AS occurred_at
+                     FROM claimed cl JOIN decremented d ON d.id = cl.coupon_id JOIN users u ON u.id = cl.user_id
+                   UNION ALL
+                   SELECT 'coupon.sold_out', d.id, d.name, NULL, '{}'::jsonb, clock_timestamp()
+                     FROM decremented d WHERE d.remaining_amount = 0) e
+            WHERE $5::boolean
+            ORDER BY e.coupon_id, e.claim_id NULLS LAST)
+         SELECT user_id, coupon_id, claimed_at FROM claimed`,
+        [grants.map((g) => g.userId), grants.map((g) => g.couponId), [...perCoupon.keys()], [...perCoupon.values()], this.eventsWritten],
       );
       if (inserted.length !== grants.length) {
         // Only possible if a row changed under FOR UPDATE; refuse rather than guess.

@@ -85,8 +85,8 @@ export class CouponsService {
       const view: CreatedCouponView = {
         name: coupon.name,
         amount: coupon.amount,
-        remaining_amount: coupon.remainingAmount,
-        created_at: coupon.createdAt.toISOString(),
+        remaining_amount: coupon.remaining_amount,
+        created_at: coupon.created_at.toISOString(),
       };
       // A coupon created without a window answers with the four keys of the original contract.
       if (startsAt !== undefined || endsAt !== undefined) {

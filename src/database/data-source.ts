@@ -3,6 +3,7 @@ import { InitialSchema1763890000000 } from '../../migrations/1763890000000-Initi
 import { UserDeletion1763990000000 } from '../../migrations/1763990000000-UserDeletion';
 import { CouponSaleWindows1764000000000 } from '../../migrations/1764000000000-CouponSaleWindows';
 import { CaseInsensitiveUsernames1764100000000 } from '../../migrations/1764100000000-CaseInsensitiveUsernames';
+import { EventOutbox1764200000000 } from '../../migrations/1764200000000-EventOutbox';
 import { AppConfig } from '../config/app-config';
 import { Coupon } from '../coupons/coupon.entity';
 import { UserClaim } from '../claims/user-claim.entity';
@@ -16,6 +17,7 @@ export const MIGRATIONS = [
   UserDeletion1763990000000,
   CouponSaleWindows1764000000000,
   CaseInsensitiveUsernames1764100000000,
+  EventOutbox1764200000000,
 ];
 
 /** One set of options for the app (TypeOrmModule) and the migration CLI. */

@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { ChannelModel, connect } from 'amqplib';
+import { CheckResult } from './check-result';
+
+/** The RabbitMQ every test and bench shares (never stopped by them: faults go through a TcpProxy). */
+export const LOCAL_BROKER = { host: '127.0.0.1', port: 5672, url: 'amqp://guest:guest@127.0.0.1:5672' };
+
+/** One message as a consumer of the exchange saw it. */
+export interface ReceivedEvent {
+  routingKey: string;
+  messageId: string | undefined;
+  contentType: string | undefined;
+  /** 2: persistent. */
+  deliveryMode: number | undefined;
+  body: { id: string; type: string; occurred_at: string; coupon_name: string; user_id?: string; claimed_at?: string; [key: string]: unknown };
+  /** Date.now() when it arrived here. */
+  receivedAt: number;
+}
+
+/**
+ * A test's own exchange and a queue bound to it with `#`, on the shared broker, collecting
+ * every message. The exchange is declared here as the service declares it (durable topic), so
+ * nothing published before the service connects is lost to a missing binding. delete() removes
+ * both.
+ */
+export class EventQueue {
+  readonly events: ReceivedEvent[] = [];
+
+  private constructor(
+    private readonly connection: ChannelModel,
+    readonly exchange: string,
+    readonly queue: string,
+  ) {}
+
+  static async open(label: string): Promise<EventQueue> {
+    const id = `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const connection = await connect(LOCAL_BROKER.url);
+    const channel = await connection.createChannel();
+    const exchange = `test-events-${id}`;
+    const queue = `test-events-${id}-all`;
+    await channel.assertExchange(exchange, 'topic', { durable: true });
+    await channel.assertQueue(queue, { durable: true });
+    await channel.bindQueue(queue, exchange, '#');
+    const tail = new EventQueue(connection, exchange, queue);
+    await channel.consume(queue, (message) => {
+      if (!message) return;
+      tail.events.push({
+        routingKey: message.fields.routingKey,
+        messageId: message.properties.messageId,
+        contentType: message.properties.contentType,
+        deliveryMode: message.properties.deliveryMode,
+        body: JSON.parse(message.content.toString()),
+        receivedAt: Date.now(),
+      });
+    }, { noAck: true });
+    return tail;
+  }
+
+  /** The events of one type for one coupon, as received (duplicates included). */
+  of(type: string, couponName: string): ReceivedEvent[] {
+    return this.events.filter((e) => e.routingKey === type && e.body.coupon_name === couponName);
+  }
+
+  /** Waits until `done()` holds or `ms` pass; whether it held. */
+  async until(done: () => boolean, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return true;
+  }
+
+  /** A second channel on the same connection, for a test's own declarations (a queue that refuses, say). */
+  channel() {
+    return this.connection.createChannel();
+  }
+
+  async delete(): Promise<void> {
+    const channel = await this.connection.createChannel();
+    await channel.deleteQueue(this.queue).catch(() => undefined);
+    await channel.deleteExchange(this.exchange).catch(() => undefined);
+    await this.connection.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The events of a sale against the database: one claim.granted per holder (`exactlyOnce`: and
+ * no duplicate at all, as in a quiet run; otherwise duplicates by id are allowed, as after a
+ * fault), the same users, unique ids, message_id = body id, JSON and persistent, with
+ * coupon.created (and coupon.closed when `closed`).
+ */
+export function eventChecks(tail: EventQueue, couponName: string, holders: string[], options: { exactlyOnce: boolean; closed: boolean }): CheckResult[] {
+  const checks: CheckResult[] = [];
+  const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
+  const granted = tail.of('claim.granted', couponName);
+  const byId = new Map(granted.map((e) => [e.body.id, e]));
+  const users = new Set([...byId.values()].map((e) => e.body.user_id));
+  const holderSet = new Set(holders);
+  const missing = holders.filter((h) => !users.has(h));
+  const strangers = [...users].filter((u) => !holderSet.has(u!));
+  check(
+    'every claim in the database has its claim.granted event, and no other user does',
+    missing.length === 0 && strangers.length === 0 && byId.size === holders.length,
+    `${holders.length} rows, ${byId.size} distinct claim.granted events, ${missing.length} rows without one, ${strangers.length} events of users without a row`,
+  );
+  const duplicates = granted.length - byId.size;
+  if (options.exactlyOnce) check('no event arrived twice (a quiet run)', duplicates === 0, `${duplicates} duplicate deliveries`);
+  const perUser = new Map<string, number>();
+  for (const e of byId.values()) perUser.set(e.body.user_id!, (perUser.get(e.body.user_id!) ?? 0) + 1);
+  const twice = [...perUser.values()].filter((n) => n > 1).length;
+  check('one claim.granted per claim: no user has two distinct event ids', twice === 0, `${twice} users with more than one event id`);
+  const all = tail.events.filter((e) => e.body.coupon_name === couponName);
+  const badProps = all.filter((e) => e.messageId !== e.body.id || e.contentType !== 'application/json' || e.deliveryMode !== 2 || e.routingKey !== e.body.type);
+  check('message_id = body id, application/json, persistent, routing key = type', badProps.length === 0, `${badProps.length} of ${all.length} messages differ`);
+  const badBodies = granted.filter((e) => !e.body.claimed_at || Number.isNaN(Date.parse(e.body.occurred_at)) || Number.isNaN(Date.parse(e.body.claimed_at)));
+  check('claim.granted bodies carry user_id, claimed_at and an ISO 8601 occurred_at', badBodies.length === 0, `${badBodies.length} incomplete bodies`);
+  const created = new Set(tail.of('coupon.created', couponName).map((e) => e.body.id)).size;
+  check('coupon.created arrived once (by id)', created === 1, `${created} distinct coupon.created events`);
+  if (options.closed) {
+    const closed = new Set(tail.of('coupon.closed', couponName).map((e) => e.body.id)).size;
+    check('coupon.closed arrived once (by id)', closed === 1, `${closed} distinct coupon.closed events`);
+  }
+  return checks;
+}
