@@ -61,10 +61,10 @@ export class EventQueue {
     return this.events.filter((e) => e.routingKey === type && e.body.coupon_name === couponName);
   }
 
-  /** Waits until `done()` holds or `ms` pass; whether it held. */
-  async until(done: () => boolean, ms: number): Promise<boolean> {
+  /** Waits until `done()` holds (after `refresh`, if given) or `ms` pass; whether it held. */
+  async until(done: () => boolean, ms: number, refresh?: () => Promise<void>): Promise<boolean> {
     const deadline = Date.now() + ms;
-    while (!done()) {
+    while ((await refresh?.(), !done())) {
       if (Date.now() > deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -122,4 +122,25 @@ export function eventChecks(tail: EventQueue, couponName: string, holders: strin
     check('coupon.closed arrived once (by id)', closed === 1, `${closed} distinct coupon.closed events`);
   }
   return checks;
+}
+
+/**
+ * Commit order per coupon: the claim.granted events, each taken at its first arrival (a
+ * duplicate after a fault comes later and is dropped by id, as a consumer would), name the
+ * users in the order of their claim rows.
+ */
+export function orderCheck(tail: EventQueue, couponName: string, claimOrder: string[]): CheckResult {
+  const seen = new Set<string>();
+  const arrived: string[] = [];
+  for (const e of tail.of('claim.granted', couponName)) {
+    if (seen.has(e.body.id)) continue;
+    seen.add(e.body.id);
+    arrived.push(e.body.user_id!);
+  }
+  const firstOut = arrived.findIndex((user, i) => user !== claimOrder[i]);
+  return {
+    name: 'claim.granted events arrived in claim order (first arrival of each id)',
+    passed: firstOut === -1 && arrived.length === claimOrder.length,
+    detail: firstOut === -1 ? `${arrived.length} events in order` : `event ${firstOut} of ${arrived.length} is ${arrived[firstOut]}, the claim row says ${claimOrder[firstOut]}`,
+  };
 }

@@ -1,6 +1,6 @@
 import type { ClaimRecord, SaleRun } from './claim-runner';
-import { holdersOf } from './database-checks';
-import { EventQueue, LOCAL_BROKER, eventChecks } from './event-queue';
+import { holdersOf, withDatabase } from './database-checks';
+import { EventQueue, LOCAL_BROKER, eventChecks, orderCheck } from './event-queue';
 import { FaultScenario, ScenarioResult, runFaultSale } from './fault-scenarios';
 import { TcpProxy } from './tcp-proxy';
 import { login } from './user-seeder';
@@ -88,6 +88,15 @@ export function eventScenario(spec: EventSale): FaultScenario {
             // A moment more, so a duplicate on its way would be seen by the exactly-once check.
             await new Promise((resolve) => setTimeout(resolve, 500));
             for (const c of eventChecks(tail, sale.couponName, holders, { exactlyOnce: spec.exactlyOnce, closed: true })) sale.check(c.name, c.passed, c.detail);
+            const claimOrder = await withDatabase(sale.group.databaseUrl, async (db) =>
+              (await db.query(
+                `SELECT u.username FROM user_claims uc JOIN users u ON u.id = uc.user_id JOIN coupons c ON c.id = uc.coupon_id
+                  WHERE c.name = $1 ORDER BY uc.id`,
+                [sale.couponName],
+              )).rows.map((r: { username: string }) => r.username),
+            );
+            const c = orderCheck(tail, sale.couponName, claimOrder);
+            sale.check(c.name, c.passed, c.detail);
             sale.note(`${tail.events.length} messages on the test queue (${tail.of('claim.granted', sale.couponName).length} claim.granted for ${holders.length} rows)`);
             await spec.after?.(context, run, holders);
           },

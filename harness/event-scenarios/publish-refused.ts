@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../src/config/config.loader';
+import { withDatabase } from '../database-checks';
 import { eventScenario } from '../event-sale';
 
 const MAX_ATTEMPTS = 3;
@@ -57,7 +58,12 @@ export const PUBLISH_REFUSED = eventScenario({
     sale.check('events:dead-letters lists it', listed.stdout.includes('coupon.closed'), listed.stdout.trim().slice(0, 200));
     const replayed = await promisify(execFile)(process.execPath, [script, '--replay'], { env });
     const arrived = await tail.until(() => tail.of('coupon.closed', sale.couponName).length > before, 10_000);
-    sale.check('after the replay coupon.closed arrives again, and the dead letter is gone', arrived, `${replayed.stdout.trim()}; coupon.closed deliveries ${before} -> ${tail.of('coupon.closed', sale.couponName).length}`);
+    // The relay deletes the row once the broker confirmed it: a moment after the message arrived.
+    let left = -1;
+    await tail.until(() => left === 0, 5000, async () => {
+      left = await withDatabase(sale.group.databaseUrl, async (db) => (await db.query('SELECT count(*)::int AS n FROM outbox_events')).rows[0].n as number);
+    });
+    sale.check('after the replay coupon.closed arrives again, and the dead letter is gone', arrived && left === 0, `${replayed.stdout.trim()}; ${left} outbox rows left; coupon.closed deliveries ${before} -> ${tail.of('coupon.closed', sale.couponName).length}`);
     sale.note(`coupon.closed nacked ${refused} times by a reject-publish queue of length 0, dead-lettered, replayed with npm run events:dead-letters -- --replay`);
   },
 });
