@@ -144,3 +144,27 @@ export function orderCheck(tail: EventQueue, couponName: string, claimOrder: str
     detail: firstOut === -1 ? `${arrived.length} events in order` : `event ${firstOut} of ${arrived.length} is ${arrived[firstOut]}, the claim row says ${claimOrder[firstOut]}`,
   };
 }
+
+/** Whether the shared broker has an exchange of this name (checkExchange fails its channel when not). */
+export async function exchangeExists(exchange: string): Promise<boolean> {
+  const connection = await connect(LOCAL_BROKER.url);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    return await channel.checkExchange(exchange).then(() => true, () => false);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** Deletes an exchange of the shared broker (a test's own; gone already is fine). */
+export async function deleteExchange(exchange: string): Promise<void> {
+  const connection = await connect(LOCAL_BROKER.url);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    await channel.deleteExchange(exchange).catch(() => undefined);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
