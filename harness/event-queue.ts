@@ -30,18 +30,24 @@ export class EventQueue {
     private readonly connection: ChannelModel,
     readonly exchange: string,
     readonly queue: string,
+    /** Whether delete() removes the exchange: only one this queue made for itself. */
+    private readonly ownsExchange: boolean,
   ) {}
 
-  static async open(label: string): Promise<EventQueue> {
+  /**
+   * A queue on a new exchange of its own on the local broker; or, given `existing`, an
+   * exclusive queue on a deployment's exchange (which delete() then leaves in place).
+   */
+  static async open(label: string, existing?: { url: string; exchange: string }): Promise<EventQueue> {
     const id = `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    const connection = await connect(LOCAL_BROKER.url);
+    const connection = await connect(existing?.url ?? LOCAL_BROKER.url);
     const channel = await connection.createChannel();
-    const exchange = `test-events-${id}`;
+    const exchange = existing?.exchange ?? `test-events-${id}`;
     const queue = `test-events-${id}-all`;
     await channel.assertExchange(exchange, 'topic', { durable: true });
-    await channel.assertQueue(queue, { durable: true });
+    await channel.assertQueue(queue, existing ? { exclusive: true } : { durable: true });
     await channel.bindQueue(queue, exchange, '#');
-    const tail = new EventQueue(connection, exchange, queue);
+    const tail = new EventQueue(connection, exchange, queue, !existing);
     await channel.consume(queue, (message) => {
       if (!message) return;
       tail.events.push({
@@ -79,7 +85,7 @@ export class EventQueue {
   async delete(): Promise<void> {
     const channel = await this.connection.createChannel();
     await channel.deleteQueue(this.queue).catch(() => undefined);
-    await channel.deleteExchange(this.exchange).catch(() => undefined);
+    if (this.ownsExchange) await channel.deleteExchange(this.exchange).catch(() => undefined);
     await this.connection.close().catch(() => undefined);
   }
 }
@@ -167,4 +173,35 @@ export async function deleteExchange(exchange: string): Promise<void> {
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+/**
+ * `npm run stress --check-events`: after a sale, the events of each coupon against its
+ * holders (from the database when there is one, else the 200s), waiting up to `withinMs` for
+ * them to arrive. Duplicates by id are reported by the exactly-once check.
+ */
+export async function saleEventChecks(
+  tail: EventQueue,
+  coupons: string[],
+  holdersOf: (coupon: string) => Promise<string[]>,
+  withinMs: number,
+): Promise<CheckResult[]> {
+  const checks: CheckResult[] = [];
+  const holders = new Map<string, string[]>();
+  for (const coupon of coupons) holders.set(coupon, await holdersOf(coupon));
+  const distinct = (coupon: string) => new Set(tail.of('claim.granted', coupon).map((e) => e.body.id)).size;
+  const started = Date.now();
+  const arrived = await tail.until(() => coupons.every((c) => distinct(c) >= holders.get(c)!.length), withinMs);
+  checks.push({
+    name: `events: every claim.granted arrived within ${withinMs / 1000} s of the sale`,
+    passed: arrived,
+    detail: `${coupons.reduce((n, c) => n + distinct(c), 0)} of ${coupons.reduce((n, c) => n + holders.get(c)!.length, 0)} after ${Date.now() - started} ms`,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const coupon of coupons) {
+    for (const c of eventChecks(tail, coupon, holders.get(coupon)!, { exactlyOnce: true, closed: false })) {
+      checks.push({ name: `events${coupons.length > 1 ? ` of ${coupon}` : ''}: ${c.name}`, passed: c.passed, detail: c.detail });
+    }
+  }
+  return checks;
 }
