@@ -2,11 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { projectRoot } from '../src/config/config.loader';
+import { EVENT_FAULT_SCENARIOS } from '../harness/event-scenarios';
 import { FAULT_SCENARIOS, ScenarioResult } from '../harness/fault-scenarios';
 
 /**
- * `npm run reliability`: runs every fault scenario once (the same list test/fault-scenarios
- * asserts) and writes the measured table into documentation/reliability.md between markers.
+ * `npm run reliability`: runs every fault scenario once (the same lists test/fault-scenarios*
+ * assert, the event relay's included) and writes the measured table into documentation/reliability.md between markers.
  */
 const BEGIN = '<!-- reliability-table:begin -->';
 const END = '<!-- reliability-table:end -->';
@@ -44,7 +45,7 @@ function details(results: ScenarioResult[]): string {
 
 async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
-  for (const scenario of FAULT_SCENARIOS) {
+  for (const scenario of [...FAULT_SCENARIOS, ...EVENT_FAULT_SCENARIOS]) {
     process.stdout.write(`${scenario.id}. ${scenario.title}... `);
     const result = await scenario.run();
     results.push(result);
