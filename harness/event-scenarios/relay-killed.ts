@@ -6,8 +6,9 @@ import { localTcpPortsOf } from '../process-sockets';
 const LINK_DELAY_MS = 150;
 
 /**
- * An API process SIGKILLed while it relays: caught holding a lease (a session of its own that
- * holds an outbox advisory lock, in pg_locks). Its transaction rolls back with the session, so
+ * An API process SIGKILLed while it relays: caught holding a lease while it waits for the
+ * broker's confirms (a session of its own, idle in transaction, holding an outbox advisory lock
+ * in pg_locks). Its transaction rolls back with the session, so
  * the rows it was publishing are leased again by the other process: every event arrives,
  * some perhaps twice (consumers deduplicate by id).
  */
@@ -25,7 +26,7 @@ export const RELAY_KILLED = eventScenario({
       while (Date.now() < deadline) {
         const { rows } = await db.query(
           `SELECT a.client_port, count(*)::int AS leased FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()
+            WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() AND a.state = 'idle in transaction'
             GROUP BY a.client_port`,
         );
         const ports = localTcpPortsOf(victim.pid);
@@ -41,7 +42,7 @@ export const RELAY_KILLED = eventScenario({
     });
     await victim.exited;
     brokerLink.setDelay(0);
-    sale.check('the process was SIGKILLed while it held a relay lease', caught !== null, caught === null ? 'no lease seen within 20 s' : `${caught} coupon lease(s) held`);
+    sale.check('the process was SIGKILLed while it held a relay lease, waiting for confirms', caught !== null, caught === null ? 'no lease seen within 20 s' : `${caught} coupon lease(s) held`);
     sale.note(`API process 2 of 2 SIGKILLed holding a relay lease (broker link delayed ${LINK_DELAY_MS} ms each way so leases last)`);
   },
 });
