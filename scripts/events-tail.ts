@@ -19,10 +19,15 @@ async function main(): Promise<void> {
   await channel.consume(queue, (message) => {
     if (message) process.stdout.write(`${message.content.toString()}\n`);
   }, { noAck: true });
-  const stop = () => void connection.close().finally(() => process.exit(0));
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    void connection.close().finally(() => process.exit(0));
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  connection.on('close', () => process.exit(1));
+  // The broker went away (not our Ctrl-C): say so in the exit code.
+  connection.on('close', () => stopping || process.exit(1));
 }
 
 main().catch((error: Error) => {

@@ -9,6 +9,8 @@ import { OutboxRepository } from './outbox.repository';
 /** Reconnection waits: from the first, doubling up to the last. */
 const RECONNECT_FIRST_MS = 200;
 const RECONNECT_MAX_MS = 5000;
+/** How long shutdown waits for a lease in flight, before and after closing its link. */
+const STOP_WAIT_MS = 1000;
 /** Room for the lease's own statements on top of the broker's confirm time. */
 const LEASE_MARGIN_MS = 2000;
 
@@ -54,11 +56,18 @@ export class EventRelay implements OnApplicationBootstrap, OnModuleDestroy {
     this.loop = this.run();
   }
 
+  /**
+   * Stops the loop. A lease in flight gets STOP_WAIT_MS to settle; then the link is closed,
+   * which fails its unconfirmed publishes, and it settles what was confirmed (the rest goes
+   * out again from another process: a duplicate, never a loss). A broker behind a partition
+   * must not hold the drain past SHUTDOWN_TIMEOUT_MS.
+   */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     this.wake.abort();
-    await this.loop;
+    await Promise.race([this.loop, sleep(STOP_WAIT_MS)]);
     await this.link?.close();
+    await Promise.race([this.loop, sleep(STOP_WAIT_MS)]);
     this.link = null;
   }
 
@@ -86,7 +95,13 @@ export class EventRelay implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async connect(): Promise<void> {
-    this.link = await BrokerLink.open(this.config.EVENTS_URL, this.config.EVENTS_EXCHANGE);
+    const link = await BrokerLink.open(this.config.EVENTS_URL, this.config.EVENTS_EXCHANGE);
+    if (this.stopping) {
+      // Opened while the process was stopping: nobody will use or close it.
+      await link.close();
+      throw new Error('stopping');
+    }
+    this.link = link;
     this.logger.log(`event broker connected; exchange ${this.config.EVENTS_EXCHANGE} declared`);
   }
 
