@@ -18,6 +18,8 @@ export interface OutboxStats {
 
 /** How many coupons one lease may take. A lease is a transaction: it holds what it took until it commits. */
 const COUPONS_PER_LEASE = 32;
+/** The oldest due rows a lease looks at to choose its coupons. */
+const COUPON_WINDOW_ROWS = 2000;
 
 /**
  * The relay's SQL (the writes of events live beside the changes they record, in the claims and
@@ -78,15 +80,19 @@ export class OutboxRepository {
   }
 
   private async leaseRows(runner: QueryRunner, limit: number): Promise<OutboxRow[]> {
-    // The advisory lock sits outside the subquery: PostgreSQL does not push a volatile condition
-    // into it, so only the chosen coupons are tried (oldest due row first: no coupon starves).
+    // The coupons of the oldest due rows (a window of the primary key, so a backlog of a
+    // million rows after an outage costs no more per lease than ten), oldest first: no coupon
+    // starves. The advisory lock sits outside the subqueries: PostgreSQL does not push a
+    // volatile condition into them, so only the chosen coupons are tried.
     const coupons: { coupon_id: string }[] = await runner.query(
       `SELECT due.coupon_id FROM (
-         SELECT coupon_id, min(id) AS first_id FROM outbox_events
-          WHERE dead_at IS NULL AND next_attempt_at <= clock_timestamp()
+         SELECT coupon_id, min(id) AS first_id FROM (
+           SELECT id, coupon_id FROM outbox_events
+            WHERE dead_at IS NULL AND next_attempt_at <= clock_timestamp()
+            ORDER BY id LIMIT $2) oldest
           GROUP BY coupon_id ORDER BY first_id LIMIT $1) due
         WHERE pg_try_advisory_xact_lock(hashtextextended('outbox_events:' || due.coupon_id, 0))`,
-      [COUPONS_PER_LEASE],
+      [COUPONS_PER_LEASE, COUPON_WINDOW_ROWS],
     );
     if (coupons.length === 0) return [];
     return runner.query(
