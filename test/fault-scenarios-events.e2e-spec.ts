@@ -15,6 +15,6 @@ describe('event relay faults (separate API processes, RabbitMQ through a TcpProx
       expect(failed(result)).toEqual([]);
       expect(result.checks.length).toBeGreaterThan(5);
       expect(result.oversell).toBe(0);
-    }, 240_000);
+    }, 420_000);
   }
 });
