@@ -86,15 +86,18 @@ export class BrokerLink {
     return { sent: [...outcome.sent], refused: this.broken ? [] : [...outcome.refused] };
   }
 
+  /** Until the channel's write buffer drains (or it closes, or `timeoutMs` passes). */
   private drained(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.channel.off('drain', done);
+        this.channel.off('close', done);
         resolve();
-      }
-      this.channel.once('drain', done);
-      this.channel.once('close', done);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.channel.on('drain', done);
+      this.channel.on('close', done);
     });
   }
 
