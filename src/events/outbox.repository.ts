@@ -54,6 +54,11 @@ export class OutboxRepository {
     publish: (rows: OutboxRow[]) => Promise<LeaseOutcome>,
     retry: { maxAttempts: number; retryDelayMs: number },
   ): Promise<number> {
+    // An idle relay polls often: one indexed look, not a transaction of four statements.
+    const [due] = await this.dataSource.query(
+      'SELECT 1 FROM outbox_events WHERE dead_at IS NULL AND next_attempt_at <= clock_timestamp() LIMIT 1',
+    );
+    if (!due) return 0;
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     let open = false;
