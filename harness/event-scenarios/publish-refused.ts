@@ -29,7 +29,8 @@ export const PUBLISH_REFUSED = eventScenario({
   env: { EVENTS_PUBLISH_MAX_ATTEMPTS: String(MAX_ATTEMPTS), EVENTS_RETRY_DELAY_MS: String(RETRY_DELAY_MS) },
   beforeClose: async ({ tail }) => {
     const channel = await tail.channel();
-    await channel.assertQueue(`${tail.queue}-full`, { durable: false, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+    // Exclusive to the test queue's connection: the broker deletes it with that connection, whatever happens to the run.
+    await channel.assertQueue(`${tail.queue}-full`, { exclusive: true, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
     await channel.bindQueue(`${tail.queue}-full`, tail.exchange, 'coupon.closed');
     await channel.close();
   },
