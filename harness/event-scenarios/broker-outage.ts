@@ -26,7 +26,7 @@ export const BROKER_OUTAGE = eventScenario({
   id: 21,
   title: 'Events: the broker unreachable (link blackholed) for 20 s mid-sale',
   // A long sale at a modest pace, so that the outage covers seconds of it.
-  processes: 2, users: 3000, stock: 3000, concurrency: 16, faultAt: 0.15, exactlyOnce: false, deliveryWithinMs: 60_000,
+  processes: 2, users: 2000, stock: 2000, concurrency: 16, faultAt: 0.15, exactlyOnce: false, deliveryWithinMs: 60_000,
   fault: async ({ sale, brokerLink }) => {
     outage.started = Date.now();
     outage.ended = 0;
