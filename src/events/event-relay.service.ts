@@ -65,10 +65,17 @@ export class EventRelay implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     this.wake.abort();
-    await Promise.race([this.loop, sleep(STOP_WAIT_MS)]);
+    await this.loopWithin(STOP_WAIT_MS);
     await this.link?.close();
-    await Promise.race([this.loop, sleep(STOP_WAIT_MS)]);
+    await this.loopWithin(STOP_WAIT_MS);
     this.link = null;
+  }
+
+  /** Waits for the loop to end, at most `ms` (the timer does not outlive the wait). */
+  private async loopWithin(ms: number): Promise<void> {
+    const timer = new AbortController();
+    await Promise.race([this.loop, sleep(ms, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
   }
 
   private async run(): Promise<void> {
