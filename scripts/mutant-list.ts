@@ -111,9 +111,9 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'src/claims/claims.repository.ts',
-        search: '      settlements = await writeSettlement(runner, batch, this.keys);',
+        search: '      settlements = await writeSettlement(runner, batch, this.keys, this.eventsWritten);',
         replace:
-          '      settlements = await writeSettlement(runner, batch, this.keys);\n' +
+          '      settlements = await writeSettlement(runner, batch, this.keys, this.eventsWritten);\n' +
           "      if (settlements) throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });",
       },
     ],

@@ -16,6 +16,8 @@ export interface StressOptions extends SaleShape {
   /** An Idempotency-Key on every claim, its retries with the same key (off with --no-keys). */
   idempotencyKeys: boolean;
   requestTimeoutMs: number;
+  /** Check the sale's events at the broker (--check-events): where to read them. */
+  events: { url: string; exchange: string; withinSeconds: number } | null;
   /** Extra environment for the self-started service (bench uses it to set CLAIM_BATCH_SIZE). */
   serviceEnv: Record<string, string>;
   help: boolean;
@@ -47,6 +49,13 @@ check passed; otherwise non-zero, naming the failed checks.
   --timeout MS           a request unanswered for this long counts as a hang (default 30000)
   --coupon NAME          coupon name (default STRESS_<seed>_<time>)
   --seed N               seed of the claim order shuffle (default 1)
+  --check-events         also check the events at the broker: one claim.granted per claim
+                         row, unique ids, message_id = id (a queue of its own bound with #).
+                         Self-started: the service relays to --events-url on a new exchange
+  --events-url URL       the broker (default: $STRESS_EVENTS_URL or the local RabbitMQ,
+                         amqp://guest:guest@127.0.0.1:5672)
+  --events-exchange NAME with --url: the deployment's EVENTS_EXCHANGE (default coupon-events)
+  --events-within S      how long the events may take to arrive after the sale (default 60)
   --json                 print the machine-readable report on stdout (progress on stderr)
   --report PATH.html     also write the report as one self-contained HTML page of charts
                          (claims/s by outcome, stock left, latency; no network needed)
@@ -82,8 +91,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     idempotencyKeys: true,
     requestTimeoutMs: 30_000,
     serviceEnv: {},
+    events: null,
     help: false,
   };
+  let checkEvents = false;
+  let eventsUrl = env.STRESS_EVENTS_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  let eventsExchange = 'coupon-events';
+  let eventsWithin = 60;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -110,6 +124,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
         options.serviceEnv[key] = rest.join('=');
         break;
       }
+      case '--check-events': checkEvents = true; break;
+      case '--events-url': eventsUrl = value(); break;
+      case '--events-exchange': eventsExchange = value(); break;
+      case '--events-within': eventsWithin = positiveInt('--events-within', value()); break;
       case '--json': options.json = true; break;
       case '--no-keys': options.idempotencyKeys = false; break;
       case '--report': {
@@ -127,6 +145,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   if (options.stock < options.coupons) throw new Error(`--stock (${options.stock}) must be at least --coupons (${options.coupons}): every coupon needs a unit`);
   if (options.claimsPerUser > options.coupons) throw new Error('--claims-per-user must not exceed --coupons (a user claims distinct coupons)');
+  if (checkEvents) {
+    if (!/^amqps?:\/\/\S+$/.test(eventsUrl)) throw new Error('--events-url must be an amqp:// or amqps:// URL');
+    options.events = { url: eventsUrl, exchange: eventsExchange, withinSeconds: eventsWithin };
+  }
   if (options.urls && !options.adminPassword) {
     throw new Error('--url needs the admin password (--admin-password or STRESS_ADMIN_PASSWORD)');
   }

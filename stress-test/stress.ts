@@ -1,5 +1,7 @@
 import { claimPlan, runSale } from '../harness/claim-runner';
 import { couponSales, splitStock } from '../harness/coupon-sales';
+import { holdersOf } from '../harness/database-checks';
+import { EventQueue, saleEventChecks } from '../harness/event-queue';
 import { HttpPool } from '../harness/http-pool';
 import { checkKeyedClaims } from '../harness/idempotency-checks';
 import { checkSales } from '../harness/sale-checks';
@@ -11,12 +13,19 @@ import { progressPrinter } from './progress';
 
 export type Log = (line: string) => void;
 
+
 /** One complete stress run: set up, sell, check, tear down. */
 export async function runStress(options: StressOptions, log: Log): Promise<SaleReport> {
   let service: SelfHostedService | null = null;
+  // Bound before the service starts, so that no event (coupon.created first) goes by unseen.
+  const events = options.events ? await EventQueue.open('stress', options.urls ? options.events : undefined) : null;
   if (!options.urls) {
     log('starting the built service on a throwaway database...');
-    service = await startSelfHostedService(options.serviceEnv);
+    const eventsEnv: Record<string, string> = events ? { EVENTS_URL: options.events!.url, EVENTS_EXCHANGE: events.exchange } : {};
+    service = await startSelfHostedService({ ...eventsEnv, ...options.serviceEnv }).catch(async (error) => {
+      await events?.delete();
+      throw error;
+    });
   }
   const urls = service ? [service.url] : options.urls!;
   const databaseUrl = service ? service.databaseUrl : options.databaseUrl;
@@ -65,6 +74,12 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
     const sales = await couponSales(http, users[0].token, databaseUrl, coupons, run.records);
     const checks = checkSales({ records: run.records, coupons: sales, doubleDip: options.doubleDip, dipper: users[0].username });
     checks.push(...(await checkKeyedClaims(databaseUrl, run.records)));
+    if (events) {
+      log('checking the events at the broker...');
+      const granted = (coupon: string) => run.records.filter((r) => r.coupon === coupon && r.status === 200).map((r) => r.username);
+      const holders = (coupon: string) => (databaseUrl ? holdersOf(databaseUrl, coupon) : Promise.resolve(granted(coupon)));
+      checks.push(...(await saleEventChecks(events, coupons.map((c) => c.name), holders, options.events!.withinSeconds * 1000)));
+    }
     const report = buildReport(
       run,
       {
@@ -87,6 +102,7 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
   } finally {
     await http.close();
     if (service) await service.stop();
+    await events?.delete();
   }
 }
 

@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config/config.loader';
 import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
 import { BuiltStage, Stage, commandOf, copyContext, dockerignore, parseDockerfile, replayDockerfile, run } from './support/dockerfile-replay';
 import { dropDatabase } from '../harness/database-checks';
+import { LOCAL_BROKER, deleteExchange, exchangeExists } from '../harness/event-queue';
 import { SHARED_REDIS_URL, databaseUrl, isolatedNames } from './support/test-app';
 
 /**
@@ -44,9 +45,9 @@ describe('docker-compose.yml', () => {
   const services = compose.services as Record<string, any>;
   const apis = ['api-1', 'api-2'];
 
-  it('runs PostgreSQL, three Redis nodes and two API instances; Prometheus and Grafana only in the monitoring profile', () => {
+  it('runs PostgreSQL, three Redis nodes, RabbitMQ and two API instances; Prometheus and Grafana only in the monitoring profile', () => {
     const byDefault = Object.keys(services).filter((name) => !services[name].profiles);
-    expect(byDefault.sort()).toEqual(['api-1', 'api-2', 'postgres', 'redis-1', 'redis-2', 'redis-3']);
+    expect(byDefault.sort()).toEqual(['api-1', 'api-2', 'postgres', 'rabbitmq', 'redis-1', 'redis-2', 'redis-3']);
     const monitoring = Object.keys(services).filter((name) => services[name].profiles?.includes('monitoring'));
     expect(monitoring.sort()).toEqual(['grafana', 'prometheus']);
     expect(Object.keys(services)).toHaveLength(byDefault.length + monitoring.length);
@@ -67,7 +68,7 @@ describe('docker-compose.yml', () => {
   it('starts the APIs only once their dependencies are healthy, api-2 after api-1', () => {
     for (const name of apis) {
       const dependsOn = services[name].depends_on;
-      for (const dependency of ['postgres', 'redis-1', 'redis-2', 'redis-3']) {
+      for (const dependency of ['postgres', 'redis-1', 'redis-2', 'redis-3', 'rabbitmq']) {
         expect({ name, dependency, condition: dependsOn[dependency]?.condition }).toEqual({
           name,
           dependency,
@@ -83,7 +84,7 @@ describe('docker-compose.yml', () => {
     expect(services['api-1'].ports).toEqual(['127.0.0.1:3001:3000']);
     expect(services['api-2'].ports).toEqual(['127.0.0.1:3002:3000']);
     for (const name of apis) expect(services[name].environment.PORT).toBe('3000');
-    for (const name of ['postgres', 'redis-1', 'redis-2', 'redis-3']) expect(services[name].ports).toBeUndefined();
+    for (const name of ['postgres', 'redis-1', 'redis-2', 'redis-3', 'rabbitmq']) expect(services[name].ports).toBeUndefined();
     // Unauthenticated Prometheus, and Grafana: the host's loopback only, Grafana off npm start's 3000.
     expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
     expect(services.grafana.ports).toEqual(['127.0.0.1:3030:3000']);
@@ -132,6 +133,13 @@ describe('docker-compose.yml', () => {
       const postgresRequired: string[] = [];
       expect(db.password).toBe(interpolate(pg.POSTGRES_PASSWORD, postgresRequired));
       expect(postgresRequired).toEqual(['POSTGRES_PASSWORD']);
+      // Both instances relay events to the compose broker, as its own user, with a password that has no default.
+      const broker = new URL(config.EVENTS_URL);
+      const mq = services.rabbitmq.environment;
+      expect([broker.protocol, broker.hostname, broker.port, broker.username]).toEqual(['amqp:', 'rabbitmq', '5672', mq.RABBITMQ_DEFAULT_USER]);
+      const brokerRequired: string[] = [];
+      expect(broker.password).toBe(interpolate(mq.RABBITMQ_DEFAULT_PASS, brokerRequired));
+      expect(brokerRequired).toEqual(['RABBITMQ_PASSWORD']);
     }
   });
 
@@ -199,6 +207,8 @@ describe('the image, built by replaying the Dockerfile', () => {
   let output = '';
   let url: string;
   const { database, prefix } = isolatedNames();
+  // The image's relay publishes to the shared broker, to an exchange of this suite's own.
+  const exchange = `test-image-${prefix.replace(/:/g, '-')}events`;
 
   beforeAll(async () => {
     buildDir = mkdtempSync(join(tmpdir(), 'dockerfile-replay-'));
@@ -237,6 +247,8 @@ describe('the image, built by replaying the Dockerfile', () => {
       DATABASE_POOL_SIZE: '4',
       REDIS_URLS: SHARED_REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
+      EVENTS_URL: LOCAL_BROKER.url,
+      EVENTS_EXCHANGE: exchange,
       JWT_SECRET: randomBytes(32).toString('hex'),
       ADMIN_PASSWORD: 'replayed-image-admin-password',
     };
@@ -252,6 +264,7 @@ describe('the image, built by replaying the Dockerfile', () => {
     }
     await dropDatabase(databaseUrl(database));
     await deleteKeysWithPrefix([SHARED_REDIS_URL], prefix);
+    await deleteExchange(exchange);
     if (buildDir) rmSync(buildDir, { recursive: true, force: true });
   });
 
@@ -286,6 +299,8 @@ describe('the image, built by replaying the Dockerfile', () => {
     const started = await eventually(() => output.split('\n').find((line) => line.includes('listening on')), 5_000);
     expect(JSON.parse(started).level).toBe(30);
     expect(runtime.env.NODE_ENV).toBe('production');
+    // The relay ships in the image (amqplib is a production dependency) and declares its exchange at start.
+    expect(await exchangeExists(exchange)).toBe(true);
   });
 
   it("the image's HEALTHCHECK command passes against the running service", async () => {

@@ -39,10 +39,11 @@ export async function writeSettlement(
   runner: QueryRunner,
   batch: CouponClaims[],
   keys: IdempotencyKeysRepository,
+  withEvents: boolean,
 ): Promise<CouponSettlement[]> {
   const byName = await lockCoupons(runner, batch);
   const verdicts = await judgeBatch(runner, batch, byName);
-  const claimedAt = await insertGrants(runner, batch, byName, verdicts);
+  const claimedAt = await insertGrants(runner, batch, byName, verdicts, withEvents);
   const settlements = toSettlements(batch, byName, verdicts, claimedAt);
   await keepAnswers(runner, batch, settlements, keys);
   return settlements;
@@ -87,12 +88,16 @@ async function judgeBatch(runner: QueryRunner, batch: CouponClaims[], byName: Ma
   });
 }
 
-/** Writes the granted claims and their stock; when each was claimed, by coupon and user. */
+/**
+ * Writes the granted claims, their stock and (with `withEvents`) their outbox events in one
+ * statement; when each was claimed, by coupon and user.
+ */
 async function insertGrants(
   runner: QueryRunner,
   batch: CouponClaims[],
   byName: Map<string, LockedCoupon>,
   verdicts: BatchVerdicts,
+  withEvents: boolean,
 ): Promise<Map<string, Date>> {
   const grants = batch.flatMap(({ couponName, claimants }, i) =>
     claimants
@@ -104,20 +109,36 @@ async function insertGrants(
   const perCoupon = new Map<string, number>();
   for (const g of grants) perCoupon.set(g.couponId, (perCoupon.get(g.couponId) ?? 0) + 1);
   // Each coupon is decremented by its grants only if it has them (the CHECK and this condition
-  // fence the stock), and only decremented coupons get rows.
+  // fence the stock), and only decremented coupons get rows. The same statement writes the
+  // events (when they are on, $5): one claim.granted per row in claim order, then
+  // coupon.sold_out for a coupon whose last unit this batch took. Under the coupon row lock,
+  // so the outbox id order is the coupon's commit order (src/events/outbox.repository.ts).
   const inserted: { user_id: string; coupon_id: string; claimed_at: Date }[] = await runner.query(
     `WITH decremented AS (
        UPDATE coupons c SET remaining_amount = c.remaining_amount - w.granted, updated_at = now()
          FROM unnest($3::bigint[], $4::int[]) AS w(coupon_id, granted)
         WHERE c.id = w.coupon_id AND c.remaining_amount >= w.granted
-        RETURNING c.id)
-     INSERT INTO user_claims (user_id, coupon_id)
-     SELECT g.user_id, g.coupon_id
-       FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS g(user_id, coupon_id, arrival)
-       JOIN decremented ON decremented.id = g.coupon_id
-      ORDER BY g.arrival
-     RETURNING user_id, coupon_id, claimed_at`,
-    [grants.map((g) => g.userId), grants.map((g) => g.couponId), [...perCoupon.keys()], [...perCoupon.values()]],
+        RETURNING c.id, c.name, c.remaining_amount),
+     claimed AS (
+       INSERT INTO user_claims (user_id, coupon_id)
+       SELECT g.user_id, g.coupon_id
+         FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS g(user_id, coupon_id, arrival)
+         JOIN decremented ON decremented.id = g.coupon_id
+        ORDER BY g.arrival
+       RETURNING id, user_id, coupon_id, claimed_at),
+     events AS (
+       INSERT INTO outbox_events (event_type, coupon_id, coupon_name, payload, occurred_at)
+       SELECT e.event_type, e.coupon_id, e.coupon_name, e.payload, e.occurred_at
+         FROM (SELECT 'claim.granted' AS event_type, d.id AS coupon_id, d.name AS coupon_name, cl.id AS claim_id,
+                      jsonb_build_object('user_id', u.username, 'claimed_at', cl.claimed_at) AS payload, cl.claimed_at AS occurred_at
+                 FROM claimed cl JOIN decremented d ON d.id = cl.coupon_id JOIN users u ON u.id = cl.user_id
+               UNION ALL
+               SELECT 'coupon.sold_out', d.id, d.name, NULL, '{}'::jsonb, clock_timestamp()
+                 FROM decremented d WHERE d.remaining_amount = 0) e
+        WHERE $5::boolean
+        ORDER BY e.coupon_id, e.claim_id NULLS LAST)
+     SELECT user_id, coupon_id, claimed_at FROM claimed`,
+    [grants.map((g) => g.userId), grants.map((g) => g.couponId), [...perCoupon.keys()], [...perCoupon.values()], withEvents],
   );
   if (inserted.length !== grants.length) {
     // Only possible if a row changed under FOR UPDATE; refuse rather than guess.

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { SessionLostError, isDatabaseUnavailable } from '../common/database-errors';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { eventsWritten } from '../events/event-types';
 import { withSpan } from '../tracing/tracing';
 import type { PgConnection } from '../common/database-ping';
 import { IdempotencyKeysRepository } from '../idempotency/idempotency-keys.repository';
@@ -15,11 +17,17 @@ import { CommitConfirmation } from './commit-confirmation';
  */
 @Injectable()
 export class ClaimsRepository {
+  /** Whether the settlement writes claim events to the outbox (src/events/event-types.ts). */
+  private readonly eventsWritten: boolean;
+
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly keys: IdempotencyKeysRepository,
     private readonly confirmation: CommitConfirmation,
-  ) {}
+  ) {
+    this.eventsWritten = eventsWritten(config);
+  }
 
   /** Settles claimants of one coupon in one transaction: first come, first served. */
   async settle(couponName: string, claimants: Claimant[]): Promise<CouponSettlement> {
@@ -43,7 +51,7 @@ export class ClaimsRepository {
       // inside the coupons' lock saved per batch. This method owns BEGIN, COMMIT and ROLLBACK.
       await runner.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       open = true;
-      settlements = await writeSettlement(runner, batch, this.keys);
+      settlements = await writeSettlement(runner, batch, this.keys, this.eventsWritten);
       // Once COMMIT is sent the transaction is over, committed or not (PostgreSQL rolls back a
       // failed commit); only a lost connection leaves its fate unknown, and confirmCommit looks.
       committing = true;

@@ -244,6 +244,37 @@ export class AppConfig {
   /** After SIGTERM: the longest a drain may take before the process gives up and exits 1. */
   @IsInt() @Min(100) @Max(600000)
   SHUTDOWN_TIMEOUT_MS: number;
+
+  /**
+   * The RabbitMQ broker events are relayed to (amqp:// or amqps://). Empty: no event is written
+   * and nothing is relayed (src/events, decisions.md). Set it on every process or on none.
+   */
+  @Matches(/^(|amqps?:\/\/\S+)$/, { message: 'must be empty or an amqp:// or amqps:// URL' })
+  EVENTS_URL: string;
+
+  /** The durable topic exchange the events go to; the service declares it. */
+  @Matches(/^[A-Za-z0-9_.:-]{1,127}$/, { message: 'must be 1-127 letters, digits or _ . : -' })
+  EVENTS_EXCHANGE: string;
+
+  /** Outbox rows one relay publishes per lease (and deletes once confirmed). */
+  @IsInt() @Min(1) @Max(10000)
+  EVENTS_RELAY_BATCH_SIZE: number;
+
+  /** How often an idle relay looks for new outbox rows. */
+  @IsInt() @Min(5) @Max(60000)
+  EVENTS_RELAY_POLL_MS: number;
+
+  /** The longest a relay waits for the broker to confirm a batch before it gives the lease up and reconnects. */
+  @IsInt() @Min(100) @Max(600000)
+  EVENTS_PUBLISH_TIMEOUT_MS: number;
+
+  /** Times an event the broker refuses (nack) is tried before it is dead-lettered in the outbox. */
+  @IsInt() @Min(1) @Max(100)
+  EVENTS_PUBLISH_MAX_ATTEMPTS: number;
+
+  /** The wait after a refused publish; it doubles with each further try. */
+  @IsInt() @Min(10) @Max(600000)
+  EVENTS_RETRY_DELAY_MS: number;
 }
 
 export type ConfigKey = keyof AppConfig;

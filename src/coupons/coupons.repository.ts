@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { EventType, eventsWritten } from '../events/event-types';
 import { Coupon } from './coupon.entity';
 
 /** A coupon row as the admin views read it. */
@@ -31,31 +33,54 @@ export interface HolderRow {
 
 const COUPON_COLUMNS = 'id, name, amount, remaining_amount, starts_at, ends_at, created_at, updated_at';
 
+/** What coupon.created, coupon.updated and coupon.closed carry, from a coupons row (documentation/asyncapi.yaml). */
+const COUPON_EVENT_PAYLOAD = `jsonb_build_object('amount', amount, 'remaining_amount', remaining_amount, 'starts_at', starts_at, 'ends_at', ends_at)`;
+
 /**
  * The coupons table, and the reads of its holders (user_claims joined to users). The claim
  * path's own SQL is in claims/claim-transaction.ts.
  */
 @Injectable()
 export class CouponsRepository {
-  constructor(@InjectRepository(Coupon) private readonly coupons: Repository<Coupon>) {}
+  private readonly eventsWritten: boolean;
+
+  constructor(
+    @InjectRepository(Coupon) private readonly coupons: Repository<Coupon>,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.eventsWritten = eventsWritten(config);
+  }
 
   /**
-   * Throws the database's unique violation when the name exists. `alsoWrite` runs in the same
-   * transaction after the insert (the creation's Idempotency-Key commits with the coupon).
+   * Throws the database's unique violation when the name exists. Writes coupon.created in the
+   * same statement; `alsoWrite` runs in the same transaction after it (the creation's
+   * Idempotency-Key commits with the coupon).
    */
-  insert(
+  async insert(
     name: string,
     amount: number,
     startsAt: Date | null,
     endsAt: Date | null,
-    alsoWrite?: (transaction: EntityManager, coupon: Coupon) => Promise<void>,
-  ): Promise<Coupon> {
-    const coupon = this.coupons.create({ name, amount, remainingAmount: amount, startsAt, endsAt });
-    if (!alsoWrite) return this.coupons.save(coupon);
+    alsoWrite?: (transaction: EntityManager, coupon: CouponRow) => Promise<void>,
+  ): Promise<CouponRow> {
+    const write = async (runner: EntityManager): Promise<CouponRow> => {
+      const rows: CouponRow[] = await runner.query(
+        `WITH created AS (
+           INSERT INTO coupons (name, amount, remaining_amount, starts_at, ends_at) VALUES ($1, $2, $2, $3, $4)
+           RETURNING ${COUPON_COLUMNS}),
+         event AS (
+           INSERT INTO outbox_events (event_type, coupon_id, coupon_name, payload)
+           SELECT 'coupon.created', id, name, ${COUPON_EVENT_PAYLOAD} FROM created WHERE $5::boolean)
+         SELECT * FROM created`,
+        [name, amount, startsAt, endsAt, this.eventsWritten],
+      );
+      return rows[0];
+    };
+    if (!alsoWrite) return write(this.coupons.manager);
     return this.coupons.manager.transaction(async (transaction) => {
-      const saved = await transaction.save(coupon);
-      await alsoWrite(transaction, saved);
-      return saved;
+      const coupon = await write(transaction);
+      await alsoWrite(transaction, coupon);
+      return coupon;
     });
   }
 
@@ -123,6 +148,9 @@ export class CouponsRepository {
           RETURNING ${COUPON_COLUMNS}`,
         [current.id, amount, startsAt ?? null, endsAt ?? null, startsAt !== undefined, endsAt !== undefined],
       );
+      // An amount lowered to what is claimed takes the last unit too: sold out, once.
+      const soldOut = current.remaining_amount > 0 && rows[0].remaining_amount === 0;
+      await this.writeEvents(em, rows[0], soldOut ? ['coupon.updated', 'coupon.sold_out'] : ['coupon.updated']);
       return rows[0];
     });
   }
@@ -144,6 +172,7 @@ export class CouponsRepository {
           RETURNING ${COUPON_COLUMNS.split(', ').map((column) => `c.${column}`).join(', ')}`,
         [current.id],
       );
+      await this.writeEvents(em, rows[0], ['coupon.closed']);
       return rows[0];
     });
   }
@@ -161,6 +190,19 @@ export class CouponsRepository {
         WHERE (starts_at IS NULL OR starts_at <= now()) AND (ends_at IS NULL OR ends_at > now())`,
     );
     return Number(row.n);
+  }
+
+  /** Writes events of `coupon` in order, in `em`'s transaction (which holds the coupon row), when events are on. */
+  private async writeEvents(em: EntityManager, coupon: CouponRow, types: EventType[]): Promise<void> {
+    if (!this.eventsWritten) return;
+    await em.query(
+      `INSERT INTO outbox_events (event_type, coupon_id, coupon_name, payload)
+       SELECT t.event_type, c.id, c.name, CASE WHEN t.event_type = 'coupon.sold_out' THEN '{}'::jsonb ELSE ${COUPON_EVENT_PAYLOAD} END
+         FROM coupons c, unnest($2::text[]) WITH ORDINALITY AS t(event_type, n)
+        WHERE c.id = $1
+        ORDER BY t.n`,
+      [coupon.id, types],
+    );
   }
 
   private changeLocked(

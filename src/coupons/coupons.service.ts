@@ -8,7 +8,6 @@ import { IdempotencyService } from '../idempotency/idempotency.service';
 import { couponLockError, couponLockResource } from '../lock/coupon-lock';
 import { LockService } from '../lock/lock.service';
 import { IdempotencyKeysRepository, KEY_TAKEN_CONSTRAINT, SqlRunner } from '../idempotency/idempotency-keys.repository';
-import { Coupon } from './coupon.entity';
 import { CouponRow, CouponsRepository } from './coupons.repository';
 import { UpdateCouponDto } from './dto/update-coupon.dto';
 import { waitOutSoldOutReads } from '../claims/sold-out-read-reuse';
@@ -126,12 +125,12 @@ export class CouponsService {
   ): Promise<CreatedCouponView> {
     const window = { startsAt: startsAt ? new Date(startsAt) : null, endsAt: endsAt ? new Date(endsAt) : null };
     if (!windowIsValid(window.startsAt, window.endsAt)) throw windowInvalid();
-    const toView = (coupon: Coupon): CreatedCouponView => {
+    const toView = (coupon: CouponRow): CreatedCouponView => {
       const view: CreatedCouponView = {
         name: coupon.name,
         amount: coupon.amount,
-        remaining_amount: coupon.remainingAmount,
-        created_at: coupon.createdAt.toISOString(),
+        remaining_amount: coupon.remaining_amount,
+        created_at: coupon.created_at.toISOString(),
       };
       // A coupon created without a window answers with the four keys of the original contract.
       if (startsAt !== undefined || endsAt !== undefined) {
@@ -141,7 +140,7 @@ export class CouponsService {
       return view;
     };
     try {
-      const written = alsoWrite && ((transaction: SqlRunner, coupon: Coupon) => alsoWrite(transaction, toView(coupon)));
+      const written = alsoWrite && ((transaction: SqlRunner, coupon: CouponRow) => alsoWrite(transaction, toView(coupon)));
       return toView(await this.coupons.insert(name, amount, window.startsAt, window.endsAt, written));
     } catch (error) {
       if (isUniqueViolation(error) && constraintOf(error) !== KEY_TAKEN_CONSTRAINT) {

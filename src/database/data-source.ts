@@ -4,6 +4,7 @@ import { UserDeletion1763990000000 } from '../../migrations/1763990000000-UserDe
 import { CouponSaleWindows1764000000000 } from '../../migrations/1764000000000-CouponSaleWindows';
 import { CaseInsensitiveUsernames1764100000000 } from '../../migrations/1764100000000-CaseInsensitiveUsernames';
 import { IdempotencyKeys1764200000000 } from '../../migrations/1764200000000-IdempotencyKeys';
+import { EventOutbox1764300000000 } from '../../migrations/1764300000000-EventOutbox';
 import { AppConfig } from '../config/app-config';
 import { Coupon } from '../coupons/coupon.entity';
 import { UserClaim } from '../claims/user-claim.entity';
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   CouponSaleWindows1764000000000,
   CaseInsensitiveUsernames1764100000000,
   IdempotencyKeys1764200000000,
+  EventOutbox1764300000000,
 ];
 
 /** One set of options for the app (TypeOrmModule) and the migration CLI. */
