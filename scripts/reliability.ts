@@ -2,12 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { projectRoot } from '../src/config/config.loader';
-import { FAULT_SCENARIOS, ScenarioResult } from '../harness/fault-scenarios';
-import { IDEMPOTENT_RETRY_SCENARIO } from '../harness/idempotent-retry-scenario';
+import { ScenarioResult } from '../harness/fault-sale';
+import { FAULT_SCENARIOS } from '../test/faults/fault-scenario-list';
 
 /**
- * `npm run reliability`: runs every fault scenario once (the same list test/fault-scenarios*
- * assert) and writes the measured table into documentation/reliability.md between markers.
+ * `npm run reliability`: runs every fault scenario once (the list in
+ * test/faults/fault-scenario-list.ts, which test/fault-scenarios.e2e-spec.ts asserts) and
+ * writes the measured table into documentation/reliability.md between markers.
  */
 const BEGIN = '<!-- reliability-table:begin -->';
 const END = '<!-- reliability-table:end -->';
@@ -45,7 +46,7 @@ function details(results: ScenarioResult[]): string {
 
 async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
-  for (const scenario of [...FAULT_SCENARIOS, IDEMPOTENT_RETRY_SCENARIO]) {
+  for (const scenario of FAULT_SCENARIOS) {
     process.stdout.write(`${scenario.id}. ${scenario.title}... `);
     const result = await scenario.run();
     results.push(result);
