@@ -2,6 +2,7 @@ import type { Client } from 'pg';
 import { withDatabase } from './database-checks';
 import { SaleContext } from './fault-sale-types';
 import { sleep } from './fault-probes';
+import { CUT_LANDS_WITHIN_MS, FIRST_GRANT_AFTER_CUT_MS, STATEMENTS_SETTLE_MS } from './fault-timeouts';
 
 export interface StuckSession {
   backendPid: number;
@@ -44,7 +45,7 @@ async function cutWhileHoldingRow(
   clientPorts: () => Set<number>,
   cut: () => void,
   restore: () => void,
-  withinMs = 20_000,
+  withinMs = CUT_LANDS_WITHIN_MS,
 ): Promise<StuckSession | null> {
   return withDatabase(sale.group.databaseUrl, async (db) => {
     const deadline = Date.now() + withinMs;
@@ -55,7 +56,7 @@ async function cutWhileHoldingRow(
       while (Date.now() < deadline && !(await sessionsOf(db, ports)).some((r) => r.holds_row)) await sleep(1);
       cut();
       let sessions: ServiceSession[] = [];
-      for (let waited = 0; waited <= 500; waited += 10) {
+      for (let waited = 0; waited <= STATEMENTS_SETTLE_MS; waited += 10) {
         sessions = await sessionsOf(db, ports);
         if (!sessions.some((r) => r.state === 'active')) break;
         await sleep(10);
@@ -136,7 +137,7 @@ export async function holdCutOffWithRow(
   sale.check(
     `${how.cutWord} while a session of it sat idle in transaction holding the coupon row (pg_stat_activity, pg_locks, FOR UPDATE NOWAIT refused)`,
     caught !== null,
-    caught ? `caught on attempt ${caught.attempts}` : 'not caught within 20 s',
+    caught ? `caught on attempt ${caught.attempts}` : `not caught within ${CUT_LANDS_WITHIN_MS / 1000} s`,
   );
   if (!caught) return null;
   sale.http.setInRotation(how.url, false);
@@ -151,7 +152,7 @@ export async function holdCutOffWithRow(
 function checkOthersWentOn(sale: SaleContext, seen: WhileStuck, who: string, forMs: number): void {
   sale.check(
     `first grant through the other process within 10 s of ${who}`,
-    seen.firstGrantMs !== null && seen.firstGrantMs < 10_000,
+    seen.firstGrantMs !== null && seen.firstGrantMs < FIRST_GRANT_AFTER_CUT_MS,
     `first new row ${seen.firstGrantMs ?? 'never'} ms after the cut (rows then: ${seen.rowsAtCut}, remaining ${seen.remainingAtCut})`,
   );
   sale.check(

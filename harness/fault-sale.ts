@@ -6,6 +6,7 @@ import { CheckResult } from './check-result';
 import { databaseSnapshot, holdersOf } from './database-checks';
 import { judge } from './fault-judge';
 import { FaultSale, FaultScenario, SaleContext, ScenarioResult } from './fault-sale-types';
+import { REQUEST_TIMEOUT_MS, RETRY_DELAY_MS, SALE_MAX_SECONDS, SCENARIO_REDIS_COMMAND_TIMEOUT_MS } from './fault-timeouts';
 import { HttpPool } from './http-pool';
 import { RedisNode } from './redis-node';
 import { CouponSnapshot } from './sale-checks';
@@ -15,7 +16,6 @@ import { login, seedUsers } from './user-seeder';
 
 export type { FaultSale, FaultScenario, SaleContext, ScenarioResult } from './fault-sale-types';
 
-const REQUEST_TIMEOUT_MS = 15_000;
 /** Debian's libfaketime (package faketime), wherever this architecture keeps it. */
 const LIBFAKETIME_PATHS = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((arch) => `/usr/lib/${arch}/faketime/libfaketimeMT.so.1`);
 const libfaketime = () => LIBFAKETIME_PATHS.find((path) => existsSync(path)) ?? null;
@@ -74,7 +74,7 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
     const links = { database: databaseLink, redis: redisLink, nodes, clockFile };
     group = await startServiceGroup(spec.processes, {
       REDIS_URLS: nodes.map((n) => n.url).join(','),
-      REDIS_COMMAND_TIMEOUT_MS: '300',
+      REDIS_COMMAND_TIMEOUT_MS: String(SCENARIO_REDIS_COMMAND_TIMEOUT_MS),
       // The scenarios test the lock and the database; a per-user claim limit would turn long
       // retry loops during an outage into 429s that say nothing about either.
       CLAIM_RATE_LIMIT_PER_USER: '0',
@@ -102,7 +102,7 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
     let fault: Promise<void> | null = null;
     const run = await runSale({
       http, couponName, users, stock: spec.stock, concurrency, doubleDip: spec.doubleDip ?? 0, seed: spec.id,
-      durationSeconds: 120, retries: 100, retryDelayMs: 100, slotReleaseAfterMs: spec.slotReleaseAfterMs, idempotencyKeys: spec.idempotencyKeys,
+      durationSeconds: SALE_MAX_SECONDS, retries: 100, retryDelayMs: RETRY_DELAY_MS, slotReleaseAfterMs: spec.slotReleaseAfterMs, idempotencyKeys: spec.idempotencyKeys,
       onProgress: ({ done, total }) => {
         if (spec.fault && !fault && done >= total * (spec.faultAt ?? 0.3)) {
           fault = spec.fault(sale).catch((error: Error) => {

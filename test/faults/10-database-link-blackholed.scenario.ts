@@ -1,14 +1,30 @@
 import { holdCutOffWithRow } from '../../harness/cut-off-process';
 import { claimThrough, sleep } from '../../harness/fault-probes';
 import { faultScenario } from '../../harness/fault-sale';
+import {
+  OUTLAST_FAULT_REQUEST_TIMEOUT_MS, SERVICE_CLAIM_QUEUE_TIMEOUT_MS, SERVICE_HEALTH_TIMEOUT_MS, SERVICE_QUERY_TIMEOUT_MS,
+} from '../../harness/fault-timeouts';
+
+/** The cut: past the stuck lease (LOCK_TTL_MS 5 s) and the query timeout (6 s), so the others sell the rest while it lasts. */
+const CUT_MS = 12_000;
+/** A claim queued behind the stuck batch: the queue timeout, plus 1.5 s for the answer to cross a loaded machine. */
+const QUEUED_PROBE_WITHIN_MS = SERVICE_CLAIM_QUEUE_TIMEOUT_MS + 1500;
+/** The stuck batch fails once its unanswered statement times out (query timeout, 6 s). */
+const STUCK_BATCH_FAILS_WITHIN_MS = SERVICE_QUERY_TIMEOUT_MS;
+/** The stuck connection must be closed by the query timeout (6 s) + 1.5 s; a ROLLBACK sent into it would take 6 s more. */
+const STUCK_CONNECTION_CLOSED_WITHIN_MS = SERVICE_QUERY_TIMEOUT_MS + 1500;
+/** A claim after the stuck batch failed: one health check, two if a batch of others is ahead, plus 1 s. */
+const DATABASE_UNAVAILABLE_PROBE_WITHIN_MS = 2 * SERVICE_HEALTH_TIMEOUT_MS + 1000;
+/** How often the test looks at the process's log and the proxy while it waits. */
+const POLL_MS = 100;
 
 export const SCENARIO_10 = faultScenario(10, "One API process's link to PostgreSQL blackholed mid-transaction for 12 s, then restored", {
   // Less stock than 9: the rest must sell within the 12 s cut, after the stuck lease runs out (~5 s).
-  processes: 2, redisNodes: 3, users: 1000, stock: 700, expect: 'exact', faultAt: 0.05, requestTimeoutMs: 60_000, databaseLinkOf: 1,
+  processes: 2, redisNodes: 3, users: 1000, stock: 700, expect: 'exact', faultAt: 0.05, requestTimeoutMs: OUTLAST_FAULT_REQUEST_TIMEOUT_MS, databaseLinkOf: 1,
   fault: async (sale) => {
     const cutOff = sale.group.processes[1];
     const link = sale.databaseLink!;
-    const cutMs = 12_000;
+    const cutMs = CUT_MS;
     const stuckBatchFailed = () => cutOff.count(/failed, database unavailable/);
     const failedBefore = stuckBatchFailed();
     const probes: string[] = [];
@@ -30,18 +46,18 @@ export const SCENARIO_10 = faultScenario(10, "One API process's link to PostgreS
           'claim queued behind the stuck batch',
           'a claim queued behind the stuck batch is answered 503 LOCK_BUSY within CLAIM_QUEUE_TIMEOUT_MS (5 s) + 1.5 s, unsettled',
           'LOCK_BUSY',
-          6500,
+          QUEUED_PROBE_WITHIN_MS,
         );
         // Once the stuck batch has failed (not when its COMMIT is the unanswered statement: it
         // must learn the outcome first), the next batch asks PostgreSQL before taking the lease.
-        for (let waited = 0; stuckBatchFailed() === failedBefore && waited < 6000; waited += 100) await sleep(100);
+        for (let waited = 0; stuckBatchFailed() === failedBefore && waited < STUCK_BATCH_FAILS_WITHIN_MS; waited += POLL_MS) await sleep(POLL_MS);
         // Its unanswered statement times out after the statement timeout + 1 s (6 s); the process
         // must then close that connection, not send a ROLLBACK into it and wait 6 s more.
-        while (!link.clientClosed(caught.clientPort) && Date.now() - caughtAt < 7500) await sleep(100);
+        while (!link.clientClosed(caught.clientPort) && Date.now() - caughtAt < STUCK_CONNECTION_CLOSED_WITHIN_MS) await sleep(POLL_MS);
         sale.check(
           'the cut-off process closed the stuck connection within the statement timeout + 2.5 s, instead of a ROLLBACK into it',
           link.clientClosed(caught.clientPort),
-          link.clientClosed(caught.clientPort) ? `closed ${Date.now() - caughtAt} ms after the catch (or earlier)` : 'still open 7.5 s after the catch',
+          link.clientClosed(caught.clientPort) ? `closed ${Date.now() - caughtAt} ms after the catch (or earlier)` : `still open ${STUCK_CONNECTION_CLOSED_WITHIN_MS / 1000} s after the catch`,
         );
         if (stuckBatchFailed() === failedBefore) {
           probes.push('the stuck batch was still waiting (its COMMIT unanswered), no second probe');
@@ -53,7 +69,7 @@ export const SCENARIO_10 = faultScenario(10, "One API process's link to PostgreS
           'claim after the stuck batch failed',
           'after its stuck batch failed, the cut-off process answers 503 DATABASE_UNAVAILABLE without taking the coupon lock (within 2 x HEALTH_TIMEOUT_MS + 1 s)',
           'DATABASE_UNAVAILABLE',
-          3000,
+          DATABASE_UNAVAILABLE_PROBE_WITHIN_MS,
         );
       },
     });

@@ -4,6 +4,15 @@ import { LOCK_LOST, sleep } from '../../harness/fault-probes';
 import { faultScenario } from '../../harness/fault-sale';
 import { login } from '../../harness/user-seeder';
 
+/** The jump. */
+const JUMP_SECONDS = 30;
+/** How long the test waits to see the jump: libfaketime re-reads its file every second (FAKETIME_CACHE_DURATION=1). */
+const JUMP_SEEN_WITHIN_MS = 5000;
+/** Between looks at the jumped process's Date header. */
+const POLL_MS = 250;
+/** The jump counts as seen at 25 s ahead: the Date header has whole seconds and the look itself takes time. */
+const JUMP_SEEN_AT_MS = 25_000;
+
 export const SCENARIO_13 = faultScenario(13, "One API process's wall clock jumped 30 s forward mid-sale (libfaketime)", {
   processes: 2, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.2, fakeClockOf: 1,
   fault: async (sale) => {
@@ -15,14 +24,14 @@ export const SCENARIO_13 = faultScenario(13, "One API process's wall clock jumpe
     const created = await sale.http.request('POST', '/api/coupons', { name: later, amount: 10, starts_at: opensAt.toISOString() }, admin);
     if (created.status !== 201) throw new Error(`creating ${later}: ${created.status} ${JSON.stringify(created.body)}`);
 
-    writeFileSync(sale.clockFile!, '+30s\n');
+    writeFileSync(sale.clockFile!, `+${JUMP_SECONDS}s\n`);
     let aheadMs = 0;
-    for (let waited = 0; waited < 5000 && aheadMs < 25_000; waited += 250) {
-      await sleep(250);
+    for (let waited = 0; waited < JUMP_SEEN_WITHIN_MS && aheadMs < JUMP_SEEN_AT_MS; waited += POLL_MS) {
+      await sleep(POLL_MS);
       const answer = await fetch(`${jumped.url}/api/healthcheck`);
       aheadMs = Date.parse(answer.headers.get('date') ?? '') - Date.now();
     }
-    sale.check("the jumped process's clock is 30 s ahead (its HTTP Date header)", aheadMs >= 25_000, `${Math.round(aheadMs / 1000)} s ahead`);
+    sale.check("the jumped process's clock is 30 s ahead (its HTTP Date header)", aheadMs >= JUMP_SEEN_AT_MS, `${Math.round(aheadMs / 1000)} s ahead`);
 
     const probe = await fetch(`${jumped.url}/api/coupons/claim`, {
       method: 'POST',
