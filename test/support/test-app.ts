@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/config.loader';
 import { DATABASE_SNAPSHOT_SQL, DatabaseSnapshot, dropDatabase } from '../../harness/database-checks';
 import { deleteKeysWithPrefix } from '../../harness/redis-node';
 import { ApiClient } from './http-client';
+import { createFromTemplate } from './template-database';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -70,12 +71,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Boots the real service (real PostgreSQL, real Redis) on a free loopback port. */
+/**
+ * Boots the real service (real PostgreSQL, real Redis) on a free loopback port. Its database is
+ * a copy of the migrated template (test/support/template-database.ts), unless the suite names
+ * its own DATABASE_URL: then the app creates and migrates it, as in production.
+ */
 export async function startTestApp(
   overrides: Partial<Record<ConfigKey, unknown>> = {},
   options: { logDestination?: DestinationStream } = {},
 ): Promise<TestApp> {
-  return boot(testConfig(overrides), true, options.logDestination);
+  const config = testConfig(overrides);
+  if (overrides.DATABASE_URL === undefined) {
+    await createFromTemplate(PG_ADMIN_URL, new URL(config.DATABASE_URL).pathname.slice(1), config);
+  }
+  return boot(config, true, options.logDestination);
 }
 
 /** The app, an admin token and one plain user's token: what most suites start from. */
