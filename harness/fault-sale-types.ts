@@ -10,8 +10,9 @@ import type { SaleUser } from './user-seeder';
 /**
  * The fault scenarios of documentation/reliability.md: each starts its own API processes and
  * Redis nodes on free loopback ports, runs a sale over HTTP with the stress tool, breaks
- * something mid-sale and judges the result. test/fault-scenarios.e2e-spec.ts asserts them;
- * `npm run reliability` runs the same list and writes the table.
+ * something mid-sale and judges the result (runFaultSale, harness/fault-sale.ts). The scenarios
+ * are one file each under test/faults/, in one list (test/faults/fault-scenario-list.ts) that
+ * test/fault-scenarios.e2e-spec.ts asserts and `npm run reliability` runs to write the table.
  */
 export interface ScenarioResult {
   id: number;
