@@ -1,4 +1,7 @@
+import type { BenchTarget } from './bench-target';
 import type { CrowdsResult } from './crowds-result';
+
+export type { BenchTarget } from './bench-target';
 
 /** What `npm run bench` measured: the `--json` output, the markdown table and the `--report` page all come from this. */
 export interface ServiceRow {
@@ -27,12 +30,6 @@ export interface BenchRow {
   soldOutWithoutFastPath: number | null;
   /** The same with SOLD_OUT_READ_REUSE_MS=100 (a stock read reused for 100 ms), same turn. */
   soldOutReusingRead: number | null;
-}
-
-export interface BenchTarget {
-  name: string;
-  passed: boolean;
-  detail: string;
 }
 
 export interface BenchResult {

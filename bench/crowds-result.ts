@@ -1,4 +1,4 @@
-import type { BenchTarget } from './bench-result';
+import type { BenchTarget } from './bench-target';
 
 /** One sale at a given number of requests in flight. */
 export interface SweepRow {

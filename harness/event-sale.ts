@@ -1,7 +1,7 @@
 import type { ClaimRecord, SaleRun } from './claim-runner';
 import { holdersOf, withDatabase } from './database-checks';
 import { EventQueue, LOCAL_BROKER, eventChecks, orderCheck } from './event-queue';
-import { FaultScenario, ScenarioResult, runFaultSale } from './fault-scenarios';
+import { FaultScenario, ScenarioResult, runFaultSale } from './fault-sale';
 import { TcpProxy } from './tcp-proxy';
 import { login } from './user-seeder';
 

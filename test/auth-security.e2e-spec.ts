@@ -1,5 +1,5 @@
 import { sign } from 'jsonwebtoken';
-import { ADMIN, TestApp, startSecondInstance, startTestApp } from './support/test-app';
+import { ADMIN, TestApp, startSiblingApp, startTestApp } from './support/test-app';
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -129,7 +129,7 @@ describe('authentication and authorisation', () => {
 
   describe('deleting a user', () => {
     it('204, and the token stops working at once here and within the poll interval in another process', async () => {
-      const other = await startSecondInstance(t);
+      const other = await startSiblingApp(t);
       try {
         const token = await t.api.newUser('doomed');
         expect((await other.api.get('/api/coupons/AUTHZ', { token })).status).toBe(200);
@@ -163,7 +163,7 @@ describe('authentication and authorisation', () => {
     it('a process started after the deletion refuses the token from its first request', async () => {
       const token = await t.api.newUser('gone_before_start');
       expect((await t.api.request('DELETE', '/api/users/gone_before_start', { token: admin })).status).toBe(204);
-      const fresh = await startSecondInstance(t);
+      const fresh = await startSiblingApp(t);
       try {
         expect((await fresh.api.get('/api/coupons/AUTHZ', { token })).body.code).toBe('TOKEN_INVALID');
       } finally {
@@ -172,7 +172,7 @@ describe('authentication and authorisation', () => {
     });
 
     it('a process that has not heard of the deletion yet still cannot claim for the deleted user', async () => {
-      const slow = await startSecondInstance(t, { USER_REVOCATION_POLL_MS: 60000 });
+      const slow = await startSiblingApp(t, { USER_REVOCATION_POLL_MS: 60000 });
       try {
         const token = await t.api.newUser('ghost');
         expect((await t.api.request('DELETE', '/api/users/ghost', { token: admin })).status).toBe(204);

@@ -1,5 +1,5 @@
-import { QUIET_SALE_WITH_EVENTS } from '../harness/event-scenarios/quiet-sale';
-import { ScenarioResult } from '../harness/fault-scenarios';
+import { QUIET_SALE_WITH_EVENTS } from '../harness/event-quiet-sale';
+import { ScenarioResult } from '../harness/fault-sale';
 
 /**
  * The event promise end to end: two API processes (dist/, npm test builds first) sell one

@@ -1,5 +1,5 @@
-import { EVENT_FAULT_SCENARIOS } from '../harness/event-scenarios';
-import { ScenarioResult } from '../harness/fault-scenarios';
+import { EVENT_FAULT_SCENARIOS } from './faults/fault-scenario-list';
+import { ScenarioResult } from '../harness/fault-sale';
 
 /**
  * The event relay under faults (documentation/reliability.md): the broker unreachable, a

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { bcryptConcurrency, loadConfig } from '../src/config/config.loader';
 import { HashingLoadShedder } from '../src/users/hashing-load-shedder';
 import { ApiResponse } from './support/http-client';
-import { SHARED_REDIS_URL, TestApp, startSecondInstance, startTestApp } from './support/test-app';
+import { SHARED_REDIS_URL, TestApp, startSiblingApp, startTestApp } from './support/test-app';
 
 const timed = async (send: () => Promise<ApiResponse>): Promise<ApiResponse & { ms: number }> => {
   const started = performance.now();
@@ -16,7 +16,7 @@ const percentile = (values: number[], p: number) => [...values].sort((a, b) => a
 describe('registration limit per client address (Redis-backed, shared by every process)', () => {
   it('holds across two processes: the 5th registration from one address is 429 with Retry-After and writes nothing', async () => {
     const t = await startTestApp({ REGISTRATION_RATE_LIMIT_PER_ADDRESS: 4, REGISTRATION_RATE_LIMIT_WINDOW_MS: 60000, TRUST_PROXY: '' });
-    const other = await startSecondInstance(t);
+    const other = await startSiblingApp(t);
     try {
       const apis = [t.api, other.api, t.api, other.api];
       const statuses = [];

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { loadConfig } from '../src/config/config.loader';
 import { ApiClient } from './support/http-client';
-import { SHARED_REDIS_URL, TestApp, couponInvariants, makeUsers, startSecondInstance, startTestApp } from './support/test-app';
+import { SHARED_REDIS_URL, TestApp, couponInvariants, makeUsers, startSiblingApp, startTestApp } from './support/test-app';
 
 const login = (api: ApiClient, username: string, headers: Record<string, string> = {}) =>
   api.post('/api/users/login', { username, password: 'wrong-password' }, { headers });
@@ -52,7 +52,7 @@ describe('rate limits (Redis-backed, shared by every process)', () => {
 
   it('counts are shared across processes', async () => {
     const t = await startTestApp({ LOGIN_RATE_LIMIT_PER_USERNAME: 4 });
-    const other = await startSecondInstance(t);
+    const other = await startSiblingApp(t);
     try {
       const statuses = [];
       for (const api of [t.api, other.api, t.api, other.api, t.api]) statuses.push((await login(api, 'shared')).status);

@@ -5,7 +5,7 @@ import { ClaimsService } from '../src/claims/claims.service';
 import { RateLimiter } from '../src/rate-limit/rate-limiter.service';
 import { PasswordHasher } from '../src/users/password-hasher';
 import { ApiResponse } from './support/http-client';
-import { TestApp, couponInvariants, makeUsers, sleep, startSecondInstance, startTestApp, untilSoldOutRemembered } from './support/test-app';
+import { TestApp, couponInvariants, makeUsers, sleep, startSiblingApp, startTestApp, untilSoldOutRemembered } from './support/test-app';
 
 const PASSWORD = 'password123';
 /** Cost 12: each compare takes hundreds of ms here, so the order requests are served in shows. */
@@ -125,7 +125,7 @@ describe('a client over its limit is refused by the process itself, without a Re
 
   it('past the registration limit, later registrations from that address are 429 with no script call, in every process after its first refusal', async () => {
     t = await startTestApp({ REDIS_URLS: redisNode.url, REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2, REGISTRATION_RATE_LIMIT_WINDOW_MS: 60_000 });
-    const other = await startSecondInstance(t);
+    const other = await startSiblingApp(t);
     try {
       expect([(await t.api.register('lim_1')).status, (await t.api.register('lim_2')).status]).toEqual([201, 201]);
       const first = await t.api.register('lim_3');

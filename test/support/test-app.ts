@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/config.loader';
 import { DATABASE_SNAPSHOT_SQL, DatabaseSnapshot, dropDatabase } from '../../harness/database-checks';
 import { deleteKeysWithPrefix } from '../../harness/redis-node';
 import { ApiClient } from './http-client';
+import { createFromTemplate } from './template-database';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -70,12 +71,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Boots the real service (real PostgreSQL, real Redis) on a free loopback port. */
+/**
+ * Boots the real service (real PostgreSQL, real Redis) on a free loopback port. Its database is
+ * a copy of the migrated template (test/support/template-database.ts), unless the suite names
+ * its own DATABASE_URL: then the app creates and migrates it, as in production.
+ */
 export async function startTestApp(
   overrides: Partial<Record<ConfigKey, unknown>> = {},
   options: { logDestination?: DestinationStream } = {},
 ): Promise<TestApp> {
-  return boot(testConfig(overrides), true, options.logDestination);
+  const config = testConfig(overrides);
+  if (overrides.DATABASE_URL === undefined) {
+    await createFromTemplate(PG_ADMIN_URL, new URL(config.DATABASE_URL).pathname.slice(1), config);
+  }
+  return boot(config, true, options.logDestination);
 }
 
 /** The app, an admin token and one plain user's token: what most suites start from. */
@@ -88,12 +97,12 @@ export async function startAppWithUser(
 }
 
 /**
- * A second API process of the same deployment: it shares `first`'s database and Redis key
- * prefix and leaves both in place when it closes (the first app drops them). Close it first.
+ * A second API process of the same deployment: `first`'s configuration (its database, Redis
+ * nodes and key prefix among it) with `overrides`. It leaves the database and the keys in place
+ * when it closes (the first app drops them): close it first.
  */
 export async function startSiblingApp(first: TestApp, overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestApp> {
-  const shared = { DATABASE_URL: first.config.DATABASE_URL, REDIS_KEY_PREFIX: first.config.REDIS_KEY_PREFIX };
-  return boot(testConfig({ ...shared, ...overrides }), false);
+  return boot(loadConfig({ ...first.config, ...overrides }, {}), false);
 }
 
 async function boot(config: AppConfig, ownsStorage: boolean, logDestination?: DestinationStream): Promise<TestApp> {
@@ -122,20 +131,6 @@ async function boot(config: AppConfig, ownsStorage: boolean, logDestination?: De
       await deleteKeysWithPrefix(config.REDIS_URLS.split(','), config.REDIS_KEY_PREFIX);
     },
   };
-}
-
-/**
- * A second process of the same deployment: same database, same Redis nodes and key prefix.
- * Close it before the first one (which drops the database).
- */
-export async function startSecondInstance(
-  first: TestApp,
-  overrides: Partial<Record<ConfigKey, unknown>> = {},
-): Promise<{ api: ApiClient; close(): Promise<void> }> {
-  const app = await createApp(loadConfig({ ...first.config, ...overrides }, {}));
-  await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address() as { port: number };
-  return { api: new ApiClient(`http://127.0.0.1:${address.port}`), close: () => app.close() };
 }
 
 /** Waits until `test`'s process answers claims of `couponName` from its sold-out memory. */

@@ -2,14 +2,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { projectRoot } from '../src/config/config.loader';
-import { EVENT_FAULT_SCENARIOS } from '../harness/event-scenarios';
-import { FAULT_SCENARIOS, ScenarioResult } from '../harness/fault-scenarios';
-import { IDEMPOTENT_RETRY_SCENARIO } from '../harness/idempotent-retry-scenario';
+import { ScenarioResult } from '../harness/fault-sale';
+import { EVENT_FAULT_SCENARIOS, FAULT_SCENARIOS } from '../test/faults/fault-scenario-list';
 
 /**
- * `npm run reliability`: runs every fault scenario once (the same lists test/fault-scenarios*
- * assert, the event relay's included) and writes the measured table into
- * documentation/results/reliability.md between markers.
+ * `npm run reliability`: runs every fault scenario once (the lists in
+ * test/faults/fault-scenario-list.ts, which test/fault-scenarios*.e2e-spec.ts assert, the event
+ * relay's included) and writes the measured table into documentation/results/reliability.md
+ * between markers.
  */
 const BEGIN = '<!-- reliability-table:begin -->';
 const END = '<!-- reliability-table:end -->';
@@ -47,7 +47,7 @@ function details(results: ScenarioResult[]): string {
 
 async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
-  for (const scenario of [...FAULT_SCENARIOS, IDEMPOTENT_RETRY_SCENARIO, ...EVENT_FAULT_SCENARIOS]) {
+  for (const scenario of [...FAULT_SCENARIOS, ...EVENT_FAULT_SCENARIOS]) {
     process.stdout.write(`${scenario.id}. ${scenario.title}... `);
     const result = await scenario.run();
     results.push(result);

@@ -1,6 +1,6 @@
-import { withDatabase } from '../database-checks';
-import { eventScenario } from '../event-sale';
-import { localTcpPortsOf } from '../process-sockets';
+import { withDatabase } from '../../harness/database-checks';
+import { eventScenario } from '../../harness/event-sale';
+import { localTcpPortsOf } from '../../harness/process-sockets';
 
 /** Each way on the broker link: a lease then waits at least twice this for its confirms, long enough to be caught. */
 const LINK_DELAY_MS = 150;

@@ -1,5 +1,5 @@
-import type { ClaimRecord } from '../claim-runner';
-import { eventScenario } from '../event-sale';
+import type { ClaimRecord } from '../../harness/claim-runner';
+import { eventScenario } from '../../harness/event-sale';
 
 const OUTAGE_MS = 20_000;
 /**

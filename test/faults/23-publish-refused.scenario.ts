@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../src/config/config.loader';
-import { withDatabase } from '../database-checks';
-import { eventScenario } from '../event-sale';
+import { withDatabase } from '../../harness/database-checks';
+import { eventScenario } from '../../harness/event-sale';
 
 const MAX_ATTEMPTS = 3;
 const RETRY_DELAY_MS = 200;

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
-import { FaultScenario, SaleContext, runFaultSale } from './fault-scenarios';
-import { checkKeyedClaims } from './idempotency-checks';
-import { localTcpPortsOf } from './process-sockets';
+import { FaultScenario, SaleContext, runFaultSale } from '../../harness/fault-sale';
+import { checkKeyedClaims } from '../../harness/idempotency-checks';
+import { localTcpPortsOf } from '../../harness/process-sockets';
 
 const ID = 14;
 const TITLE = 'Clients retrying with an Idempotency-Key through an API process SIGKILLed mid-batch';
@@ -53,9 +53,11 @@ async function killMidBatch(sale: SaleContext): Promise<void> {
  * flight) until it gets a decision: through a process killed mid-batch, nobody may lose a grant
  * (a key holding a 200 whose client never got it) or get one twice.
  */
-export const IDEMPOTENT_RETRY_SCENARIO: FaultScenario = {
+export const SCENARIO_14: FaultScenario = {
   id: ID,
   title: TITLE,
+  requiredChecks: ['exactly one row per granted key', 'no grant unknown to its client', 'every request got an answer'],
+  sellsOut: true,
   run: () =>
     runFaultSale({
       id: ID,

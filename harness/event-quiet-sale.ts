@@ -1,4 +1,4 @@
-import { eventScenario, lastEventLagMs } from '../event-sale';
+import { eventScenario, lastEventLagMs } from './event-sale';
 
 const confirmedCount = (exposition: string) => Number(/^events_published_total\{outcome="confirmed"\} (\S+)$/m.exec(exposition)?.[1] ?? NaN);
 
