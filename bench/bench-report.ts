@@ -12,7 +12,6 @@ export function renderBenchReport(result: BenchResult): string {
   });
 }
 
- 
 /** Page function: the benchmark (a BenchResult). */
 function drawBenchReport(kit: ReportKit, data: any): void {
   kit.summary(`${data.users} users per sale; ${data.machine}; run ${data.startedAt}.`);

@@ -60,7 +60,9 @@ const x = (value: number) => `${value.toFixed(2)}x`;
 
 /** The turn with the median service/bare ratio: both numbers of a ratio from one moment of this shared machine. */
 export function medianTaxTurn(turns: TaxTurn[]): TaxTurn {
-  const sorted = [...turns].sort((a, b) => ratio(a.serviceRequestsPerSecond, a.bareRequestsPerSecond) - ratio(b.serviceRequestsPerSecond, b.bareRequestsPerSecond));
+  const sorted = [...turns].sort(
+    (a, b) => ratio(a.serviceRequestsPerSecond, a.bareRequestsPerSecond) - ratio(b.serviceRequestsPerSecond, b.bareRequestsPerSecond),
+  );
   return sorted[Math.floor(sorted.length / 2)];
 }
 
@@ -69,34 +71,65 @@ export function crowdsTargets(result: Omit<CrowdsResult, 'targets'>): BenchTarge
   const base = result.sweep.find((r) => r.concurrency === 64);
   const top = result.sweep.find((r) => r.concurrency === 4096);
   if (base && top) {
-    targets.push({ name: 'sweep 4096 in flight: 0 listen overflows', passed: top.listenOverflows === 0, detail: String(top.listenOverflows) });
-    targets.push({ name: 'sweep 4096 in flight: p99 <= 2.5 x mean latency', passed: top.p99Ms <= 2.5 * top.meanMs, detail: `p99 ${top.p99Ms} ms, mean ${top.meanMs} ms (${x(ratio(top.p99Ms, top.meanMs))})` });
-    targets.push({ name: 'sweep 4096 in flight: grants/s >= 0.8 x at 64', passed: top.grantsPerSecond >= 0.8 * base.grantsPerSecond, detail: x(ratio(top.grantsPerSecond, base.grantsPerSecond)) });
+    targets.push({
+      name: 'sweep 4096 in flight: 0 listen overflows',
+      passed: top.listenOverflows === 0,
+      detail: String(top.listenOverflows),
+    });
+    targets.push({
+      name: 'sweep 4096 in flight: p99 <= 2.5 x mean latency',
+      passed: top.p99Ms <= 2.5 * top.meanMs,
+      detail: `p99 ${top.p99Ms} ms, mean ${top.meanMs} ms (${x(ratio(top.p99Ms, top.meanMs))})`,
+    });
+    targets.push({
+      name: 'sweep 4096 in flight: grants/s >= 0.8 x at 64',
+      passed: top.grantsPerSecond >= 0.8 * base.grantsPerSecond,
+      detail: x(ratio(top.grantsPerSecond, base.grantsPerSecond)),
+    });
   }
   const failedSweep = result.sweep.filter((r) => r.failedChecks.length > 0);
-  targets.push({ name: 'sweep: every stress check passes', passed: failedSweep.length === 0, detail: failedSweep.map((r) => `${r.concurrency}: ${r.failedChecks.join('; ')}`).join(' / ') || 'all passed' });
+  targets.push({
+    name: 'sweep: every stress check passes',
+    passed: failedSweep.length === 0,
+    detail: failedSweep.map((r) => `${r.concurrency}: ${r.failedChecks.join('; ')}`).join(' / ') || 'all passed',
+  });
 
   const one = result.manyCoupons.filter((r) => r.coupons === 1);
   const many = result.manyCoupons.filter((r) => r.coupons > 1);
   if (one.length > 0 && many.length > 0) {
     const manyRate = mean(many.map((r) => r.grantsPerSecond));
     const oneRate = mean(one.map((r) => r.grantsPerSecond));
-    targets.push({ name: `${many[0].coupons} coupons: grants/s >= 0.8 x one coupon of the same stock`, passed: manyRate >= 0.8 * oneRate, detail: `${x(ratio(manyRate, oneRate))} (means of ${many.length} and ${one.length} runs)` });
+    targets.push({
+      name: `${many[0].coupons} coupons: grants/s >= 0.8 x one coupon of the same stock`,
+      passed: manyRate >= 0.8 * oneRate,
+      detail: `${x(ratio(manyRate, oneRate))} (means of ${many.length} and ${one.length} runs)`,
+    });
     const starved = many.filter((r) => r.couponsSoldOut < r.coupons);
     const failed = result.manyCoupons.filter((r) => r.failedChecks.length > 0);
     targets.push({
       name: `${many[0].coupons} coupons: every coupon sells out, every check passes`,
       passed: starved.length === 0 && failed.length === 0,
-      detail: [...starved.map((r) => `${r.couponsSoldOut}/${r.coupons} sold out`), ...failed.map((r) => r.failedChecks.join('; '))].join(' / ') || 'all sold out, all passed',
+      detail:
+        [...starved.map((r) => `${r.couponsSoldOut}/${r.coupons} sold out`), ...failed.map((r) => r.failedChecks.join('; '))].join(' / ') ||
+        'all sold out, all passed',
     });
   }
 
   const at = (variant: 'A' | 'B', delayMs: number) => result.latency.find((r) => r.variant === variant && r.delayMs === delayMs);
   const b0 = at('B', 0);
   const b1 = at('B', 1);
-  if (b0 && b1) targets.push({ name: 'latency: B at 1 ms each way >= 0.7 x B at 0 ms', passed: b1.grantsPerSecond >= 0.7 * b0.grantsPerSecond, detail: x(ratio(b1.grantsPerSecond, b0.grantsPerSecond)) });
+  if (b0 && b1)
+    targets.push({
+      name: 'latency: B at 1 ms each way >= 0.7 x B at 0 ms',
+      passed: b1.grantsPerSecond >= 0.7 * b0.grantsPerSecond,
+      detail: x(ratio(b1.grantsPerSecond, b0.grantsPerSecond)),
+    });
   const failedLatency = result.latency.filter((r) => r.failedChecks.length > 0);
-  targets.push({ name: 'latency rows: every stress check passes', passed: failedLatency.length === 0, detail: failedLatency.map((r) => `${r.variant} ${r.delayMs} ms: ${r.failedChecks.join('; ')}`).join(' / ') || 'all passed' });
+  targets.push({
+    name: 'latency rows: every stress check passes',
+    passed: failedLatency.length === 0,
+    detail: failedLatency.map((r) => `${r.variant} ${r.delayMs} ms: ${r.failedChecks.join('; ')}`).join(' / ') || 'all passed',
+  });
 
   if (result.tax.length > 0) {
     const turn = medianTaxTurn(result.tax);
@@ -120,31 +153,83 @@ const checks = (failed: string[]) => (failed.length === 0 ? 'pass' : 'FAIL');
 /** The markdown tables of the crowd rows (benchmarks.md and stdout). */
 export function crowdsTables(result: CrowdsResult): string {
   const sweep = markdownTable(
-    ['in flight', 'grants/s', 'p50 ms', 'p99 ms', 'max ms', 'mean ms', 'p99/mean', 'listen overflows', 'API peak RSS MB', 'sold-out ans/s', 'checks'],
+    [
+      'in flight',
+      'grants/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'mean ms',
+      'p99/mean',
+      'listen overflows',
+      'API peak RSS MB',
+      'sold-out ans/s',
+      'checks',
+    ],
     result.sweep.map((r) => [
-      String(r.concurrency), String(r.grantsPerSecond), String(r.p50Ms), String(r.p99Ms), String(r.maxMs), String(r.meanMs),
-      x(ratio(r.p99Ms, r.meanMs)), String(r.listenOverflows), String(r.apiPeakRssMb), String(r.soldOutAnswersPerSecond ?? '-'), checks(r.failedChecks),
+      String(r.concurrency),
+      String(r.grantsPerSecond),
+      String(r.p50Ms),
+      String(r.p99Ms),
+      String(r.maxMs),
+      String(r.meanMs),
+      x(ratio(r.p99Ms, r.meanMs)),
+      String(r.listenOverflows),
+      String(r.apiPeakRssMb),
+      String(r.soldOutAnswersPerSecond ?? '-'),
+      checks(r.failedChecks),
     ]),
   );
   const many = markdownTable(
     ['coupons', 'total stock', 'grants/s', 'p99 ms', 'coupons sold out', 'checks'],
-    result.manyCoupons.map((r) => [String(r.coupons), String(r.stock), String(r.grantsPerSecond), String(r.p99Ms), `${r.couponsSoldOut}/${r.coupons}`, checks(r.failedChecks)]),
+    result.manyCoupons.map((r) => [
+      String(r.coupons),
+      String(r.stock),
+      String(r.grantsPerSecond),
+      String(r.p99Ms),
+      `${r.couponsSoldOut}/${r.coupons}`,
+      checks(r.failedChecks),
+    ]),
   );
   const latency = markdownTable(
     ['variant', 'delay each way', 'stock', 'grants/s', 'p99 ms', 'vs 0 ms', 'checks'],
     result.latency.map((r) => {
       const zero = result.latency.find((z) => z.variant === r.variant && z.delayMs === 0);
-      return [r.variant === 'A' ? 'A (batch 1)' : 'B (shipped)', `${r.delayMs} ms`, String(r.stock), String(r.grantsPerSecond), String(r.p99Ms), zero ? x(ratio(r.grantsPerSecond, zero.grantsPerSecond)) : '-', checks(r.failedChecks)];
+      return [
+        r.variant === 'A' ? 'A (batch 1)' : 'B (shipped)',
+        `${r.delayMs} ms`,
+        String(r.stock),
+        String(r.grantsPerSecond),
+        String(r.p99Ms),
+        zero ? x(ratio(r.grantsPerSecond, zero.grantsPerSecond)) : '-',
+        checks(r.failedChecks),
+      ];
     }),
   );
   const tax = markdownTable(
     ['turn', 'bare req/s', 'service req/s', 'service/bare'],
-    result.tax.map((t, i) => [String(i + 1), String(t.bareRequestsPerSecond), String(t.serviceRequestsPerSecond), x(ratio(t.serviceRequestsPerSecond, t.bareRequestsPerSecond))]),
+    result.tax.map((t, i) => [
+      String(i + 1),
+      String(t.bareRequestsPerSecond),
+      String(t.serviceRequestsPerSecond),
+      x(ratio(t.serviceRequestsPerSecond, t.bareRequestsPerSecond)),
+    ]),
   );
   return [
-    `### Concurrency sweep (${result.users} users, stock ${result.stock}, one sale per row)`, '', sweep, '',
-    `### Many coupons (${result.users} users, total stock ${result.stock}, 256 in flight)`, '', many, '',
-    `### PostgreSQL and Redis one hop away (${result.latencyUsers} users, 256 in flight)`, '', latency, '',
-    '### Per-request tax: GET /api/healthcheck/live, bare NestJS + Fastify vs the service at LOG_LEVEL=info', '', tax,
+    `### Concurrency sweep (${result.users} users, stock ${result.stock}, one sale per row)`,
+    '',
+    sweep,
+    '',
+    `### Many coupons (${result.users} users, total stock ${result.stock}, 256 in flight)`,
+    '',
+    many,
+    '',
+    `### PostgreSQL and Redis one hop away (${result.latencyUsers} users, 256 in flight)`,
+    '',
+    latency,
+    '',
+    '### Per-request tax: GET /api/healthcheck/live, bare NestJS + Fastify vs the service at LOG_LEVEL=info',
+    '',
+    tax,
   ].join('\n');
 }

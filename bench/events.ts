@@ -39,10 +39,19 @@ interface Deployment {
 }
 
 async function deploy(label: 'off' | 'on', env: Record<string, string>): Promise<Deployment> {
-  const group = await startServiceGroup(PROCESSES, { CLAIM_RATE_LIMIT_PER_USER: '0', LOG_LEVEL: 'warn', ...env }, undefined, { stdout: 'discard' });
+  const group = await startServiceGroup(PROCESSES, { CLAIM_RATE_LIMIT_PER_USER: '0', LOG_LEVEL: 'warn', ...env }, undefined, {
+    stdout: 'discard',
+  });
   const http = new HttpPool(group.urls, Math.ceil(IN_FLIGHT / PROCESSES) + 4, 30_000);
   const admin = await login(http, group.adminUser, group.adminPassword);
-  const { users } = await seedUsers({ http, databaseUrl: group.databaseUrl, prefix: `ev${label}_`, count: USERS, password: `bench-${label}`, concurrency: 64 });
+  const { users } = await seedUsers({
+    http,
+    databaseUrl: group.databaseUrl,
+    prefix: `ev${label}_`,
+    count: USERS,
+    password: `bench-${label}`,
+    concurrency: 64,
+  });
   return { label, group, http, admin, users };
 }
 
@@ -53,8 +62,16 @@ async function sale(d: Deployment, round: number): Promise<{ grantsPerSecond: nu
   if (created.status !== 201) throw new Error(`creating ${coupon}: ${created.status}`);
   const wallStart = Date.now();
   const run = await runSale({
-    http: d.http, couponName: coupon, users: d.users, stock: USERS, concurrency: IN_FLIGHT, doubleDip: 0, seed: round,
-    durationSeconds: 600, retries: 100, retryDelayMs: 50,
+    http: d.http,
+    couponName: coupon,
+    users: d.users,
+    stock: USERS,
+    concurrency: IN_FLIGHT,
+    doubleDip: 0,
+    seed: round,
+    durationSeconds: 600,
+    retries: 100,
+    retryDelayMs: 50,
   });
   const granted = run.records.filter((r) => r.status === 200);
   if (granted.length !== USERS) throw new Error(`${coupon}: ${granted.length} of ${USERS} granted`);
@@ -80,7 +97,8 @@ async function main(): Promise<void> {
         log(`round ${round}, events ${d.label}: ${result.grantsPerSecond.toFixed(0)} grants/s`);
         if (d.label === 'off') continue;
         const arrived = await tail.until(() => tail.of('claim.granted', result.coupon).length >= USERS, 120_000);
-        if (!arrived) throw new Error(`${result.coupon}: ${tail.of('claim.granted', result.coupon).length} of ${USERS} events arrived within 120 s`);
+        if (!arrived)
+          throw new Error(`${result.coupon}: ${tail.of('claim.granted', result.coupon).length} of ${USERS} events arrived within 120 s`);
         for (const event of tail.of('claim.granted', result.coupon)) {
           const delay = event.receivedAt - result.answeredAt.get(event.body.user_id!)!;
           // The event may beat the 200 to this process (both leave after the same commit).
@@ -109,7 +127,9 @@ async function main(): Promise<void> {
       'Written by `npm run bench:events` (bench/events.ts); do not edit by hand.',
       '',
       `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores, load average ` +
-        `${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end. Two deployments of ${PROCESSES} API process(es) each ` +
+        `${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' / ')} at the end. Two deployments of ${PROCESSES} API process(es) each ` +
         `on the same PostgreSQL and Redis, one with \`EVENTS_URL\` unset, one relaying to the local RabbitMQ; rounds alternate ` +
         `off and on, each selling a new coupon to all ${USERS} users (every claim granted) with ${IN_FLIGHT} claims in flight. ` +
         `Delays are from the client receiving a claim's 200 to the client of a queue bound with \`#\` receiving its ` +

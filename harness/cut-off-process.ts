@@ -106,7 +106,13 @@ async function watchWhileStuck(sale: SaleContext, stuck: StuckSession, forMs: nu
       return rows[0] as { remaining_amount: number; rows: number; session_alive: boolean };
     };
     const first = await read();
-    const seen: WhileStuck = { firstGrantMs: null, soldOutMs: null, sessionEndedMs: null, rowsAtCut: first.rows, remainingAtCut: first.remaining_amount };
+    const seen: WhileStuck = {
+      firstGrantMs: null,
+      soldOutMs: null,
+      sessionEndedMs: null,
+      rowsAtCut: first.rows,
+      remainingAtCut: first.remaining_amount,
+    };
     while (performance.now() - started < forMs) {
       const now = await read();
       const at = Math.round(performance.now() - started);
@@ -128,7 +134,13 @@ async function watchWhileStuck(sale: SaleContext, stuck: StuckSession, forMs: nu
 export async function holdCutOffWithRow(
   sale: SaleContext,
   how: {
-    url: string; clientPorts: () => Set<number>; cut: () => void; restore: () => void; forMs: number; cutWord: string; who: string;
+    url: string;
+    clientPorts: () => Set<number>;
+    cut: () => void;
+    restore: () => void;
+    forMs: number;
+    cutWord: string;
+    who: string;
     /** Runs from the catch until the restore, beside the watch (probes of the stuck process). */
     during?: (caught: StuckSession) => Promise<void>;
   },

@@ -12,7 +12,15 @@ export interface ReceivedEvent {
   contentType: string | undefined;
   /** 2: persistent. */
   deliveryMode: number | undefined;
-  body: { id: string; type: string; occurred_at: string; coupon_name: string; user_id?: string; claimed_at?: string; [key: string]: unknown };
+  body: {
+    id: string;
+    type: string;
+    occurred_at: string;
+    coupon_name: string;
+    user_id?: string;
+    claimed_at?: string;
+    [key: string]: unknown;
+  };
   /** Date.now() when it arrived here. */
   receivedAt: number;
 }
@@ -48,17 +56,21 @@ export class EventQueue {
     await channel.assertQueue(queue, existing ? { exclusive: true } : { durable: true });
     await channel.bindQueue(queue, exchange, '#');
     const tail = new EventQueue(connection, exchange, queue, !existing);
-    await channel.consume(queue, (message) => {
-      if (!message) return;
-      tail.events.push({
-        routingKey: message.fields.routingKey,
-        messageId: message.properties.messageId,
-        contentType: message.properties.contentType,
-        deliveryMode: message.properties.deliveryMode,
-        body: JSON.parse(message.content.toString()),
-        receivedAt: Date.now(),
-      });
-    }, { noAck: true });
+    await channel.consume(
+      queue,
+      (message) => {
+        if (!message) return;
+        tail.events.push({
+          routingKey: message.fields.routingKey,
+          messageId: message.properties.messageId,
+          contentType: message.properties.contentType,
+          deliveryMode: message.properties.deliveryMode,
+          body: JSON.parse(message.content.toString()),
+          receivedAt: Date.now(),
+        });
+      },
+      { noAck: true },
+    );
     return tail;
   }
 
@@ -96,7 +108,12 @@ export class EventQueue {
  * fault), the same users, unique ids, message_id = body id, JSON and persistent, with
  * coupon.created (and coupon.closed when `closed`).
  */
-export function eventChecks(tail: EventQueue, couponName: string, holders: string[], options: { exactlyOnce: boolean; closed: boolean }): CheckResult[] {
+export function eventChecks(
+  tail: EventQueue,
+  couponName: string,
+  holders: string[],
+  options: { exactlyOnce: boolean; closed: boolean },
+): CheckResult[] {
   const checks: CheckResult[] = [];
   const check = (name: string, passed: boolean, detail: string) => checks.push({ name, passed, detail });
   const granted = tail.of('claim.granted', couponName);
@@ -117,10 +134,22 @@ export function eventChecks(tail: EventQueue, couponName: string, holders: strin
   const twice = [...perUser.values()].filter((n) => n > 1).length;
   check('one claim.granted per claim: no user has two distinct event ids', twice === 0, `${twice} users with more than one event id`);
   const all = tail.events.filter((e) => e.body.coupon_name === couponName);
-  const badProps = all.filter((e) => e.messageId !== e.body.id || e.contentType !== 'application/json' || e.deliveryMode !== 2 || e.routingKey !== e.body.type);
-  check('message_id = body id, application/json, persistent, routing key = type', badProps.length === 0, `${badProps.length} of ${all.length} messages differ`);
-  const badBodies = granted.filter((e) => !e.body.claimed_at || Number.isNaN(Date.parse(e.body.occurred_at)) || Number.isNaN(Date.parse(e.body.claimed_at)));
-  check('claim.granted bodies carry user_id, claimed_at and an ISO 8601 occurred_at', badBodies.length === 0, `${badBodies.length} incomplete bodies`);
+  const badProps = all.filter(
+    (e) => e.messageId !== e.body.id || e.contentType !== 'application/json' || e.deliveryMode !== 2 || e.routingKey !== e.body.type,
+  );
+  check(
+    'message_id = body id, application/json, persistent, routing key = type',
+    badProps.length === 0,
+    `${badProps.length} of ${all.length} messages differ`,
+  );
+  const badBodies = granted.filter(
+    (e) => !e.body.claimed_at || Number.isNaN(Date.parse(e.body.occurred_at)) || Number.isNaN(Date.parse(e.body.claimed_at)),
+  );
+  check(
+    'claim.granted bodies carry user_id, claimed_at and an ISO 8601 occurred_at',
+    badBodies.length === 0,
+    `${badBodies.length} incomplete bodies`,
+  );
   const created = new Set(tail.of('coupon.created', couponName).map((e) => e.body.id)).size;
   check('coupon.created arrived once (by id)', created === 1, `${created} distinct coupon.created events`);
   if (options.closed) {
@@ -147,7 +176,10 @@ export function orderCheck(tail: EventQueue, couponName: string, claimOrder: str
   return {
     name: 'claim.granted events arrived in claim order (first arrival of each id)',
     passed: firstOut === -1 && arrived.length === claimOrder.length,
-    detail: firstOut === -1 ? `${arrived.length} events in order` : `event ${firstOut} of ${arrived.length} is ${arrived[firstOut]}, the claim row says ${claimOrder[firstOut]}`,
+    detail:
+      firstOut === -1
+        ? `${arrived.length} events in order`
+        : `event ${firstOut} of ${arrived.length} is ${arrived[firstOut]}, the claim row says ${claimOrder[firstOut]}`,
   };
 }
 
@@ -157,7 +189,10 @@ export async function exchangeExists(exchange: string): Promise<boolean> {
   try {
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
-    return await channel.checkExchange(exchange).then(() => true, () => false);
+    return await channel.checkExchange(exchange).then(
+      () => true,
+      () => false,
+    );
   } finally {
     await connection.close().catch(() => undefined);
   }

@@ -79,7 +79,10 @@ export function eventScenario(spec: EventSale): FaultScenario {
             const holders = await holdersOf(sale.group.databaseUrl, sale.couponName);
             const distinct = () => new Set(tail.of('claim.granted', sale.couponName).map((e) => e.body.id)).size;
             const started = Date.now();
-            const arrived = await tail.until(() => distinct() >= holders.length && tail.of('coupon.closed', sale.couponName).length > 0, spec.deliveryWithinMs);
+            const arrived = await tail.until(
+              () => distinct() >= holders.length && tail.of('coupon.closed', sale.couponName).length > 0,
+              spec.deliveryWithinMs,
+            );
             sale.check(
               `every event arrived within ${spec.deliveryWithinMs / 1000} s of the close`,
               arrived,
@@ -87,17 +90,22 @@ export function eventScenario(spec: EventSale): FaultScenario {
             );
             // A moment more, so a duplicate on its way would be seen by the exactly-once check.
             await new Promise((resolve) => setTimeout(resolve, 500));
-            for (const c of eventChecks(tail, sale.couponName, holders, { exactlyOnce: spec.exactlyOnce, closed: true })) sale.check(c.name, c.passed, c.detail);
+            for (const c of eventChecks(tail, sale.couponName, holders, { exactlyOnce: spec.exactlyOnce, closed: true }))
+              sale.check(c.name, c.passed, c.detail);
             const claimOrder = await withDatabase(sale.group.databaseUrl, async (db) =>
-              (await db.query(
-                `SELECT u.username FROM user_claims uc JOIN users u ON u.id = uc.user_id JOIN coupons c ON c.id = uc.coupon_id
+              (
+                await db.query(
+                  `SELECT u.username FROM user_claims uc JOIN users u ON u.id = uc.user_id JOIN coupons c ON c.id = uc.coupon_id
                   WHERE c.name = $1 ORDER BY uc.id`,
-                [sale.couponName],
-              )).rows.map((r: { username: string }) => r.username),
+                  [sale.couponName],
+                )
+              ).rows.map((r: { username: string }) => r.username),
             );
             const c = orderCheck(tail, sale.couponName, claimOrder);
             sale.check(c.name, c.passed, c.detail);
-            sale.note(`${tail.events.length} messages on the test queue (${tail.of('claim.granted', sale.couponName).length} claim.granted for ${holders.length} rows)`);
+            sale.note(
+              `${tail.events.length} messages on the test queue (${tail.of('claim.granted', sale.couponName).length} claim.granted for ${holders.length} rows)`,
+            );
             await spec.after?.(context, run, holders);
           },
         });

@@ -16,7 +16,13 @@ export function judge(
   // 'exact' applies every stress check, the database invariants among them; otherwise the invariants alone.
   if (spec.expect === 'exact') {
     const stress = checkSale({
-      records: run.records, stock: spec.stock, userCount: spec.users, doubleDip: spec.doubleDip ?? 0, dipper, coupon, database,
+      records: run.records,
+      stock: spec.stock,
+      userCount: spec.users,
+      doubleDip: spec.doubleDip ?? 0,
+      dipper,
+      coupon,
+      database,
     });
     for (const c of stress) check(c.name, c.passed, c.detail);
   }
@@ -35,5 +41,9 @@ export function judge(
   const finalAnswer = new Map(run.records.map((r) => [r.username, r]));
   const grantedSet = new Set(grantedUsers);
   const unexplained = holders.filter((u) => !grantedSet.has(u) && !(spec.rowWithout200Allowed?.(finalAnswer.get(u)) ?? false));
-  check('no row the clients were not told about, but where the scenario allows it', unexplained.length === 0, `${unexplained.length} unexplained rows`);
+  check(
+    'no row the clients were not told about, but where the scenario allows it',
+    unexplained.length === 0,
+    `${unexplained.length} unexplained rows`,
+  );
 }

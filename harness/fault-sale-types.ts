@@ -6,7 +6,6 @@ import type { ServiceGroup } from './self-hosted-service';
 import type { TcpProxy } from './tcp-proxy';
 import type { SaleUser } from './user-seeder';
 
-
 /**
  * The fault scenarios of documentation/reliability.md: each starts its own API processes and
  * Redis nodes on free loopback ports, runs a sale over HTTP with the stress tool, breaks

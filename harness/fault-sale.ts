@@ -72,17 +72,21 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
       writeFileSync(clockFile, '+0\n');
     }
     const links = { database: databaseLink, redis: redisLink, nodes, clockFile };
-    group = await startServiceGroup(spec.processes, {
-      REDIS_URLS: nodes.map((n) => n.url).join(','),
-      REDIS_COMMAND_TIMEOUT_MS: String(SCENARIO_REDIS_COMMAND_TIMEOUT_MS),
-      // The scenarios test the lock and the database; a per-user claim limit would turn long
-      // retry loops during an outage into 429s that say nothing about either.
-      CLAIM_RATE_LIMIT_PER_USER: '0',
-      // Three processes share a PostgreSQL that allows 100 connections with whatever else runs
-      // (the rest of the test suite, in CI); a batch needs one connection at a time.
-      DATABASE_POOL_SIZE: '6',
-      ...spec.env,
-    }, (index, env) => processEnv(spec, index, env, links));
+    group = await startServiceGroup(
+      spec.processes,
+      {
+        REDIS_URLS: nodes.map((n) => n.url).join(','),
+        REDIS_COMMAND_TIMEOUT_MS: String(SCENARIO_REDIS_COMMAND_TIMEOUT_MS),
+        // The scenarios test the lock and the database; a per-user claim limit would turn long
+        // retry loops during an outage into 429s that say nothing about either.
+        CLAIM_RATE_LIMIT_PER_USER: '0',
+        // Three processes share a PostgreSQL that allows 100 connections with whatever else runs
+        // (the rest of the test suite, in CI); a batch needs one connection at a time.
+        DATABASE_POOL_SIZE: '6',
+        ...spec.env,
+      },
+      (index, env) => processEnv(spec, index, env, links),
+    );
     const concurrency = spec.concurrency ?? 60;
     http = new HttpPool(group.urls, Math.ceil(concurrency / group.urls.length) + 2, spec.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
     const runId = `${spec.id}${Date.now().toString(36)}`;
@@ -91,18 +95,43 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
     const created = await http.request('POST', '/api/coupons', { name: couponName, amount: spec.stock }, admin);
     if (created.status !== 201) throw new Error(`creating ${couponName}: ${created.status} ${JSON.stringify(created.body)}`);
     const seeded = await seedUsers({
-      http, databaseUrl: group.databaseUrl, prefix: `f${runId}_`, count: spec.users + 1, password: `fault-${runId}`, concurrency: 32,
+      http,
+      databaseUrl: group.databaseUrl,
+      prefix: `f${runId}_`,
+      count: spec.users + 1,
+      password: `fault-${runId}`,
+      concurrency: 32,
     });
     const probe = seeded.users.pop()!;
     const users = seeded.users;
     const sale: SaleContext = {
-      group, nodes, couponName, users, probe, http, databaseLink, redisLink, clockFile, check, note: (text) => notes.push(text),
+      group,
+      nodes,
+      couponName,
+      users,
+      probe,
+      http,
+      databaseLink,
+      redisLink,
+      clockFile,
+      check,
+      note: (text) => notes.push(text),
     };
 
     let fault: Promise<void> | null = null;
     const run = await runSale({
-      http, couponName, users, stock: spec.stock, concurrency, doubleDip: spec.doubleDip ?? 0, seed: spec.id,
-      durationSeconds: SALE_MAX_SECONDS, retries: 100, retryDelayMs: RETRY_DELAY_MS, slotReleaseAfterMs: spec.slotReleaseAfterMs, idempotencyKeys: spec.idempotencyKeys,
+      http,
+      couponName,
+      users,
+      stock: spec.stock,
+      concurrency,
+      doubleDip: spec.doubleDip ?? 0,
+      seed: spec.id,
+      durationSeconds: SALE_MAX_SECONDS,
+      retries: 100,
+      retryDelayMs: RETRY_DELAY_MS,
+      slotReleaseAfterMs: spec.slotReleaseAfterMs,
+      idempotencyKeys: spec.idempotencyKeys,
       onProgress: ({ done, total }) => {
         if (spec.fault && !fault && done >= total * (spec.faultAt ?? 0.3)) {
           fault = spec.fault(sale).catch((error: Error) => {
@@ -112,7 +141,7 @@ export async function runFaultSale(spec: FaultSale): Promise<ScenarioResult> {
       },
     });
     if (spec.fault && !fault) check('the fault was injected mid-sale', false, 'the sale ended before the fault point');
-    await fault;
+    await (fault as Promise<void> | null);
     if (spec.after) await spec.after(sale, run);
 
     const couponAnswer = await http.request('GET', `/api/coupons/${couponName}`, undefined, users[0].token);

@@ -6,7 +6,7 @@ import type { SaleReport } from './sale-report';
  * Code that runs in the browser. It is serialised with toString, so it may use only its
  * parameters, JavaScript built-ins and the other page functions of the same page (by name).
  */
- 
+
 export type PageFunction = (...args: any[]) => unknown;
 
 /** What a page shows: `data` is exactly the object the tool prints with `--json`; `draw(kit, data)` draws it. */
@@ -96,7 +96,6 @@ h1 { font-size: 20px; margin: 8px 0 4px; } h2 { font-size: 15px; margin: 0 0 8px
 .verdict { font-weight: 600; margin-top: 8px; }
 `;
 
- 
 /** Page function: the building blocks every page draws with (cards in a grid, charts, a check list). */
 function reportKit(Chart: any, doc: any) {
   const root = doc.getElementById('report');

@@ -16,9 +16,13 @@ async function main(): Promise<void> {
   const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
   await channel.bindQueue(queue, config.EVENTS_EXCHANGE, process.argv[2] ?? '#');
   process.stderr.write(`tailing ${config.EVENTS_EXCHANGE} (${process.argv[2] ?? '#'}); Ctrl-C to stop\n`);
-  await channel.consume(queue, (message) => {
-    if (message) process.stdout.write(`${message.content.toString()}\n`);
-  }, { noAck: true });
+  await channel.consume(
+    queue,
+    (message) => {
+      if (message) process.stdout.write(`${message.content.toString()}\n`);
+    },
+    { noAck: true },
+  );
   let stopping = false;
   const stop = () => {
     stopping = true;

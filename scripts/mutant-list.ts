@@ -54,7 +54,9 @@ export const MUTANTS: Mutant[] = [
       {
         file: 'src/claims/claims.repository.ts',
         search:
-          "return withSpan('claim.commit_confirmation', {}, () => this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID));",
+          "return withSpan('claim.commit_confirmation', {}, () =>\n" +
+          '          this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID),\n' +
+          '        );',
         replace: 'throw error;',
       },
     ],

@@ -26,8 +26,16 @@ function table(results: ScenarioResult[]): string {
     const passed = r.checks.filter((c) => c.passed).length;
     lines.push(
       `| ${[
-        r.id, r.title, r.setup, `${r.users} / ${r.stock}`, r.claimsSent, r.granted,
-        ...ERROR_CODES.map((code) => r.answers[code] ?? 0), other || '-', r.rows, r.oversell,
+        r.id,
+        r.title,
+        r.setup,
+        `${r.users} / ${r.stock}`,
+        r.claimsSent,
+        r.granted,
+        ...ERROR_CODES.map((code) => r.answers[code] ?? 0),
+        other || '-',
+        r.rows,
+        r.oversell,
         passed === r.checks.length ? `${passed}/${r.checks.length} pass` : `**${r.checks.length - passed} FAILED**`,
       ].join(' | ')} |`,
     );
@@ -37,11 +45,13 @@ function table(results: ScenarioResult[]): string {
 
 function details(results: ScenarioResult[]): string {
   return results
-    .map((r) => [
-      `**${r.id}. ${r.title}** (${(r.durationMs / 1000).toFixed(0)} s with start-up and teardown)`,
-      ...r.notes.map((n) => `- ${n}`),
-      ...r.checks.map((c) => `- ${c.passed ? 'pass' : 'FAIL'}: ${c.name} (${c.detail})`),
-    ].join('\n'))
+    .map((r) =>
+      [
+        `**${r.id}. ${r.title}** (${(r.durationMs / 1000).toFixed(0)} s with start-up and teardown)`,
+        ...r.notes.map((n) => `- ${n}`),
+        ...r.checks.map((c) => `- ${c.passed ? 'pass' : 'FAIL'}: ${c.name} (${c.detail})`),
+      ].join('\n'),
+    )
     .join('\n\n');
 }
 

@@ -1,10 +1,9 @@
 import { LogLevel, Logger, RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
-import { readBodiesWithoutBind } from './common/body-reading';
 import { DomainErrorFilter, sendError } from './common/domain-error.filter';
 import { setupOpenApi } from './common/openapi';
 import { addSecurityHeaders } from './common/security-headers';
@@ -52,7 +51,6 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
   });
   app.useLogger(app.get(PinoAppLogger));
   addSecurityHeaders(app.getHttpAdapter().getInstance());
-  readBodiesWithoutBind(app.getHttpAdapter().getInstance());
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });
   // Prometheus scrapes /metrics by convention; probes have full paths of their own. Both stay outside /api.

@@ -55,5 +55,6 @@ if (cluster.isPrimary) {
     process.exit(1);
   }
 } else {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a worker loads the server here, synchronously, and only here
   require('./main');
 }

@@ -103,48 +103,101 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = () => inline ?? argv[++i];
     switch (flag) {
-      case '--url': options.urls = value().split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean); break;
-      case '--admin-user': options.adminUser = value(); break;
-      case '--admin-password': options.adminPassword = value(); break;
-      case '--database-url': options.databaseUrl = value(); break;
-      case '--users': options.users = positiveInt('--users', value()); break;
-      case '--stock': options.stock = positiveInt('--stock', value()); break;
-      case '--coupons': options.coupons = positiveInt('--coupons', value()); break;
-      case '--claims-per-user': options.claimsPerUser = positiveInt('--claims-per-user', value()); break;
-      case '--concurrency': options.concurrency = positiveInt('--concurrency', value()); break;
-      case '--double-dip': options.doubleDip = positiveInt('--double-dip', value(), 0); break;
-      case '--duration': options.durationSeconds = positiveInt('--duration', value()); break;
-      case '--retries': options.retries = positiveInt('--retries', value(), 0); break;
-      case '--retry-delay': options.retryDelayMs = positiveInt('--retry-delay', value(), 0); break;
-      case '--timeout': options.requestTimeoutMs = positiveInt('--timeout', value()); break;
-      case '--coupon': options.couponName = value(); break;
-      case '--seed': options.seed = positiveInt('--seed', value(), 0); break;
+      case '--url':
+        options.urls = value()
+          .split(',')
+          .map((u) => u.trim().replace(/\/+$/, ''))
+          .filter(Boolean);
+        break;
+      case '--admin-user':
+        options.adminUser = value();
+        break;
+      case '--admin-password':
+        options.adminPassword = value();
+        break;
+      case '--database-url':
+        options.databaseUrl = value();
+        break;
+      case '--users':
+        options.users = positiveInt('--users', value());
+        break;
+      case '--stock':
+        options.stock = positiveInt('--stock', value());
+        break;
+      case '--coupons':
+        options.coupons = positiveInt('--coupons', value());
+        break;
+      case '--claims-per-user':
+        options.claimsPerUser = positiveInt('--claims-per-user', value());
+        break;
+      case '--concurrency':
+        options.concurrency = positiveInt('--concurrency', value());
+        break;
+      case '--double-dip':
+        options.doubleDip = positiveInt('--double-dip', value(), 0);
+        break;
+      case '--duration':
+        options.durationSeconds = positiveInt('--duration', value());
+        break;
+      case '--retries':
+        options.retries = positiveInt('--retries', value(), 0);
+        break;
+      case '--retry-delay':
+        options.retryDelayMs = positiveInt('--retry-delay', value(), 0);
+        break;
+      case '--timeout':
+        options.requestTimeoutMs = positiveInt('--timeout', value());
+        break;
+      case '--coupon':
+        options.couponName = value();
+        break;
+      case '--seed':
+        options.seed = positiveInt('--seed', value(), 0);
+        break;
       case '--service-env': {
         const [key, ...rest] = value().split('=');
         options.serviceEnv[key] = rest.join('=');
         break;
       }
-      case '--check-events': checkEvents = true; break;
-      case '--events-url': eventsUrl = value(); break;
-      case '--events-exchange': eventsExchange = value(); break;
-      case '--events-within': eventsWithin = positiveInt('--events-within', value()); break;
-      case '--json': options.json = true; break;
-      case '--no-keys': options.idempotencyKeys = false; break;
+      case '--check-events':
+        checkEvents = true;
+        break;
+      case '--events-url':
+        eventsUrl = value();
+        break;
+      case '--events-exchange':
+        eventsExchange = value();
+        break;
+      case '--events-within':
+        eventsWithin = positiveInt('--events-within', value());
+        break;
+      case '--json':
+        options.json = true;
+        break;
+      case '--no-keys':
+        options.idempotencyKeys = false;
+        break;
       case '--report': {
         const path = value();
         if (!path || path.startsWith('--')) throw new Error('--report needs a file path, e.g. --report stress.html');
         options.reportPath = path;
         break;
       }
-      case '--help': case '-h': options.help = true; break;
-      default: throw new Error(`unknown option ${arg} (see --help)`);
+      case '--help':
+      case '-h':
+        options.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${arg} (see --help)`);
     }
   }
   if (options.couponName !== null && !/^[A-Za-z0-9_-]{1,64}$/.test(options.couponName)) {
     throw new Error('--coupon must be 1-64 characters of [A-Za-z0-9_-]');
   }
-  if (options.stock < options.coupons) throw new Error(`--stock (${options.stock}) must be at least --coupons (${options.coupons}): every coupon needs a unit`);
-  if (options.claimsPerUser > options.coupons) throw new Error('--claims-per-user must not exceed --coupons (a user claims distinct coupons)');
+  if (options.stock < options.coupons)
+    throw new Error(`--stock (${options.stock}) must be at least --coupons (${options.coupons}): every coupon needs a unit`);
+  if (options.claimsPerUser > options.coupons)
+    throw new Error('--claims-per-user must not exceed --coupons (a user claims distinct coupons)');
   if (checkEvents) {
     if (!/^amqps?:\/\/\S+$/.test(eventsUrl)) throw new Error('--events-url must be an amqp:// or amqps:// URL');
     options.events = { url: eventsUrl, exchange: eventsExchange, withinSeconds: eventsWithin };

@@ -13,7 +13,6 @@ import { progressPrinter } from './progress';
 
 export type Log = (line: string) => void;
 
-
 /** One complete stress run: set up, sell, check, tear down. */
 export async function runStress(options: StressOptions, log: Log): Promise<SaleReport> {
   let service: SelfHostedService | null = null;
@@ -29,7 +28,11 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
   }
   const urls = service ? [service.url] : options.urls!;
   const databaseUrl = service ? service.databaseUrl : options.databaseUrl;
-  const http = new HttpPool(urls, Math.max(1, Math.ceil(Math.max(options.concurrency, options.doubleDip) / urls.length)), options.requestTimeoutMs);
+  const http = new HttpPool(
+    urls,
+    Math.max(1, Math.ceil(Math.max(options.concurrency, options.doubleDip) / urls.length)),
+    options.requestTimeoutMs,
+  );
   try {
     const runId = Date.now().toString(36);
     const couponName = options.couponName ?? `STRESS_${options.seed}_${runId}`;
@@ -37,7 +40,8 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
     const coupons = splitStock(couponName, options.stock, options.coupons);
     for (const coupon of coupons) {
       const created = await http.request('POST', '/api/coupons', { name: coupon.name, amount: coupon.stock }, adminToken);
-      if (created.status !== 201) throw new Error(`creating coupon ${coupon.name} failed: ${created.status} ${JSON.stringify(created.body)}`);
+      if (created.status !== 201)
+        throw new Error(`creating coupon ${coupon.name} failed: ${created.status} ${JSON.stringify(created.body)}`);
     }
 
     const started = Date.now();
@@ -78,7 +82,14 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
       log('checking the events at the broker...');
       const granted = (coupon: string) => run.records.filter((r) => r.coupon === coupon && r.status === 200).map((r) => r.username);
       const holders = (coupon: string) => (databaseUrl ? holdersOf(databaseUrl, coupon) : Promise.resolve(granted(coupon)));
-      checks.push(...(await saleEventChecks(events, coupons.map((c) => c.name), holders, options.events!.withinSeconds * 1000)));
+      checks.push(
+        ...(await saleEventChecks(
+          events,
+          coupons.map((c) => c.name),
+          holders,
+          options.events!.withinSeconds * 1000,
+        )),
+      );
     }
     const report = buildReport(
       run,
@@ -110,6 +121,11 @@ export async function runStress(options: StressOptions, log: Log): Promise<SaleR
 function expectedGrants(coupons: { name: string; stock: number }[], users: number, claimsPerUser: number): number {
   const claimants = new Map(coupons.map((c) => [c.name, 0]));
   claimants.set(coupons[0].name, 1);
-  for (const wanted of claimPlan(users - 1, coupons.map((c) => c.name), claimsPerUser)) for (const name of wanted) claimants.set(name, claimants.get(name)! + 1);
+  for (const wanted of claimPlan(
+    users - 1,
+    coupons.map((c) => c.name),
+    claimsPerUser,
+  ))
+    for (const name of wanted) claimants.set(name, claimants.get(name)! + 1);
   return coupons.reduce((sum, c) => sum + Math.min(c.stock, claimants.get(c.name)!), 0);
 }

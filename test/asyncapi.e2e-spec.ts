@@ -22,7 +22,13 @@ describe('documentation/asyncapi.yaml', () => {
     expect(document?.version()).toMatch(/^3\./);
     const channel = document!.channels().all()[0];
     expect(channel.address()).toBe(JSON.parse(readFileSync(join(projectRoot(), 'env.example.json'), 'utf8')).EVENTS_EXCHANGE);
-    expect(channel.messages().all().map((m) => m.name()).sort()).toEqual([...EVENT_TYPES].sort());
+    expect(
+      channel
+        .messages()
+        .all()
+        .map((m) => m.name())
+        .sort(),
+    ).toEqual([...EVENT_TYPES].sort());
   });
 
   it('breaks on a broken document (the test can fail)', async () => {
@@ -40,10 +46,14 @@ describe('documentation/asyncapi.yaml', () => {
 
     it('every type of event matches its message schema, with no undocumented field', async () => {
       await t.api.createCoupon(admin, 'DOCUMENTED', 1);
-      expect((await t.api.patch('/api/coupons/DOCUMENTED', { amount: 2, ends_at: '2031-01-01T00:00:00Z' }, { token: admin })).status).toBe(200);
+      expect((await t.api.patch('/api/coupons/DOCUMENTED', { amount: 2, ends_at: '2031-01-01T00:00:00Z' }, { token: admin })).status).toBe(
+        200,
+      );
       for (const buyer of await makeUsers(t.api, 'documented_', 2)) expect((await t.api.claim(buyer.token, 'DOCUMENTED')).status).toBe(200);
       expect((await t.api.post('/api/coupons/DOCUMENTED/close', undefined, { token: admin })).status).toBe(200);
-      const rows: OutboxRow[] = await t.sql(`SELECT id, event_id, event_type, coupon_name, payload, occurred_at, attempts FROM outbox_events ORDER BY id`);
+      const rows: OutboxRow[] = await t.sql(
+        `SELECT id, event_id, event_type, coupon_name, payload, occurred_at, attempts FROM outbox_events ORDER BY id`,
+      );
       expect(new Set(rows.map((r) => r.event_type))).toEqual(new Set(EVENT_TYPES));
       const messages = raw.components.messages as Record<string, { name: string; payload: { $ref: string } }>;
       for (const row of rows) {
@@ -51,7 +61,11 @@ describe('documentation/asyncapi.yaml', () => {
         const schema = closed(resolve(message.payload, raw));
         const body = eventBody(row);
         const valid = ajv.validate(schema, body);
-        expect({ type: row.event_type, body, errors: valid ? null : ajv.errorsText() }).toEqual({ type: row.event_type, body, errors: null });
+        expect({ type: row.event_type, body, errors: valid ? null : ajv.errorsText() }).toEqual({
+          type: row.event_type,
+          body,
+          errors: null,
+        });
       }
     });
   });
@@ -62,7 +76,14 @@ type Schema = Record<string, any>;
 function resolve(schema: Schema, doc: Schema): Schema {
   if (Array.isArray(schema)) return schema.map((s) => resolve(s, doc));
   if (!schema || typeof schema !== 'object') return schema;
-  if (schema.$ref) return resolve(schema.$ref.slice(2).split('/').reduce((node: Schema, key: string) => node[key], doc), doc);
+  if (schema.$ref)
+    return resolve(
+      schema.$ref
+        .slice(2)
+        .split('/')
+        .reduce((node: Schema, key: string) => node[key], doc),
+      doc,
+    );
   return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, resolve(v as Schema, doc)]));
 }
 

@@ -24,20 +24,44 @@ describe('authentication and authorisation', () => {
 
   describe('bad tokens are 401 with a code, on every protected route', () => {
     const cases: [string, () => string, string][] = [
-      ['tampered payload (role: admin), original signature', () => {
-        const [header, , signature] = alice.split('.');
-        return `${header}.${b64({ ...claims(), role: 'admin', iat: now(), exp: now() + 600 })}.${signature}`;
-      }, 'TOKEN_INVALID'],
+      [
+        'tampered payload (role: admin), original signature',
+        () => {
+          const [header, , signature] = alice.split('.');
+          return `${header}.${b64({ ...claims(), role: 'admin', iat: now(), exp: now() + 600 })}.${signature}`;
+        },
+        'TOKEN_INVALID',
+      ],
       ['tampered signature', () => alice.slice(0, -3) + (alice.endsWith('AAA') ? 'BBB' : 'AAA'), 'TOKEN_INVALID'],
-      ['signed with another key', () => sign(claims(), 'another-secret-that-is-also-long-enough', { algorithm: 'HS256', expiresIn: 600 }), 'TOKEN_INVALID'],
+      [
+        'signed with another key',
+        () => sign(claims(), 'another-secret-that-is-also-long-enough', { algorithm: 'HS256', expiresIn: 600 }),
+        'TOKEN_INVALID',
+      ],
       ['alg: none', () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims(), role: 'admin', exp: now() + 600 })}.`, 'TOKEN_INVALID'],
-      ['HS512 with the right secret (only HS256 is accepted)', () => sign(claims(), secret(), { algorithm: 'HS512', expiresIn: 600 }), 'TOKEN_INVALID'],
+      [
+        'HS512 with the right secret (only HS256 is accepted)',
+        () => sign(claims(), secret(), { algorithm: 'HS512', expiresIn: 600 }),
+        'TOKEN_INVALID',
+      ],
       ['expired', () => sign({ ...claims(), exp: now() - 10 }, secret(), { algorithm: 'HS256' }), 'TOKEN_EXPIRED'],
-      ['not yet valid (nbf in the future)', () => sign(claims(), secret(), { algorithm: 'HS256', notBefore: 600, expiresIn: 1200 }), 'TOKEN_INVALID'],
-      ['valid signature but no subject', () => sign({ username: 'alice', role: 'user' }, secret(), { algorithm: 'HS256', expiresIn: 600 }), 'TOKEN_INVALID'],
+      [
+        'not yet valid (nbf in the future)',
+        () => sign(claims(), secret(), { algorithm: 'HS256', notBefore: 600, expiresIn: 1200 }),
+        'TOKEN_INVALID',
+      ],
+      [
+        'valid signature but no subject',
+        () => sign({ username: 'alice', role: 'user' }, secret(), { algorithm: 'HS256', expiresIn: 600 }),
+        'TOKEN_INVALID',
+      ],
       ['garbage', () => 'not-a-jwt', 'TOKEN_INVALID'],
       ['three empty parts', () => '..', 'TOKEN_INVALID'],
-      ['payload segment that is not JSON (was a 500)', () => `${alice.split('.')[0]}.${Buffer.from('{"sub":"1"').toString('base64url')}.sig`, 'TOKEN_INVALID'],
+      [
+        'payload segment that is not JSON (was a 500)',
+        () => `${alice.split('.')[0]}.${Buffer.from('{"sub":"1"').toString('base64url')}.sig`,
+        'TOKEN_INVALID',
+      ],
       ['JSON header that is not an object', () => `${Buffer.from('"x"').toString('base64url')}.${b64(claims())}.sig`, 'TOKEN_INVALID'],
     ];
 
@@ -61,7 +85,7 @@ describe('authentication and authorisation', () => {
       ['Bearer with no token', { authorization: 'Bearer ' }, 'TOKEN_INVALID'],
       ['two tokens', { authorization: 'Bearer a.b.c d.e.f' }, 'TOKEN_INVALID'],
     ])('%s', async (_, headers, code) => {
-      const res = await t.api.get('/api/coupons/AUTHZ', { headers: headers as Record<string, string> });
+      const res = await t.api.get('/api/coupons/AUTHZ', { headers: headers });
       expect(res.status).toBe(401);
       expect(res.body.code).toBe(code);
     });
@@ -154,7 +178,9 @@ describe('authentication and authorisation', () => {
         // Bounded by USER_REVOCATION_POLL_MS (200 ms here) plus one query; 5 s is the hang guard.
         expect(Date.now() - deletedAt).toBeLessThan(2000);
 
-        expect((await t.api.post('/api/users/login', { username: 'doomed', password: 'password123' })).body.code).toBe('INVALID_CREDENTIALS');
+        expect((await t.api.post('/api/users/login', { username: 'doomed', password: 'password123' })).body.code).toBe(
+          'INVALID_CREDENTIALS',
+        );
       } finally {
         await other.close();
       }

@@ -6,7 +6,16 @@ import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/config.loader';
 import { deleteKeysWithPrefix, freePort } from '../harness/redis-node';
-import { BuiltStage, Stage, commandOf, copyContext, dockerignore, parseDockerfile, replayDockerfile, run } from './support/dockerfile-replay';
+import {
+  BuiltStage,
+  Stage,
+  commandOf,
+  copyContext,
+  dockerignore,
+  parseDockerfile,
+  replayDockerfile,
+  run,
+} from './support/dockerfile-replay';
 import { dropDatabase } from '../harness/database-checks';
 import { LOCAL_BROKER, deleteExchange, exchangeExists } from '../harness/event-queue';
 import { SHARED_REDIS_URL, databaseUrl, isolatedNames } from './support/test-app';
@@ -94,9 +103,15 @@ describe('docker-compose.yml', () => {
 
   it('provisions Prometheus and Grafana from the files in deploy/, pointed at the compose services', () => {
     const mounts = (name: string) =>
-      Object.fromEntries((services[name].volumes as string[]).map((v) => v.split(':')).filter(([from]) => from.startsWith('./')).map(([from, to]) => [to, from]));
+      Object.fromEntries(
+        (services[name].volumes as string[])
+          .map((v) => v.split(':'))
+          .filter(([from]) => from.startsWith('./'))
+          .map(([from, to]) => [to, from]),
+      );
     for (const name of ['prometheus', 'grafana']) {
-      for (const from of Object.values(mounts(name))) expect({ from, exists: existsSync(join(ROOT, from)) }).toEqual({ from, exists: true });
+      for (const from of Object.values(mounts(name)))
+        expect({ from, exists: existsSync(join(ROOT, from)) }).toEqual({ from, exists: true });
     }
     const prometheusDir = mounts('prometheus')['/etc/prometheus'];
     expect(services.prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
@@ -112,18 +127,23 @@ describe('docker-compose.yml', () => {
     const provider = parse(read(`${grafana['/etc/grafana/provisioning']}/dashboards/flash-sale.yml`)).providers[0];
     const dashboardFile = Object.entries(grafana).find(([to]) => to.startsWith(provider.options.path + '/'))![1];
     const dashboard = JSON.parse(read(dashboardFile));
-    const uids = new Set(dashboard.panels.flatMap((panel: any) => [panel.datasource, ...(panel.targets ?? []).map((t: any) => t.datasource)]).filter(Boolean).map((d: any) => d.uid));
+    const uids = new Set(
+      dashboard.panels
+        .flatMap((panel: any) => [panel.datasource, ...(panel.targets ?? []).map((t: any) => t.datasource)])
+        .filter(Boolean)
+        .map((d: any) => d.uid),
+    );
     expect([...uids]).toEqual([datasource.uid]);
   });
 
-  it('sets only real config keys, and the values pass the service\'s own validation', () => {
+  it("sets only real config keys, and the values pass the service's own validation", () => {
     for (const name of apis) {
       const environment = services[name].environment as Record<string, string>;
       for (const key of Object.keys(environment)) expect({ key, known: CONFIG_KEYS.includes(key) }).toEqual({ key, known: true });
       const required: string[] = [];
       const values = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, interpolate(String(v), required)]));
       // Secrets have no default: compose refuses to start without them.
-      expect(required.sort()).toEqual(['ADMIN_PASSWORD', 'JWT_SECRET', 'POSTGRES_PASSWORD']);
+      expect(required.sort()).toEqual(['ADMIN_PASSWORD', 'JWT_SECRET', 'POSTGRES_PASSWORD', 'RABBITMQ_PASSWORD']);
       const config = loadConfig({}, values);
       expect(config.NODE_ENV).toBe('production');
       expect(config.REDIS_URLS).toBe('redis://redis-1:6379,redis://redis-2:6379,redis://redis-3:6379');
@@ -136,19 +156,25 @@ describe('docker-compose.yml', () => {
       // Both instances relay events to the compose broker, as its own user, with a password that has no default.
       const broker = new URL(config.EVENTS_URL);
       const mq = services.rabbitmq.environment;
-      expect([broker.protocol, broker.hostname, broker.port, broker.username]).toEqual(['amqp:', 'rabbitmq', '5672', mq.RABBITMQ_DEFAULT_USER]);
+      expect([broker.protocol, broker.hostname, broker.port, broker.username]).toEqual([
+        'amqp:',
+        'rabbitmq',
+        '5672',
+        mq.RABBITMQ_DEFAULT_USER,
+      ]);
       const brokerRequired: string[] = [];
       expect(broker.password).toBe(interpolate(mq.RABBITMQ_DEFAULT_PASS, brokerRequired));
       expect(brokerRequired).toEqual(['RABBITMQ_PASSWORD']);
     }
   });
 
-  it("refuses to start Grafana without its admin password, and never defaults it", async () => {
+  it('refuses to start Grafana without its admin password, and never defaults it', async () => {
     // Compose's own ${VAR:?} would stop `docker compose up` without the profile too: the entrypoint refuses instead.
     expect(services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toBe('${GRAFANA_ADMIN_PASSWORD:-}');
     const [shell, flag, script, name] = services.grafana.entrypoint as string[];
     // Compose turns $$ into $ before the container's shell sees it.
-    const start = (password: string) => run([shell, flag, script.replace(/\$\$/g, '$'), name], tmpdir(), { PATH: '/usr/bin:/bin', GF_SECURITY_ADMIN_PASSWORD: password });
+    const start = (password: string) =>
+      run([shell, flag, script.replace(/\$\$/g, '$'), name], tmpdir(), { PATH: '/usr/bin:/bin', GF_SECURITY_ADMIN_PASSWORD: password });
     await expect(start('')).rejects.toThrow(/exited with 1[\s\S]*set GRAFANA_ADMIN_PASSWORD/);
     // With a password it goes on to Grafana's own /run.sh (absent here: 127, not found).
     await expect(start('s3cret')).rejects.toThrow(/exited with 127/);
@@ -178,14 +204,27 @@ describe('Dockerfile', () => {
 
   it('reads .dockerignore as Docker does: a matching folder takes its contents with it', () => {
     const ignored = dockerignore(read('.dockerignore'));
-    for (const path of ['node_modules/pg/package.json', 'dist/src/main.js', '.git/HEAD', 'env.json', 'test/containers.e2e-spec.ts', 'npm-debug.log', 'deploy/prometheus/alerts.yml']) {
+    for (const path of [
+      'node_modules/pg/package.json',
+      'dist/src/main.js',
+      '.git/HEAD',
+      'env.json',
+      'test/containers.e2e-spec.ts',
+      'npm-debug.log',
+      'deploy/prometheus/alerts.yml',
+    ]) {
       expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: true });
     }
     for (const path of ['package.json', 'package-lock.json', 'src/main.ts', 'migrations', 'env.example.json']) {
       expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: false });
     }
     const rules = dockerignore('*.md\n!README.md\ndocs/**/draft-?.txt\n');
-    expect([rules('NOTES.md'), rules('README.md'), rules('docs/a/b/draft-1.txt'), rules('docs/draft-12.txt')]).toEqual([true, false, true, false]);
+    expect([rules('NOTES.md'), rules('README.md'), rules('docs/a/b/draft-1.txt'), rules('docs/draft-12.txt')]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
     const folder = dockerignore('docs\n!docs/keep.md\n');
     expect([folder('docs/other.md'), folder('docs/keep.md'), folder.hasExceptions]).toEqual([true, false, true]);
   });
@@ -223,8 +262,10 @@ describe('the image, built by replaying the Dockerfile', () => {
       npm_config_update_notifier: 'false',
       // The host's npm settings (registry, CA file) reach RUN steps as the build's network would:
       // npm started on the pinned Node looks for its global config beside that binary, not in /usr/etc.
-      ...Object.fromEntries(Object.entries(process.env).filter(([key, value]) => /^npm_config_(globalconfig|userconfig|cafile|registry)$/.test(key) && value)),
-    } as Record<string, string>;
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([key, value]) => /^npm_config_(globalconfig|userconfig|cafile|registry)$/.test(key) && value),
+      ),
+    };
     stages = await replayDockerfile(read('Dockerfile'), join(buildDir, 'context'), buildDir, hostEnv);
     runtime = stages[stages.length - 1];
     const size = execFileSync('du', ['-sk', join(runtime.root, runtime.workdir, 'node_modules')], { encoding: 'utf8' });
@@ -232,7 +273,10 @@ describe('the image, built by replaying the Dockerfile', () => {
 
     const required: string[] = [];
     const environment = Object.fromEntries(
-      Object.entries(compose.services['api-1'].environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v), required)]),
+      Object.entries(compose.services['api-1'].environment as Record<string, string>).map(([k, v]) => [
+        k,
+        interpolate(String(v), required),
+      ]),
     );
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -279,7 +323,8 @@ describe('the image, built by replaying the Dockerfile', () => {
     const app = join(runtime.root, runtime.workdir);
     expect(readdirSync(app).sort()).toEqual(['dist', 'env.example.json', 'node_modules', 'package.json']);
     expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
-    for (const tool of ['undici', 'hdr-histogram-js', 'chart.js', 'jest']) expect({ tool, shipped: existsSync(join(app, 'node_modules', tool)) }).toEqual({ tool, shipped: false });
+    for (const tool of ['undici', 'hdr-histogram-js', 'chart.js', 'jest'])
+      expect({ tool, shipped: existsSync(join(app, 'node_modules', tool)) }).toEqual({ tool, shipped: false });
     expect(existsSync(join(app, 'dist', 'src', 'main.js'))).toBe(true);
     // tsconfig.build.json compiles the service alone, and the tools are not in the build context.
     expect(readdirSync(join(app, 'dist')).sort()).toEqual(['migrations', 'src']);
@@ -289,7 +334,10 @@ describe('the image, built by replaying the Dockerfile', () => {
     const deadline = Date.now() + 60_000;
     let status = 0;
     while (Date.now() < deadline && service!.exitCode === null) {
-      status = await fetch(`${url}/api/healthcheck`).then((r) => r.status, () => 0);
+      status = await fetch(`${url}/api/healthcheck`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -308,7 +356,9 @@ describe('the image, built by replaying the Dockerfile', () => {
     const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...runtime.env, PORT: new URL(url).port };
     await expect(run(commandOf(check), join(runtime.root, runtime.workdir), env)).resolves.toBeDefined();
     // ... and fails when nothing answers, so the pass above means something.
-    await expect(run(commandOf(check), join(runtime.root, runtime.workdir), { ...env, PORT: String(await freePort()) })).rejects.toThrow(/exited with 1/);
+    await expect(run(commandOf(check), join(runtime.root, runtime.workdir), { ...env, PORT: String(await freePort()) })).rejects.toThrow(
+      /exited with 1/,
+    );
   });
 
   it('runs `npm run migration:run` from the runtime stage (compiled migrations, no TypeScript compiler)', async () => {

@@ -1,5 +1,5 @@
 import { loadConfig } from '../src/config/config.loader';
-import { TestApp, startTestApp } from './support/test-app';
+import { startTestApp } from './support/test-app';
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -4,10 +4,7 @@ import { TestApp, makeUsers, startAppWithUser } from './support/test-app';
 const NO_BROKER = 'amqp://guest:guest@127.0.0.1:1';
 
 const outbox = (t: TestApp, coupon: string) =>
-  t.sql(
-    `SELECT event_type, payload, occurred_at, event_id FROM outbox_events WHERE coupon_name = $1 ORDER BY id`,
-    [coupon],
-  );
+  t.sql(`SELECT event_type, payload, occurred_at, event_id FROM outbox_events WHERE coupon_name = $1 ORDER BY id`, [coupon]);
 
 describe('event outbox: each change writes its events in its own transaction', () => {
   describe('with EVENTS_URL set', () => {
@@ -29,9 +26,20 @@ describe('event outbox: each change writes its events in its own transaction', (
 
       const rows = await outbox(t, 'OUTBOX');
       expect(rows.map((r) => r.event_type)).toEqual([
-        'coupon.created', 'claim.granted', 'claim.granted', 'coupon.sold_out', 'coupon.updated', 'claim.granted', 'coupon.sold_out', 'coupon.closed',
+        'coupon.created',
+        'claim.granted',
+        'claim.granted',
+        'coupon.sold_out',
+        'coupon.updated',
+        'claim.granted',
+        'coupon.sold_out',
+        'coupon.closed',
       ]);
-      expect(rows.filter((r) => r.event_type === 'claim.granted').map((r) => r.payload.user_id)).toEqual(['outbox_0', 'outbox_1', 'outboxuser']);
+      expect(rows.filter((r) => r.event_type === 'claim.granted').map((r) => r.payload.user_id)).toEqual([
+        'outbox_0',
+        'outbox_1',
+        'outboxuser',
+      ]);
       const claims = await t.sql(
         `SELECT u.username, uc.claimed_at FROM user_claims uc JOIN users u ON u.id = uc.user_id JOIN coupons c ON c.id = uc.coupon_id
           WHERE c.name = 'OUTBOX' ORDER BY uc.id`,

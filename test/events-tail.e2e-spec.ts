@@ -8,7 +8,9 @@ const TAIL = join(__dirname, '..', 'dist', 'scripts', 'events-tail.js');
 describe('npm run events:tail', () => {
   const exchange = `test-events-tail-${process.pid}-${Date.now().toString(36)}`;
   let t: TestApp, admin: string, user: string;
-  beforeAll(async () => ({ t, admin, user } = await startAppWithUser('tailuser', { EVENTS_URL: LOCAL_BROKER.url, EVENTS_EXCHANGE: exchange })));
+  beforeAll(
+    async () => ({ t, admin, user } = await startAppWithUser('tailuser', { EVENTS_URL: LOCAL_BROKER.url, EVENTS_EXCHANGE: exchange })),
+  );
   afterAll(async () => {
     await t.close();
     await deleteExchange(exchange);
@@ -26,7 +28,11 @@ describe('npm run events:tail', () => {
 
     expect((await t.api.createCoupon(admin, 'TAILED', 1)).status).toBe(201);
     expect((await t.api.claim(user, 'TAILED')).status).toBe(200);
-    const lines = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const lines = () =>
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line));
     for (let waited = 0; lines().length < 3 && waited < 10_000; waited += 50) await sleep(50);
     expect(lines().map((e) => [e.type, e.coupon_name])).toEqual([
       ['coupon.created', 'TAILED'],

@@ -9,10 +9,14 @@ import { ScenarioResult } from '../harness/fault-sale';
 describe('events: a sale relayed to RabbitMQ by two API processes', () => {
   const failed = (result: ScenarioResult) => result.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
 
-  it(QUIET_SALE_WITH_EVENTS.title, async () => {
-    const result = await QUIET_SALE_WITH_EVENTS.run();
-    expect(failed(result)).toEqual([]);
-    expect(result.rows).toBe(result.stock);
-    expect(result.checks.length).toBeGreaterThan(10);
-  }, 180_000);
+  it(
+    QUIET_SALE_WITH_EVENTS.title,
+    async () => {
+      const result = await QUIET_SALE_WITH_EVENTS.run();
+      expect(failed(result)).toEqual([]);
+      expect(result.rows).toBe(result.stock);
+      expect(result.checks.length).toBeGreaterThan(10);
+    },
+    180_000,
+  );
 });

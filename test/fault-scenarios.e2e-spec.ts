@@ -13,15 +13,19 @@ describe('scale-out and faults (separate API processes, a 3-node Redlock quorum)
   const failed = (result: ScenarioResult) => result.checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
 
   for (const scenario of FAULT_SCENARIOS) {
-    it(`${scenario.id}. ${scenario.title}`, async () => {
-      const result = await scenario.run();
-      expect(failed(result)).toEqual([]);
-      // Every scenario judged something, and the database fence held.
-      expect(result.checks.length).toBeGreaterThan(2);
-      expect(result.oversell).toBe(0);
-      expect(result.rows).toBeGreaterThan(0);
-      if (scenario.requiredChecks) expect(result.checks.map((c) => c.name)).toEqual(expect.arrayContaining(scenario.requiredChecks));
-      if (scenario.sellsOut) expect(result.rows).toBe(result.stock);
-    }, SCENARIO_TIMEOUT_MS);
+    it(
+      `${scenario.id}. ${scenario.title}`,
+      async () => {
+        const result = await scenario.run();
+        expect(failed(result)).toEqual([]);
+        // Every scenario judged something, and the database fence held.
+        expect(result.checks.length).toBeGreaterThan(2);
+        expect(result.oversell).toBe(0);
+        expect(result.rows).toBeGreaterThan(0);
+        if (scenario.requiredChecks) expect(result.checks.map((c) => c.name)).toEqual(expect.arrayContaining(scenario.requiredChecks));
+        if (scenario.sellsOut) expect(result.rows).toBe(result.stock);
+      },
+      SCENARIO_TIMEOUT_MS,
+    );
   }
 });

@@ -11,7 +11,8 @@ const timed = async (send: () => Promise<ApiResponse>): Promise<ApiResponse & { 
   return { ...answer, ms: performance.now() - started };
 };
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 
 describe('registration limit per client address (Redis-backed, shared by every process)', () => {
   it('holds across two processes: the 5th registration from one address is 429 with Retry-After and writes nothing', async () => {
@@ -21,7 +22,16 @@ describe('registration limit per client address (Redis-backed, shared by every p
       const apis = [t.api, other.api, t.api, other.api];
       const statuses = [];
       // X-Forwarded-For is not believed without TRUST_PROXY: one address, whatever the header says.
-      for (const [i, api] of apis.entries()) statuses.push((await api.post('/api/users/register', { username: `farm_${i}`, password: 'password123' }, { headers: { 'x-forwarded-for': `10.0.0.${i}` } })).status);
+      for (const [i, api] of apis.entries())
+        statuses.push(
+          (
+            await api.post(
+              '/api/users/register',
+              { username: `farm_${i}`, password: 'password123' },
+              { headers: { 'x-forwarded-for': `10.0.0.${i}` } },
+            )
+          ).status,
+        );
       expect(statuses).toEqual([201, 201, 201, 201]);
       for (const api of [t.api, other.api]) {
         const limited = await api.register(`farm_over_${api === t.api ? 'a' : 'b'}`);
@@ -48,10 +58,21 @@ describe('registration limit per client address (Redis-backed, shared by every p
   });
 
   it('behind a trusted proxy each forwarded client has its own budget, and the window expires', async () => {
-    const t = await startTestApp({ REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2, REGISTRATION_RATE_LIMIT_WINDOW_MS: 1000, TRUST_PROXY: '127.0.0.1' });
+    const t = await startTestApp({
+      REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2,
+      REGISTRATION_RATE_LIMIT_WINDOW_MS: 1000,
+      TRUST_PROXY: '127.0.0.1',
+    });
     try {
       let n = 0;
-      const from = async (ip: string) => (await t.api.post('/api/users/register', { username: `proxied_${n++}`, password: 'password123' }, { headers: { 'x-forwarded-for': ip } })).status;
+      const from = async (ip: string) =>
+        (
+          await t.api.post(
+            '/api/users/register',
+            { username: `proxied_${n++}`, password: 'password123' },
+            { headers: { 'x-forwarded-for': ip } },
+          )
+        ).status;
       expect([await from('203.0.113.1'), await from('203.0.113.1'), await from('203.0.113.1')]).toEqual([201, 201, 429]);
       expect(await from('203.0.113.2')).toBe(201);
       await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -98,13 +119,19 @@ describe('password hashing is bounded per process', () => {
     }
     // "At once": refusals do not wait for a hash. A cost-12 hash takes hundreds of ms here.
     const hashMs = Math.min(...answers.filter((a) => a.status === 201).map((a) => a.ms));
-    expect(percentile(answers.filter((a) => a.status === 503).map((a) => a.ms), 0.9)).toBeLessThan(hashMs / 2);
+    expect(
+      percentile(
+        answers.filter((a) => a.status === 503).map((a) => a.ms),
+        0.9,
+      ),
+    ).toBeLessThan(hashMs / 2);
     // Most were refused as they arrived, before their body was read.
     expect(t.app.get(HashingLoadShedder).answered).toBeGreaterThanOrEqual(refused.length / 2);
 
     const stored = (await t.sql<{ username: string }>(`SELECT username FROM users WHERE username LIKE 'flood_%'`)).map((r) => r.username);
     expect(stored.sort()).toEqual([...created].sort());
-    for (const name of created) expect((await t.api.post('/api/users/login', { username: name, password: 'password123' })).status).toBe(200);
+    for (const name of created)
+      expect((await t.api.post('/api/users/login', { username: name, password: 'password123' })).status).toBe(200);
     // The slot is free again: a refused name registers now.
     expect((await t.api.register(refused[0])).status).toBe(201);
   });
@@ -112,7 +139,9 @@ describe('password hashing is bounded per process', () => {
   it('a wrong-password login flood is bounded the same way, and a right password works once it stops', async () => {
     await t.api.register('patient');
     const answers = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => t.api.post('/api/users/login', { username: i % 2 ? 'patient' : `nobody_${i}`, password: 'wrong-password' })),
+      Array.from({ length: 30 }, (_, i) =>
+        t.api.post('/api/users/login', { username: i % 2 ? 'patient' : `nobody_${i}`, password: 'wrong-password' }),
+      ),
     );
     const codes = answers.map((a) => a.body.code);
     expect(codes.filter((c) => c === 'AUTH_BUSY').length).toBeGreaterThanOrEqual(20);
@@ -143,4 +172,3 @@ describe('password hashing is bounded per process', () => {
     expect(() => loadConfig({}, { REGISTRATION_RATE_LIMIT_PER_ADDRESS: 'many' })).toThrow(/REGISTRATION_RATE_LIMIT_PER_ADDRESS/);
   });
 });
-

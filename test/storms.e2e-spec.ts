@@ -75,8 +75,17 @@ describe('a login storm: only what cannot be served within the bound is refused,
       return performance.now() - started;
     })();
     // BCRYPT_COST as stored: the queue's first drain-rate estimate is a hash at the configured cost.
-    t = await startTestApp({ BCRYPT_COST: SLOW_COST, BCRYPT_MAX_CONCURRENT: 1, BCRYPT_QUEUE_MAX_WAIT_MS: Math.round(4 * hashMs), TRUST_PROXY: 'true' });
-    await insertUsers(t, Array.from({ length: CLIENTS }, (_, i) => `storm_${i}`), SLOW_COST);
+    t = await startTestApp({
+      BCRYPT_COST: SLOW_COST,
+      BCRYPT_MAX_CONCURRENT: 1,
+      BCRYPT_QUEUE_MAX_WAIT_MS: Math.round(4 * hashMs),
+      TRUST_PROXY: 'true',
+    });
+    await insertUsers(
+      t,
+      Array.from({ length: CLIENTS }, (_, i) => `storm_${i}`),
+      SLOW_COST,
+    );
   });
   afterAll(() => t.close());
 
@@ -124,7 +133,11 @@ describe('a client over its limit is refused by the process itself, without a Re
   });
 
   it('past the registration limit, later registrations from that address are 429 with no script call, in every process after its first refusal', async () => {
-    t = await startTestApp({ REDIS_URLS: redisNode.url, REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2, REGISTRATION_RATE_LIMIT_WINDOW_MS: 60_000 });
+    t = await startTestApp({
+      REDIS_URLS: redisNode.url,
+      REGISTRATION_RATE_LIMIT_PER_ADDRESS: 2,
+      REGISTRATION_RATE_LIMIT_WINDOW_MS: 60_000,
+    });
     const other = await startSiblingApp(t);
     try {
       expect([(await t.api.register('lim_1')).status, (await t.api.register('lim_2')).status]).toEqual([201, 201]);
@@ -153,7 +166,11 @@ describe('a client over its limit is refused by the process itself, without a Re
 
   it('once the window can have room again, the process asks Redis again and admits what Redis admits', async () => {
     const WINDOW_MS = 1_000;
-    t = await startTestApp({ REDIS_URLS: redisNode.url, REGISTRATION_RATE_LIMIT_PER_ADDRESS: 1, REGISTRATION_RATE_LIMIT_WINDOW_MS: WINDOW_MS });
+    t = await startTestApp({
+      REDIS_URLS: redisNode.url,
+      REGISTRATION_RATE_LIMIT_PER_ADDRESS: 1,
+      REGISTRATION_RATE_LIMIT_WINDOW_MS: WINDOW_MS,
+    });
     try {
       expect((await t.api.register('win_1')).status).toBe(201);
       expect((await t.api.register('win_2')).status).toBe(429);

@@ -19,7 +19,18 @@ const eventChecksOf = (stdout: string) =>
 
 describe('npm run stress --check-events', () => {
   it('checks the events at the local RabbitMQ against the database, and they hold', async () => {
-    const result = await stress(['--users', '300', '--stock', '80', '--concurrency', '64', '--double-dip', '5', '--check-events', '--json']);
+    const result = await stress([
+      '--users',
+      '300',
+      '--stock',
+      '80',
+      '--concurrency',
+      '64',
+      '--double-dip',
+      '5',
+      '--check-events',
+      '--json',
+    ]);
     expect(result.stderr).toContain('checking the events at the broker');
     const checks = eventChecksOf(result.stdout);
     expect(checks.filter((c) => !c.passed)).toEqual([]);
@@ -34,9 +45,24 @@ describe('npm run stress --check-events', () => {
 
   it('fails the run when the service publishes no events (the checks can fail)', async () => {
     const result = await stress([
-      '--users', '100', '--stock', '20', '--concurrency', '32', '--double-dip', '0', '--check-events', '--events-within', '3', '--service-env', 'EVENTS_URL=', '--json',
+      '--users',
+      '100',
+      '--stock',
+      '20',
+      '--concurrency',
+      '32',
+      '--double-dip',
+      '0',
+      '--check-events',
+      '--events-within',
+      '3',
+      '--service-env',
+      'EVENTS_URL=',
+      '--json',
     ]);
-    const failed = eventChecksOf(result.stdout).filter((c) => !c.passed).map((c) => c.name);
+    const failed = eventChecksOf(result.stdout)
+      .filter((c) => !c.passed)
+      .map((c) => c.name);
     expect(failed).toEqual(expect.arrayContaining(['events: every claim.granted arrived within 3 s of the sale']));
     expect(result.code).not.toBe(0);
   });

@@ -128,7 +128,9 @@ describe('npm run stress', () => {
         { STRESS_ADMIN_PASSWORD: 'irrelevant-for-the-fake' },
       );
       expect(result.code).toBe(1);
-      expect(result.stdout).toMatch(/FAIL {2}successes = min\(stock, users\): failed on 1 of 5 coupons: MANY_2: \d+ successes, expected 10/);
+      expect(result.stdout).toMatch(
+        /FAIL {2}successes = min\(stock, users\): failed on 1 of 5 coupons: MANY_2: \d+ successes, expected 10/,
+      );
       expect(result.stdout).toMatch(/FAIL {2}remaining_amount = stock - successes: failed on 1 of 5 coupons: MANY_2/);
       expect(result.stdout).toContain('PASS  no user succeeded twice');
     } finally {

@@ -62,7 +62,10 @@ export class ClaimsRepository {
       // TypeORM releases the runner when its connection fails (PostgreSQL ended the session
       // while this process stalled, past DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS): the
       // "already released" that follows is that failure, and answers like it (503).
-      const error = thrown instanceof QueryRunnerAlreadyReleasedError ? new SessionLostError(`session lost mid-transaction: ${thrown.message}`) : thrown;
+      const error =
+        thrown instanceof QueryRunnerAlreadyReleasedError
+          ? new SessionLostError(`session lost mid-transaction: ${thrown.message}`)
+          : thrown;
       if (isDatabaseUnavailable(error)) {
         // The link is dead or wedged (a query got no answer): a ROLLBACK sent over it would wait
         // out a second query timeout (measured: 12 s instead of 6 before the batch answered), and
@@ -74,7 +77,9 @@ export class ClaimsRepository {
       }
       if (committing && settlements && isDatabaseUnavailable(error)) {
         // The connection died during COMMIT: the claims may or may not be in. Look, don't guess.
-        return withSpan('claim.commit_confirmation', {}, () => this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID));
+        return withSpan('claim.commit_confirmation', {}, () =>
+          this.confirmation.confirmCommit(batch, settlements!, error as Error, connection.processID),
+        );
       }
       throw error;
     } finally {

@@ -29,7 +29,7 @@ class ClaimLike {
   @IsOptional() @IsString() user_id?: string;
 }
 
-const body = (metatype: Function): ArgumentMetadata => ({ type: 'body', metatype: metatype as ArgumentMetadata['metatype'] });
+const body = (metatype: object): ArgumentMetadata => ({ type: 'body', metatype: metatype as ArgumentMetadata['metatype'] });
 
 describe('RequestValidationPipe: bodies validated once (@ValidatedOncePerBody)', () => {
   beforeEach(() => (checks = 0));

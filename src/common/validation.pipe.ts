@@ -24,11 +24,11 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-const VALIDATED_ONCE_PER_BODY = new Set<Function>();
+const VALIDATED_ONCE_PER_BODY = new Set<object>();
 const MEMO_MAX_BODY_CHARS = 512;
 const MEMO_ENTRIES_PER_DTO = 1000;
 /** Validated bodies per marked DTO, by JSON text. Validation is pure, so one memo serves every pipe. */
-const VALIDATED_BODIES = new Map<Function, Map<string, object>>();
+const VALIDATED_BODIES = new Map<object, Map<string, object>>();
 
 /**
  * A fresh DTO instance for a body this process has already validated for `dto`, or undefined
@@ -100,7 +100,7 @@ export class RequestValidationPipe implements PipeTransform {
     // Only flat results are kept: a nested object would be shared between requests.
     if (Object.values(result).every((field) => field === null || typeof field !== 'object')) {
       let memo = VALIDATED_BODIES.get(dto);
-      if (!memo) VALIDATED_BODIES.set(dto, (memo = new Map()));
+      if (!memo) VALIDATED_BODIES.set(dto, (memo = new Map<string, object>()));
       if (memo.size >= MEMO_ENTRIES_PER_DTO) memo.delete(memo.keys().next().value!);
       memo.set(key, { ...result });
     }

@@ -1,38 +1,35 @@
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { USERNAME_PATTERN, USERNAME_RULE } from '../common/identifiers';
+import { ClaimPathAndOperationsConfig } from './claim-path-config';
 
 /**
  * Every setting the service reads. Defaults live in env.example.json (the documented list);
  * env.json overrides them and environment variables override both. See config.loader.ts.
  */
-export class AppConfig {
+export class AppConfig extends ClaimPathAndOperationsConfig {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test';
 
   @IsString()
   HOST: string;
 
-  @IsInt() @Min(0) @Max(65535)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT: number;
 
   /**
    * Connections the kernel queues for accept(); a flash sale opens thousands at once and Node's
    * default of 511 drops SYNs past it (clients wait 1 s, 3 s, 7 s to retry). Capped by net.core.somaxconn.
    */
-  @IsInt() @Min(1) @Max(65535)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   LISTEN_BACKLOG: number;
 
-  @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES: number;
 
   /**
@@ -56,28 +53,40 @@ export class AppConfig {
   @Matches(/^postgres(ql)?:\/\/.+\/[^/?]+/, { message: 'must be a postgres:// URL that names a database' })
   DATABASE_URL: string;
 
-  @IsInt() @Min(1) @Max(500)
+  @IsInt()
+  @Min(1)
+  @Max(500)
   DATABASE_POOL_SIZE: number;
 
-  @IsInt() @Min(100) @Max(120000)
+  @IsInt()
+  @Min(100)
+  @Max(120000)
   DATABASE_CONNECT_TIMEOUT_MS: number;
 
-  @IsInt() @Min(100) @Max(600000)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   DATABASE_STATEMENT_TIMEOUT_MS: number;
 
   /**
    * PostgreSQL ends a service session left idle inside a transaction this long (a frozen or
    * cut-off process), which frees the row locks it holds. Below DATABASE_LOCK_TIMEOUT_MS.
    */
-  @IsInt() @Min(100) @Max(600000)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: number;
 
   /** The longest a statement waits for a row lock; below DATABASE_STATEMENT_TIMEOUT_MS. */
-  @IsInt() @Min(100) @Max(600000)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
   DATABASE_LOCK_TIMEOUT_MS: number;
 
   /** TCP keepalive on PostgreSQL and Redis sockets (both ends of a PostgreSQL session): idle time before the first probe. */
-  @IsInt() @Min(1000) @Max(7_200_000)
+  @IsInt()
+  @Min(1000)
+  @Max(7_200_000)
   TCP_KEEPALIVE_MS: number;
 
   @IsBoolean()
@@ -99,20 +108,29 @@ export class AppConfig {
   @Matches(/^[A-Za-z0-9:_.-]*$/, { message: 'may hold only letters, digits and : _ . -' })
   REDIS_KEY_PREFIX: string;
 
-  @IsInt() @Min(50) @Max(60000)
+  @IsInt()
+  @Min(50)
+  @Max(60000)
   REDIS_COMMAND_TIMEOUT_MS: number;
 
-  @IsString() @MinLength(16)
+  @IsString()
+  @MinLength(16)
   JWT_SECRET: string;
 
-  @IsInt() @Min(10) @Max(30 * 24 * 3600)
+  @IsInt()
+  @Min(10)
+  @Max(30 * 24 * 3600)
   JWT_EXPIRES_IN: number;
 
   /** Verified tokens each process remembers until they expire (0 verifies every request). */
-  @IsInt() @Min(0) @Max(10_000_000)
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
   JWT_VERIFIED_CACHE_SIZE: number;
 
-  @IsInt() @Min(4) @Max(15)
+  @IsInt()
+  @Min(4)
+  @Max(15)
   BCRYPT_COST: number;
 
   /**
@@ -121,7 +139,9 @@ export class AppConfig {
    * least 1, at most UV_THREADPOOL_SIZE (see bcryptConcurrency in config.loader.ts). Above it
    * the extra hashes wait for a hashing thread: load tools only.
    */
-  @IsInt() @Min(0) @Max(1024)
+  @IsInt()
+  @Min(0)
+  @Max(1024)
   BCRYPT_MAX_CONCURRENT: number;
 
   /**
@@ -129,152 +149,59 @@ export class AppConfig {
    * client addresses, at the measured drain rate); past it 503 AUTH_BUSY with a Retry-After.
    * 0: no queue, refuse whenever every hashing slot is taken.
    */
-  @IsInt() @Min(0) @Max(120000)
+  @IsInt()
+  @Min(0)
+  @Max(120000)
   BCRYPT_QUEUE_MAX_WAIT_MS: number;
 
   /** How often each process reloads the list of deleted users whose tokens it must refuse. */
-  @IsInt() @Min(100) @Max(60000)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
   USER_REVOCATION_POLL_MS: number;
 
   /** Rate limits: at most LIMIT requests per WINDOW per key, counted in Redis; 0 turns a limit off. */
-  @IsInt() @Min(0) @Max(1_000_000)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
   LOGIN_RATE_LIMIT_PER_USERNAME: number;
 
-  @IsInt() @Min(0) @Max(1_000_000)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
   LOGIN_RATE_LIMIT_PER_ADDRESS: number;
 
-  @IsInt() @Min(100) @Max(24 * 3600 * 1000)
+  @IsInt()
+  @Min(100)
+  @Max(24 * 3600 * 1000)
   LOGIN_RATE_LIMIT_WINDOW_MS: number;
 
-  @IsInt() @Min(0) @Max(1_000_000)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
   REGISTRATION_RATE_LIMIT_PER_ADDRESS: number;
 
-  @IsInt() @Min(100) @Max(24 * 3600 * 1000)
+  @IsInt()
+  @Min(100)
+  @Max(24 * 3600 * 1000)
   REGISTRATION_RATE_LIMIT_WINDOW_MS: number;
 
-  @IsInt() @Min(0) @Max(1_000_000)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
   CLAIM_RATE_LIMIT_PER_USER: number;
 
-  @IsInt() @Min(100) @Max(24 * 3600 * 1000)
+  @IsInt()
+  @Min(100)
+  @Max(24 * 3600 * 1000)
   CLAIM_RATE_LIMIT_WINDOW_MS: number;
 
   @Matches(USERNAME_PATTERN, { message: `must be ${USERNAME_RULE}` })
   ADMIN_USERNAME: string;
 
-  @IsString() @MaxLength(72)
+  @IsString()
+  @MaxLength(72)
   ADMIN_PASSWORD: string;
-
-  @IsInt() @Min(100) @Max(600000)
-  LOCK_TTL_MS: number;
-
-  @IsInt() @Min(0) @Max(100)
-  LOCK_RETRY_COUNT: number;
-
-  @IsInt() @Min(0) @Max(60000)
-  LOCK_RETRY_DELAY_MS: number;
-
-  @IsInt() @Min(0) @Max(60000)
-  LOCK_RETRY_JITTER_MS: number;
-
-  @IsInt() @Min(1) @Max(5000)
-  CLAIM_BATCH_SIZE: number;
-
-  @IsInt() @Min(0) @Max(1000)
-  CLAIM_BATCH_MAX_WAIT_MS: number;
-
-  /**
-   * The longest a claim waits for the batch ahead of it (a batch stuck on a lost database
-   * connection), before it is answered 503 LOCK_BUSY unsettled and retried, perhaps through
-   * another process. 0: no limit.
-   */
-  @IsInt() @Min(0) @Max(600000)
-  CLAIM_QUEUE_TIMEOUT_MS: number;
-
-  /**
-   * How long one stock read may answer later refusals of a sold-out coupon; every admin change
-   * waits this long after its commit before answering 200 (sold-out-memory.ts). 0: each refusal
-   * waits for a read that started after it arrived. The same value on every process.
-   */
-  @IsInt() @Min(0) @Max(1000)
-  SOLD_OUT_READ_REUSE_MS: number;
-
-  /** Sold-out coupons each process remembers at most (least recently claimed go first). */
-  @IsInt() @Min(1) @Max(1_000_000)
-  SOLD_OUT_MEMORY_MAX_COUPONS: number;
-
-  /**
-   * Holder ids each process keeps at most, over all remembered coupons (least recently claimed
-   * coupons go first); a coupon with more holders than this is answered through the database.
-   */
-  @IsInt() @Min(0) @Max(100_000_000)
-  SOLD_OUT_MEMORY_MAX_HOLDERS: number;
-
-  /** Answer claims of a coupon known sold out before Nest's pipeline (claim-fast-path.ts). */
-  @IsBoolean()
-  CLAIM_FAST_PATH: boolean;
-
-  /** Idempotency keys are kept at least this long (seconds), then purged in bounded batches. */
-  @IsInt() @Min(1) @Max(30 * 24 * 3600)
-  IDEMPOTENCY_KEY_TTL_SECONDS: number;
-
-  /** Readiness probes and the scrape-time reads of /metrics (dependency_up, coupons_* gauges) give up after this long. */
-  @IsInt() @Min(50) @Max(60000)
-  HEALTH_TIMEOUT_MS: number;
-
-  /** OTLP/HTTP (JSON) traces endpoint, e.g. http://collector:4318/v1/traces. Empty: no tracing at all. */
-  @Matches(/^(|https?:\/\/\S+)$/, { message: 'must be empty or an http(s):// URL' })
-  TRACING_OTLP_ENDPOINT: string;
-
-  /** service.name of the exported spans. */
-  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, . _ -' })
-  TRACING_SERVICE_NAME: string;
-
-  /** Share of new traces recorded (a caller's sampled flag is followed); 100: every request. */
-  @IsInt() @Min(0) @Max(100)
-  TRACING_SAMPLE_PERCENT: number;
-
-  /** Worker processes `npm run start:cluster` forks; 0 means one per CPU core. */
-  @IsInt() @Min(0) @Max(256)
-  CLUSTER_WORKERS: number;
-
-  /** After SIGTERM: how long health answers 503 "draining" before the server stops accepting. */
-  @IsInt() @Min(0) @Max(60000)
-  SHUTDOWN_GRACE_MS: number;
-
-  /** After SIGTERM: the longest a drain may take before the process gives up and exits 1. */
-  @IsInt() @Min(100) @Max(600000)
-  SHUTDOWN_TIMEOUT_MS: number;
-
-  /**
-   * The RabbitMQ broker events are relayed to (amqp:// or amqps://). Empty: no event is written
-   * and nothing is relayed (src/events, decisions.md). Set it on every process or on none.
-   */
-  @Matches(/^(|amqps?:\/\/\S+)$/, { message: 'must be empty or an amqp:// or amqps:// URL' })
-  EVENTS_URL: string;
-
-  /** The durable topic exchange the events go to; the service declares it. */
-  @Matches(/^[A-Za-z0-9_.:-]{1,127}$/, { message: 'must be 1-127 letters, digits or _ . : -' })
-  EVENTS_EXCHANGE: string;
-
-  /** Outbox rows one relay publishes per lease (and deletes once confirmed). */
-  @IsInt() @Min(1) @Max(10000)
-  EVENTS_RELAY_BATCH_SIZE: number;
-
-  /** How often an idle relay looks for new outbox rows. */
-  @IsInt() @Min(5) @Max(60000)
-  EVENTS_RELAY_POLL_MS: number;
-
-  /** The longest a relay waits for the broker to confirm a batch before it gives the lease up and reconnects. */
-  @IsInt() @Min(100) @Max(600000)
-  EVENTS_PUBLISH_TIMEOUT_MS: number;
-
-  /** Times an event the broker refuses (nack) is tried before it is dead-lettered in the outbox. */
-  @IsInt() @Min(1) @Max(100)
-  EVENTS_PUBLISH_MAX_ATTEMPTS: number;
-
-  /** The wait after a refused publish; it doubles with each further try. */
-  @IsInt() @Min(10) @Max(600000)
-  EVENTS_RETRY_DELAY_MS: number;
 }
 
 export type ConfigKey = keyof AppConfig;

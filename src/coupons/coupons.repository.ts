@@ -169,7 +169,9 @@ export class CouponsRepository {
                 stock_version = c.stock_version + 1, updated_at = now()
            FROM (SELECT clock_timestamp() AS now) t
           WHERE c.id = $1
-          RETURNING ${COUPON_COLUMNS.split(', ').map((column) => `c.${column}`).join(', ')}`,
+          RETURNING ${COUPON_COLUMNS.split(', ')
+            .map((column) => `c.${column}`)
+            .join(', ')}`,
         [current.id],
       );
       await this.writeEvents(em, rows[0], ['coupon.closed']);
@@ -205,10 +207,7 @@ export class CouponsRepository {
     );
   }
 
-  private changeLocked(
-    name: string,
-    write: (em: EntityManager, current: CouponRow) => Promise<CouponRow>,
-  ): Promise<CouponRow | undefined> {
+  private changeLocked(name: string, write: (em: EntityManager, current: CouponRow) => Promise<CouponRow>): Promise<CouponRow | undefined> {
     return this.coupons.manager.transaction(async (em) => {
       const rows: CouponRow[] = await em.query(`SELECT ${COUPON_COLUMNS} FROM coupons WHERE name = $1 FOR UPDATE`, [name]);
       return rows.length === 0 ? undefined : write(em, rows[0]);

@@ -108,8 +108,11 @@ export class CouponsService {
           throw idempotencyKeyInUse();
         }
         if (error instanceof DomainError && error.code === 'COUPON_EXISTS') {
-          // A refusal changes nothing: if keeping it fails, the retry is refused again.
-          await this.idempotency.recordUnlessTaken({ userId, ...idempotency, answer: errorAnswer(error) }).catch(() => undefined);
+          // A refusal changes nothing: if keeping it fails, the retry is refused again. A key
+          // taken meanwhile (the marker lapsed) answers with what it holds: the first 201.
+          const taken = await this.idempotency.recordUnlessTaken({ userId, ...idempotency, answer: errorAnswer(error) }).catch(() => null);
+          if (taken instanceof DomainError) throw taken;
+          if (taken) return taken;
         }
         throw error;
       }
@@ -181,7 +184,10 @@ export class CouponsService {
           throw new DomainError('AMOUNT_BELOW_CLAIMED', `Coupon "${name}" has ${claimed} claims; its amount cannot go below that`);
         }
         const windowChanged = startsAt !== undefined || endsAt !== undefined;
-        const window = { startsAt: startsAt === undefined ? current.starts_at : startsAt, endsAt: endsAt === undefined ? current.ends_at : endsAt };
+        const window = {
+          startsAt: startsAt === undefined ? current.starts_at : startsAt,
+          endsAt: endsAt === undefined ? current.ends_at : endsAt,
+        };
         if (windowChanged && !windowIsValid(window.startsAt, window.endsAt)) throw windowInvalid();
         return { amount, startsAt, endsAt };
       }),

@@ -69,7 +69,7 @@ export class BrokerLink {
             (error) => {
               // A close fails every unconfirmed publish too: only a nack on a live link is a refusal.
               if (!error) outcome.sent.push(row.id);
-              else if (!this.broken) outcome.refused.push({ id: row.id, error: error.message });
+              else if (!this.broken) outcome.refused.push({ id: row.id, error: String((error as Error).message) });
               resolve();
             },
           );

@@ -13,13 +13,21 @@ export class OutboxGauges implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.metrics.gaugeReadAtScrape('events_outbox_pending', 'Outbox events not yet confirmed by the broker, dead letters excluded', async () => (await this.stats()).pending);
+    this.metrics.gaugeReadAtScrape(
+      'events_outbox_pending',
+      'Outbox events not yet confirmed by the broker, dead letters excluded',
+      async () => (await this.stats()).pending,
+    );
     this.metrics.gaugeReadAtScrape(
       'events_outbox_oldest_pending_age_seconds',
       'Age of the oldest outbox event not yet confirmed by the broker (0 when none); dead letters excluded',
       async () => (await this.stats()).oldestPendingAgeSeconds,
     );
-    this.metrics.gaugeReadAtScrape('events_outbox_dead_letters', 'Outbox events the broker refused every try; they wait for an operator to replay them', async () => (await this.stats()).dead);
+    this.metrics.gaugeReadAtScrape(
+      'events_outbox_dead_letters',
+      'Outbox events the broker refused every try; they wait for an operator to replay them',
+      async () => (await this.stats()).dead,
+    );
   }
 
   /** The three gauges of one scrape share one read. */

@@ -100,9 +100,14 @@ export class OutboxRepository {
       [COUPONS_PER_LEASE, COUPON_WINDOW_ROWS],
     );
     if (coupons.length === 0) return [];
+    // A coupon's rows stop at its first refused row still waiting out its backoff: the ones
+    // after it wait too, so a retried event is not overtaken by the coupon's later events.
     return runner.query(
-      `SELECT id, event_id, event_type, coupon_name, payload, occurred_at, attempts FROM outbox_events
+      `SELECT id, event_id, event_type, coupon_name, payload, occurred_at, attempts FROM outbox_events o
         WHERE coupon_id = ANY($1::bigint[]) AND dead_at IS NULL AND next_attempt_at <= clock_timestamp()
+          AND NOT EXISTS (SELECT 1 FROM outbox_events w
+                           WHERE w.coupon_id = o.coupon_id AND w.id < o.id AND w.dead_at IS NULL
+                             AND w.next_attempt_at > clock_timestamp())
         ORDER BY id LIMIT $2
         FOR UPDATE SKIP LOCKED`,
       [coupons.map((c) => c.coupon_id), limit],
@@ -115,7 +120,7 @@ export class OutboxRepository {
     await runner.query(
       `UPDATE outbox_events o
           SET attempts = o.attempts + 1, last_error = r.error,
-              next_attempt_at = clock_timestamp() + make_interval(secs => $2::float8 * 2 ^ o.attempts / 1000),
+              next_attempt_at = clock_timestamp() + make_interval(secs => LEAST($2::float8 * 2 ^ LEAST(o.attempts, 30) / 1000, 3600)),
               dead_at = CASE WHEN o.attempts + 1 >= $3 THEN clock_timestamp() END
          FROM unnest($1::bigint[], $4::text[]) AS r(id, error)
         WHERE o.id = r.id`,
@@ -135,7 +140,18 @@ export class OutboxRepository {
   }
 
   /** Dead-lettered rows, oldest first, for an operator. */
-  deadLetters(limit: number): Promise<{ id: string; event_id: string; event_type: string; coupon_name: string; attempts: number; last_error: string | null; occurred_at: Date; dead_at: Date }[]> {
+  deadLetters(limit: number): Promise<
+    {
+      id: string;
+      event_id: string;
+      event_type: string;
+      coupon_name: string;
+      attempts: number;
+      last_error: string | null;
+      occurred_at: Date;
+      dead_at: Date;
+    }[]
+  > {
     return this.dataSource.query(
       `SELECT id, event_id, event_type, coupon_name, attempts, last_error, occurred_at, dead_at
          FROM outbox_events WHERE dead_at IS NOT NULL ORDER BY id LIMIT $1`,

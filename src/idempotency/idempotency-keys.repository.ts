@@ -22,11 +22,14 @@ export interface SqlRunner {
 /**
  * Every key of `rows` in one statement. Without ON CONFLICT: a key that already holds an answer
  * aborts the transaction (a unique violation on idempotency_keys_pkey) rather than letting a
- * claim commit under a key that answers something else.
+ * claim commit under a key that answers something else. Rows go in key order, so two
+ * statements writing the same keys wait for each other instead of deadlocking.
  */
 const INSERT_KEYS = `
   INSERT INTO idempotency_keys (user_id, key, fingerprint, status_code, response_body)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::json[])`;
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::json[])
+      AS k(user_id, key, fingerprint, status_code, response_body)
+   ORDER BY user_id, key`;
 
 export const KEY_TAKEN_CONSTRAINT = 'idempotency_keys_pkey';
 
@@ -106,7 +109,7 @@ export class IdempotencyKeysRepository {
     );
     const writtenIds = new Set(written.map((w) => `${w.user_id}\u0000${w.key}`));
     const writtenRecords = new Set(unique.filter((r) => writtenIds.has(`${r.userId}\u0000${r.key}`)));
-    return Promise.all(records.map((r) => (writtenRecords.has(r) ? null : this.find(r.userId, r.key))));
+    return Promise.all(records.map((r) => (writtenRecords.has(r) ? Promise.resolve(null) : this.find(r.userId, r.key))));
   }
 
   /**

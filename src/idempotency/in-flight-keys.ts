@@ -55,11 +55,12 @@ export class InFlightKeys implements OnApplicationShutdown {
       if (set === null) return null;
     } catch (error) {
       this.logFailOpen(error as Error);
-      return async () => undefined;
+      return () => Promise.resolve();
     }
     this.held.set(name, token);
     return async () => {
-      this.held.delete(name);
+      // A lapsed marker may have been taken by another request of this process since: keep its entry.
+      if (this.held.get(name) === token) this.held.delete(name);
       await this.redis.eval(RELEASE_SCRIPT, 1, name, token).catch(() => undefined);
     };
   }

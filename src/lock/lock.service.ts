@@ -143,7 +143,7 @@ export class LockService {
     try {
       // One retry: a single lost vote would otherwise leave the key blocking everyone for the TTL.
       const release = this.redlock.release(lock, { retryCount: 1, retryDelay: 50, retryJitter: 0 });
-      await this.bounded(release, 'release not confirmed', () => release.catch(() => undefined));
+      await this.bounded(release, 'release not confirmed', () => void release.catch(() => undefined));
     } catch (error) {
       this.logger.warn(`releasing lock on ${resource} failed (it will expire): ${(error as Error).message}`);
     }

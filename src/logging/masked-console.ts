@@ -9,10 +9,10 @@ import { maskCredentials } from '../config/credentials';
 export function maskConsoleOutput(): void {
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+    stream.write = (chunk: unknown, ...rest: unknown[]) =>
       write(
         typeof chunk === 'string' ? maskCredentials(chunk) : Buffer.isBuffer(chunk) ? maskCredentials(chunk.toString('utf8')) : chunk,
         ...rest,
-      ));
+      );
   }
 }

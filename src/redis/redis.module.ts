@@ -17,7 +17,7 @@ export class RedisConnections implements OnModuleInit, OnApplicationShutdown {
     await Promise.all(
       this.clients.map((client) =>
         client.status === 'ready'
-          ? undefined
+          ? Promise.resolve()
           : new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, bound);
               client.once('ready', () => {

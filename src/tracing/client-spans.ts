@@ -19,6 +19,7 @@ export function traceClientCalls(): void {
   const tracer = activeTracer();
   if (!tracer) return;
 
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called with .call(this)
   const query = Client.prototype.query as (...args: unknown[]) => unknown;
   (Client.prototype as unknown as { query: unknown }).query = function tracedQuery(this: Client, ...args: unknown[]) {
     const parent = context.active();
@@ -61,6 +62,7 @@ export function traceClientCalls(): void {
     return result;
   };
 
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called with .call(this)
   const sendCommand = Redis.prototype.sendCommand as (this: Redis, command: RedisCommand, ...rest: unknown[]) => unknown;
   (Redis.prototype as unknown as { sendCommand: unknown }).sendCommand = function tracedSendCommand(
     this: Redis,
@@ -68,7 +70,7 @@ export function traceClientCalls(): void {
     ...rest: unknown[]
   ) {
     const parent = context.active();
-    if (!trace.getSpan(parent) || !command?.promise) return sendCommand.call(this, command, ...rest);
+    if (!trace.getSpan(parent) || command?.promise === undefined) return sendCommand.call(this, command, ...rest);
     const name = String(command.name).toUpperCase();
     const span = tracer.startSpan(
       name,

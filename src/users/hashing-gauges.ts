@@ -11,15 +11,13 @@ export class HashingGauges implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.metrics.gaugeReadAtScrape(
-      'password_hashing_waiting',
-      'Logins and registrations of this process waiting for a password hash',
-      async () => this.hasher.line.waiting,
+    this.metrics.gaugeReadAtScrape('password_hashing_waiting', 'Logins and registrations of this process waiting for a password hash', () =>
+      Promise.resolve(this.hasher.line.waiting),
     );
     this.metrics.gaugeReadAtScrape(
       'password_hashing_drain_per_second',
       'Password hashes this process finishes per second at the measured hash time (the rate AUTH_BUSY Retry-After values are computed from)',
-      async () => this.hasher.line.drainPerSecond,
+      () => Promise.resolve(this.hasher.line.drainPerSecond),
     );
   }
 }

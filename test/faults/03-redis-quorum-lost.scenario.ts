@@ -8,7 +8,12 @@ const QUORUM_LOST_ANSWER_WITHIN_MS = SERVICE_CLAIM_QUEUE_TIMEOUT_MS;
 const NODES_DOWN_MS = 1000;
 
 export const SCENARIO_3 = faultScenario(3, 'Two of three Redis nodes killed, then restarted', {
-  processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.2,
+  processes: 3,
+  redisNodes: 3,
+  users: 1000,
+  stock: 300,
+  expect: 'exact',
+  faultAt: 0.2,
   fault: async (sale) => {
     await Promise.all([sale.nodes[0].kill(), sale.nodes[1].kill()]);
     const probe = await probeClaim(sale);

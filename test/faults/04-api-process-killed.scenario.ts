@@ -2,7 +2,12 @@ import { databaseSnapshot } from '../../harness/database-checks';
 import { faultScenario } from '../../harness/fault-sale';
 
 export const SCENARIO_4 = faultScenario(4, 'One API process SIGKILLed mid-sale', {
-  processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'every-200-is-a-row', faultAt: 0.2,
+  processes: 3,
+  redisNodes: 3,
+  users: 1000,
+  stock: 300,
+  expect: 'every-200-is-a-row',
+  faultAt: 0.2,
   // A claim in flight on the killed process may have committed without its client hearing.
   rowWithout200Allowed: (record) => record?.status === 0,
   fault: async (sale) => {

@@ -15,7 +15,12 @@ export const SCENARIO_5 = faultScenario(5, 'Lock TTL far below the transaction t
   // The row must be held while claims still reach a batch, but the fault starts only at a
   // progress tick (every 200 ms). 1,000 users / 300 stock could sell out before that (1 run in
   // 6 saw no lease expire); 3,000 / 3,000 keeps the sale going for well over a second.
-  processes: 2, redisNodes: 3, users: 3000, stock: 3000, expect: 'exact', faultAt: 0.05,
+  processes: 2,
+  redisNodes: 3,
+  users: 3000,
+  stock: 3000,
+  expect: 'exact',
+  faultAt: 0.05,
   env: { LOCK_TTL_MS: String(LEASE_MS) },
   fault: async (sale) => {
     // The test's own transaction holds the coupon row, so the service's settle waits
@@ -32,7 +37,9 @@ export const SCENARIO_5 = faultScenario(5, 'Lock TTL far below the transaction t
         await sleep(BETWEEN_HOLDS_MS);
       }
     });
-    sale.note(`LOCK_TTL_MS=100; the coupon row held FOR UPDATE by the test 4 times, ${caught} of them with a batch seen waiting, then 400 ms more`);
+    sale.note(
+      `LOCK_TTL_MS=100; the coupon row held FOR UPDATE by the test 4 times, ${caught} of them with a batch seen waiting, then 400 ms more`,
+    );
   },
   after: async (sale) => {
     const lost = sale.group.processes.reduce((sum, p) => sum + p.count(LOCK_LOST), 0);

@@ -8,7 +8,12 @@ const QUEUED_BEHIND_WITHIN_MS = 2000;
 const BETWEEN_ROUNDS_MS = 200;
 
 export const SCENARIO_6 = faultScenario(6, "PostgreSQL connections cut mid-sale (pg_terminate_backend of the service's sessions)", {
-  processes: 3, redisNodes: 3, users: 1000, stock: 300, expect: 'every-200-is-a-row', faultAt: 0.05,
+  processes: 3,
+  redisNodes: 3,
+  users: 1000,
+  stock: 300,
+  expect: 'every-200-is-a-row',
+  faultAt: 0.05,
   // No row without a 200: a session cut while its COMMIT was under way is looked up
   // (ClaimsRepository.confirmCommit), so a claim that committed is answered 200, never 503.
   fault: async (sale) => {
@@ -32,7 +37,9 @@ export const SCENARIO_6 = faultScenario(6, "PostgreSQL connections cut mid-sale 
       }
     });
     sale.check('service sessions were terminated', terminated > 0, `${terminated} sessions terminated`);
-    sale.note(`3 rounds: the test holds the coupon row until a service transaction waits on it, then terminates every service session (${terminated} in all)`);
+    sale.note(
+      `3 rounds: the test holds the coupon row until a service transaction waits on it, then terminates every service session (${terminated} in all)`,
+    );
   },
   after: async (sale, run) => {
     const db = await databaseSnapshot(sale.group.databaseUrl, sale.couponName);

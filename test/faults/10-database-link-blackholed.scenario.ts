@@ -2,7 +2,10 @@ import { holdCutOffWithRow } from '../../harness/cut-off-process';
 import { claimThrough, sleep } from '../../harness/fault-probes';
 import { faultScenario } from '../../harness/fault-sale';
 import {
-  OUTLAST_FAULT_REQUEST_TIMEOUT_MS, SERVICE_CLAIM_QUEUE_TIMEOUT_MS, SERVICE_HEALTH_TIMEOUT_MS, SERVICE_QUERY_TIMEOUT_MS,
+  OUTLAST_FAULT_REQUEST_TIMEOUT_MS,
+  SERVICE_CLAIM_QUEUE_TIMEOUT_MS,
+  SERVICE_HEALTH_TIMEOUT_MS,
+  SERVICE_QUERY_TIMEOUT_MS,
 } from '../../harness/fault-timeouts';
 
 /** The cut: past the stuck lease (LOCK_TTL_MS 5 s) and the query timeout (6 s), so the others sell the rest while it lasts. */
@@ -20,7 +23,14 @@ const POLL_MS = 100;
 
 export const SCENARIO_10 = faultScenario(10, "One API process's link to PostgreSQL blackholed mid-transaction for 12 s, then restored", {
   // Less stock than 9: the rest must sell within the 12 s cut, after the stuck lease runs out (~5 s).
-  processes: 2, redisNodes: 3, users: 1000, stock: 700, expect: 'exact', faultAt: 0.05, requestTimeoutMs: OUTLAST_FAULT_REQUEST_TIMEOUT_MS, databaseLinkOf: 1,
+  processes: 2,
+  redisNodes: 3,
+  users: 1000,
+  stock: 700,
+  expect: 'exact',
+  faultAt: 0.05,
+  requestTimeoutMs: OUTLAST_FAULT_REQUEST_TIMEOUT_MS,
+  databaseLinkOf: 1,
   fault: async (sale) => {
     const cutOff = sale.group.processes[1];
     const link = sale.databaseLink!;
@@ -36,8 +46,13 @@ export const SCENARIO_10 = faultScenario(10, "One API process's link to PostgreS
       sale.check(checkName, answer.status === 503 && answer.code === code && answer.elapsedMs < withinMs, seen);
     };
     const held = await holdCutOffWithRow(sale, {
-      url: cutOff.url, clientPorts: () => new Set(link.upstreamPorts()), cut: () => link.set('blackhole'), restore: () => link.set('forward'),
-      forMs: cutMs, cutWord: 'blackholed', who: 'the partition',
+      url: cutOff.url,
+      clientPorts: () => new Set(link.upstreamPorts()),
+      cut: () => link.set('blackhole'),
+      restore: () => link.set('forward'),
+      forMs: cutMs,
+      cutWord: 'blackholed',
+      who: 'the partition',
       during: async (caught) => {
         const caughtAt = Date.now();
         // Sent straight to the cut-off process, as by a client that chose it before the load
@@ -50,14 +65,17 @@ export const SCENARIO_10 = faultScenario(10, "One API process's link to PostgreS
         );
         // Once the stuck batch has failed (not when its COMMIT is the unanswered statement: it
         // must learn the outcome first), the next batch asks PostgreSQL before taking the lease.
-        for (let waited = 0; stuckBatchFailed() === failedBefore && waited < STUCK_BATCH_FAILS_WITHIN_MS; waited += POLL_MS) await sleep(POLL_MS);
+        for (let waited = 0; stuckBatchFailed() === failedBefore && waited < STUCK_BATCH_FAILS_WITHIN_MS; waited += POLL_MS)
+          await sleep(POLL_MS);
         // Its unanswered statement times out after the statement timeout + 1 s (6 s); the process
         // must then close that connection, not send a ROLLBACK into it and wait 6 s more.
         while (!link.clientClosed(caught.clientPort) && Date.now() - caughtAt < STUCK_CONNECTION_CLOSED_WITHIN_MS) await sleep(POLL_MS);
         sale.check(
           'the cut-off process closed the stuck connection within the statement timeout + 2.5 s, instead of a ROLLBACK into it',
           link.clientClosed(caught.clientPort),
-          link.clientClosed(caught.clientPort) ? `closed ${Date.now() - caughtAt} ms after the catch (or earlier)` : `still open ${STUCK_CONNECTION_CLOSED_WITHIN_MS / 1000} s after the catch`,
+          link.clientClosed(caught.clientPort)
+            ? `closed ${Date.now() - caughtAt} ms after the catch (or earlier)`
+            : `still open ${STUCK_CONNECTION_CLOSED_WITHIN_MS / 1000} s after the catch`,
         );
         if (stuckBatchFailed() === failedBefore) {
           probes.push('the stuck batch was still waiting (its COMMIT unanswered), no second probe');

@@ -14,13 +14,22 @@ const POLL_MS = 250;
 const JUMP_SEEN_AT_MS = 25_000;
 
 export const SCENARIO_13 = faultScenario(13, "One API process's wall clock jumped 30 s forward mid-sale (libfaketime)", {
-  processes: 2, redisNodes: 3, users: 1000, stock: 300, expect: 'exact', faultAt: 0.2, fakeClockOf: 1,
+  processes: 2,
+  redisNodes: 3,
+  users: 1000,
+  stock: 300,
+  expect: 'exact',
+  faultAt: 0.2,
+  fakeClockOf: 1,
   fault: async (sale) => {
     const jumped = sale.group.processes[1];
     // A second coupon whose sale opens 20 s from now by the database's clock: 10 s ago by the jumped one's.
     const admin = await login(sale.http, sale.group.adminUser, sale.group.adminPassword);
     const later = `${sale.couponName}_LATER`;
-    const opensAt = await withDatabase(sale.group.databaseUrl, async (db) => (await db.query(`SELECT now() + interval '20 seconds' AS at`)).rows[0].at as Date);
+    const opensAt = await withDatabase(
+      sale.group.databaseUrl,
+      async (db) => (await db.query(`SELECT now() + interval '20 seconds' AS at`)).rows[0].at as Date,
+    );
     const created = await sale.http.request('POST', '/api/coupons', { name: later, amount: 10, starts_at: opensAt.toISOString() }, admin);
     if (created.status !== 201) throw new Error(`creating ${later}: ${created.status} ${JSON.stringify(created.body)}`);
 
@@ -31,7 +40,11 @@ export const SCENARIO_13 = faultScenario(13, "One API process's wall clock jumpe
       const answer = await fetch(`${jumped.url}/api/healthcheck`);
       aheadMs = Date.parse(answer.headers.get('date') ?? '') - Date.now();
     }
-    sale.check("the jumped process's clock is 30 s ahead (its HTTP Date header)", aheadMs >= JUMP_SEEN_AT_MS, `${Math.round(aheadMs / 1000)} s ahead`);
+    sale.check(
+      "the jumped process's clock is 30 s ahead (its HTTP Date header)",
+      aheadMs >= JUMP_SEEN_AT_MS,
+      `${Math.round(aheadMs / 1000)} s ahead`,
+    );
 
     const probe = await fetch(`${jumped.url}/api/coupons/claim`, {
       method: 'POST',
@@ -45,12 +58,18 @@ export const SCENARIO_13 = faultScenario(13, "One API process's wall clock jumpe
       probe.status === 409 && body.code === 'SALE_NOT_STARTED' && retryAfter >= 1 && retryAfter <= 20,
       `${probe.status} ${body.code}, Retry-After ${retryAfter}`,
     );
-    sale.note(`API process 2 of 2 runs under libfaketime; its wall clock jumped +30 s at 20% (monotonic clock untouched); probe on a sale opening in 20 s: ${probe.status} ${body.code}, Retry-After ${retryAfter} s`);
+    sale.note(
+      `API process 2 of 2 runs under libfaketime; its wall clock jumped +30 s at 20% (monotonic clock untouched); probe on a sale opening in 20 s: ${probe.status} ${body.code}, Retry-After ${retryAfter} s`,
+    );
   },
   after: async (sale) => {
     // Leases are timed on the monotonic clock: the jump neither ends one early (a false
     // "lost" warning) nor, backwards, keeps one trusted past its real expiry.
     const lost = sale.group.processes[1].count(LOCK_LOST);
-    sale.check('no lease judged by the jumped wall clock: no "lock lost" warning on the jumped process', lost === 0, `${lost} lock-lost warnings`);
+    sale.check(
+      'no lease judged by the jumped wall clock: no "lock lost" warning on the jumped process',
+      lost === 0,
+      `${lost} lock-lost warnings`,
+    );
   },
 });

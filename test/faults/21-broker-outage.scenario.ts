@@ -13,7 +13,9 @@ const outage = { started: 0, ended: 0 };
 
 /** Grants per second among `records` whose claimed_at (database clock) falls in [from, to). */
 function grantRate(records: ClaimRecord[], from: number, to: number): number {
-  const n = records.filter((r) => r.status === 200 && r.claimedAt && Date.parse(r.claimedAt) >= from && Date.parse(r.claimedAt) < to).length;
+  const n = records.filter(
+    (r) => r.status === 200 && r.claimedAt && Date.parse(r.claimedAt) >= from && Date.parse(r.claimedAt) < to,
+  ).length;
   return to > from ? (n * 1000) / (to - from) : 0;
 }
 
@@ -26,7 +28,13 @@ export const BROKER_OUTAGE = eventScenario({
   id: 21,
   title: 'Events: the broker unreachable (link blackholed) for 20 s mid-sale',
   // A long sale at a modest pace, so that the outage covers seconds of it.
-  processes: 2, users: 2000, stock: 2000, concurrency: 16, faultAt: 0.15, exactlyOnce: false, deliveryWithinMs: 60_000,
+  processes: 2,
+  users: 2000,
+  stock: 2000,
+  concurrency: 16,
+  faultAt: 0.15,
+  exactlyOnce: false,
+  deliveryWithinMs: 60_000,
   fault: async ({ sale, brokerLink }) => {
     outage.started = Date.now();
     outage.ended = 0;

@@ -15,7 +15,12 @@ const LINK_DELAY_MS = 150;
 export const RELAY_KILLED = eventScenario({
   id: 22,
   title: 'Events: an API process SIGKILLed while it relays',
-  processes: 2, users: 1000, stock: 600, faultAt: 0.2, exactlyOnce: false, deliveryWithinMs: 60_000,
+  processes: 2,
+  users: 1000,
+  stock: 600,
+  faultAt: 0.2,
+  exactlyOnce: false,
+  deliveryWithinMs: 60_000,
   // A claim in flight on the killed process may have committed without its client hearing.
   rowWithout200Allowed: (record) => record?.status === 0,
   fault: async ({ sale, brokerLink }) => {
@@ -42,7 +47,11 @@ export const RELAY_KILLED = eventScenario({
     });
     await victim.exited;
     brokerLink.setDelay(0);
-    sale.check('the process was SIGKILLed while it held a relay lease, waiting for confirms', caught !== null, caught === null ? 'no lease seen within 20 s' : `${caught} coupon lease(s) held`);
+    sale.check(
+      'the process was SIGKILLed while it held a relay lease, waiting for confirms',
+      caught !== null,
+      caught === null ? 'no lease seen within 20 s' : `${caught} coupon lease(s) held`,
+    );
     sale.note(`API process 2 of 2 SIGKILLed holding a relay lease (broker link delayed ${LINK_DELAY_MS} ms each way so leases last)`);
   },
 });

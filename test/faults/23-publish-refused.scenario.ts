@@ -25,7 +25,11 @@ function metric(exposition: string, name: string, labels = ''): number | null {
 export const PUBLISH_REFUSED = eventScenario({
   id: 23,
   title: 'Events: the broker refuses a publish (nack), then an operator replays it',
-  processes: 2, users: 600, stock: 200, exactlyOnce: false, deliveryWithinMs: 30_000,
+  processes: 2,
+  users: 600,
+  stock: 200,
+  exactlyOnce: false,
+  deliveryWithinMs: 30_000,
   env: { EVENTS_PUBLISH_MAX_ATTEMPTS: String(MAX_ATTEMPTS), EVENTS_RETRY_DELAY_MS: String(RETRY_DELAY_MS) },
   beforeClose: async ({ tail }) => {
     const channel = await tail.channel();
@@ -46,8 +50,13 @@ export const PUBLISH_REFUSED = eventScenario({
     }
     sale.check('the refused coupon.closed is dead-lettered, and the gauge says so', dead === 1, `events_outbox_dead_letters ${dead}`);
     let refused = 0;
-    for (const url of sale.group.urls) refused += metric(await (await fetch(`${url}/metrics`)).text(), 'events_published_total', '{outcome="refused"}') ?? 0;
-    sale.check(`tried exactly ${MAX_ATTEMPTS} times, not in an endless loop`, refused === MAX_ATTEMPTS, `${refused} refusals counted across processes`);
+    for (const url of sale.group.urls)
+      refused += metric(await (await fetch(`${url}/metrics`)).text(), 'events_published_total', '{outcome="refused"}') ?? 0;
+    sale.check(
+      `tried exactly ${MAX_ATTEMPTS} times, not in an endless loop`,
+      refused === MAX_ATTEMPTS,
+      `${refused} refusals counted across processes`,
+    );
 
     const channel = await tail.channel();
     await channel.deleteQueue(`${tail.queue}-full`);
@@ -61,10 +70,23 @@ export const PUBLISH_REFUSED = eventScenario({
     const arrived = await tail.until(() => tail.of('coupon.closed', sale.couponName).length > before, 10_000);
     // The relay deletes the row once the broker confirmed it: a moment after the message arrived.
     let left = -1;
-    await tail.until(() => left === 0, 5000, async () => {
-      left = await withDatabase(sale.group.databaseUrl, async (db) => (await db.query('SELECT count(*)::int AS n FROM outbox_events')).rows[0].n as number);
-    });
-    sale.check('after the replay coupon.closed arrives again, and the dead letter is gone', arrived && left === 0, `${replayed.stdout.trim()}; ${left} outbox rows left; coupon.closed deliveries ${before} -> ${tail.of('coupon.closed', sale.couponName).length}`);
-    sale.note(`coupon.closed nacked ${refused} times by a reject-publish queue of length 0, dead-lettered, replayed with npm run events:dead-letters -- --replay`);
+    await tail.until(
+      () => left === 0,
+      5000,
+      async () => {
+        left = await withDatabase(
+          sale.group.databaseUrl,
+          async (db) => (await db.query('SELECT count(*)::int AS n FROM outbox_events')).rows[0].n as number,
+        );
+      },
+    );
+    sale.check(
+      'after the replay coupon.closed arrives again, and the dead letter is gone',
+      arrived && left === 0,
+      `${replayed.stdout.trim()}; ${left} outbox rows left; coupon.closed deliveries ${before} -> ${tail.of('coupon.closed', sale.couponName).length}`,
+    );
+    sale.note(
+      `coupon.closed nacked ${refused} times by a reject-publish queue of length 0, dead-lettered, replayed with npm run events:dead-letters -- --replay`,
+    );
   },
 });

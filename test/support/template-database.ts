@@ -23,7 +23,12 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export function templateName(): string {
   const folder = join(projectRoot(), 'migrations');
   const hash = createHash('sha256');
-  for (const file of readdirSync(folder).sort()) hash.update(file).update('\0').update(readFileSync(join(folder, file))).update('\0');
+  for (const file of readdirSync(folder).sort())
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(folder, file)))
+      .update('\0');
   return `coupons_tmpl_${hash.digest('hex').slice(0, 16)}`;
 }
 

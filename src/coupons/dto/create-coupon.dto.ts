@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { COUPON_NAME_PATTERN, IsCouponName } from '../../common/identifiers';
 import { IsOffsetDateTime } from './sale-time.validator';
