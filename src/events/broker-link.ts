@@ -54,6 +54,10 @@ export class BrokerLink {
   async publish(rows: OutboxRow[], timeoutMs: number): Promise<LeaseOutcome> {
     const outcome: LeaseOutcome = { sent: [], refused: [] };
     const confirms: Promise<void>[] = [];
+    // One deadline for the whole lease (writes and confirms): the lease's transaction is ended
+    // by PostgreSQL past it (idle_in_transaction_session_timeout), which frees its coupons.
+    const deadline = performance.now() + timeoutMs;
+    const left = () => Math.max(0, deadline - performance.now());
     for (const row of rows) {
       if (this.broken) break;
       if (!EVENT_TYPES.includes(row.event_type)) throw new Error(`outbox row ${row.id} has an unknown type ${row.event_type}`);
@@ -75,10 +79,13 @@ export class BrokerLink {
           );
         }),
       );
-      if (!written) await this.drained(timeoutMs);
+      if (!written && !(await this.drained(left()))) {
+        // A broker under flow control: give the lease up rather than outlive it.
+        this.broken ??= new Error(`write buffer not drained within ${timeoutMs} ms`);
+      }
     }
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left())));
     const result = await Promise.race([Promise.all(confirms), timedOut]);
     clearTimeout(timer);
     if (result === 'timeout') this.broken ??= new Error(`no confirm within ${timeoutMs} ms`);
@@ -86,18 +93,19 @@ export class BrokerLink {
     return { sent: [...outcome.sent], refused: this.broken ? [] : [...outcome.refused] };
   }
 
-  /** Until the channel's write buffer drains (or it closes, or `timeoutMs` passes). */
-  private drained(timeoutMs: number): Promise<void> {
+  /** Until the channel's write buffer drains or it closes (true), or `timeoutMs` passes (false). */
+  private drained(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (drained: boolean) => {
         clearTimeout(timer);
-        this.channel.off('drain', done);
-        this.channel.off('close', done);
-        resolve();
+        this.channel.off('drain', onDrain);
+        this.channel.off('close', onDrain);
+        resolve(drained);
       };
-      const timer = setTimeout(done, timeoutMs);
-      this.channel.on('drain', done);
-      this.channel.on('close', done);
+      const onDrain = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.channel.on('drain', onDrain);
+      this.channel.on('close', onDrain);
     });
   }
 
