@@ -1,13 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { rmSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { createApp } from '../src/app.factory';
 import { AppConfig } from '../src/config/app-config';
 import { dropDatabase } from '../harness/database-checks';
 import { deleteKeysWithPrefix } from '../harness/redis-node';
-import { CHROMIUM } from './support/report-browser';
+import { launchChromium } from './support/report-browser';
 import { testConfig } from './support/test-app';
 
 /**
@@ -56,21 +54,7 @@ describe('the API docs page at a non-loopback address over plain HTTP', () => {
     );
     expect(operations).toBeGreaterThan(10);
 
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-test-system.sh)`);
-    const profile = mkdtempSync(join(tmpdir(), 'docs-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const { context, profile } = await launchChromium('docs-chromium-');
     const elsewhere: string[] = [];
     const failed: string[] = [];
     try {

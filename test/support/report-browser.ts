@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 /** Debian's chromium; `.ci/run` installs it when missing. Absent means the test fails, never skips. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -33,14 +33,15 @@ export interface RenderedReport {
 }
 
 /**
- * Opens a report file in headless Chromium with a fresh profile, records every request
- * (anything other than file:/data: is blocked and recorded), reads back what each chart drew,
- * and saves a full-page screenshot.
+ * Debian's Chromium, headless, with a fresh profile and none of its own network traffic (this
+ * machine's network is closed; background requests would be refused many at a time).
  */
-export async function renderInBrowser(htmlPath: string, screenshotPath: string): Promise<RenderedReport> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`);
-  const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'));
+export async function launchChromium(
+  profilePrefix: string,
+  viewport?: { width: number; height: number },
+): Promise<{ context: BrowserContext; profile: string }> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/ensure-test-system.sh)`);
+  const profile = mkdtempSync(join(tmpdir(), profilePrefix));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -54,8 +55,18 @@ export async function renderInBrowser(htmlPath: string, screenshotPath: string):
       '--no-first-run',
       '--disable-quic',
     ],
-    viewport: { width: 1200, height: 900 },
+    ...(viewport ? { viewport } : {}),
   });
+  return { context, profile };
+}
+
+/**
+ * Opens a report file in headless Chromium with a fresh profile, records every request
+ * (anything other than file:/data: is blocked and recorded), reads back what each chart drew,
+ * and saves a full-page screenshot.
+ */
+export async function renderInBrowser(htmlPath: string, screenshotPath: string): Promise<RenderedReport> {
+  const { context, profile } = await launchChromium('report-chromium-', { width: 1200, height: 900 });
   const consoleErrors: string[] = [];
   const pageErrors: string[] = [];
   const requests: string[] = [];
