@@ -17,7 +17,7 @@ import { SaleUser, login, seedUsers } from '../harness/user-seeder';
  * granted) with BENCH_EVENTS_IN_FLIGHT claims in flight. Rows: grants/s (median of the
  * rounds) off and on, their ratio (target >= 0.9), and the delay from each claim's 200 to the
  * arrival of its claim.granted at the queue, p50 and p99 over every claim of the "on" rounds.
- * Writes documentation/events-benchmark.md (and prints it). Sizes by environment:
+ * Writes documentation/results/events-benchmark.md (and prints it). Sizes by environment:
  * BENCH_EVENTS_USERS (default 20000), BENCH_EVENTS_ROUNDS (3), BENCH_EVENTS_IN_FLIGHT (256),
  * BENCH_EVENTS_PROCESSES (API processes per deployment, default 1).
  */
@@ -138,9 +138,9 @@ async function main(): Promise<void> {
       table,
       '',
     ].join('\n');
-    writeFileSync(join(projectRoot(), 'documentation', 'events-benchmark.md'), page);
+    writeFileSync(join(projectRoot(), 'documentation', 'results', 'events-benchmark.md'), page);
     process.stdout.write(`${table}\n`);
-    log('wrote documentation/events-benchmark.md');
+    log('wrote documentation/results/events-benchmark.md');
   } finally {
     for (const d of deployments) {
       await d.http.close();
