@@ -1,4 +1,4 @@
-const { existsSync, readdirSync, readFileSync } = require('node:fs');
+const { existsSync, readdirSync, readFileSync, realpathSync } = require('node:fs');
 const { join } = require('node:path');
 
 /**
@@ -17,7 +17,8 @@ function esModuleFolders(nodeModules) {
       : [join(nodeModules, entry)];
     for (const folder of folders) {
       try {
-        if (JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).type === 'module') found.push(folder);
+        // Jest sees real paths: a node_modules reached through a link (npm run mutants' scratch copy) is matched by them.
+        if (JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).type === 'module') found.push(realpathSync(folder));
       } catch {
         continue; // not a package folder
       }
