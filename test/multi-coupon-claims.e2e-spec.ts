@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import type { Claimant } from '../src/claims/claim-outcome';
 import { ClaimsRepository } from '../src/claims/claims.repository';
-import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
+import { TestApp, couponInvariants, makeClaimants, makeUsers, startTestApp } from './support/test-app';
 
 /** Batches that settle several coupons in one transaction (claims.repository.ts settleCoupons). */
 describe('claims of several coupons in one batch', () => {
@@ -13,9 +13,7 @@ describe('claims of several coupons in one batch', () => {
     t = await startTestApp();
     admin = await t.adminToken();
     repository = t.app.get(ClaimsRepository);
-    await makeUsers(t.api, 'multi_', 40);
-    const rows = await t.sql("SELECT id::text AS id, username FROM users WHERE username LIKE 'multi_%' ORDER BY id");
-    users = rows.map((r) => ({ userId: r.id, username: r.username }));
+    users = await makeClaimants(t, 'multi_', 40);
   });
   afterAll(async () => {
     await t.close();

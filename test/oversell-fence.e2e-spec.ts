@@ -1,6 +1,6 @@
 import type { Claimant } from '../src/claims/claim-outcome';
 import { ClaimsRepository } from '../src/claims/claims.repository';
-import { TestApp, couponInvariants, makeUsers, startTestApp } from './support/test-app';
+import { TestApp, couponInvariants, makeClaimants, startTestApp } from './support/test-app';
 
 /**
  * The database fences the stock by itself, below the claim rule: if a settlement ever judged more
@@ -16,9 +16,7 @@ describe('the oversell fences of the claim transaction', () => {
     t = await startTestApp();
     admin = await t.adminToken();
     repository = t.app.get(ClaimsRepository);
-    await makeUsers(t.api, 'fence_', 4);
-    const rows = await t.sql("SELECT id::text AS id, username FROM users WHERE username LIKE 'fence_%' ORDER BY id");
-    users = rows.map((r) => ({ userId: r.id, username: r.username }));
+    users = await makeClaimants(t, 'fence_', 4);
   });
   afterAll(() => t.close());
 

@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.factory';
+import type { Claimant } from '../../src/claims/claim-outcome';
 import { ClaimsService } from '../../src/claims/claims.service';
 import { AppConfig, ConfigKey } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/config.loader';
@@ -151,6 +152,16 @@ export async function makeUsers(api: ApiClient, prefix: string, n: number): Prom
       return { username, token: await api.newUser(username) };
     }),
   );
+}
+
+/** Registers `n` users named `prefix0`.. and returns them as the claim path sees them, in id order. */
+export async function makeClaimants(t: TestApp, prefix: string, n: number): Promise<Claimant[]> {
+  await makeUsers(t.api, prefix, n);
+  const rows = await t.sql<{ id: string; username: string }>(
+    "SELECT id::text AS id, username FROM users WHERE username LIKE $1 || '%' ORDER BY id",
+    [prefix],
+  );
+  return rows.map((r) => ({ userId: r.id, username: r.username }));
 }
 
 /** remaining_amount = amount - rows, rows <= amount, nobody twice: the three promises, from the database. */
