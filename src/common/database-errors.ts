@@ -57,8 +57,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return CONNECTION_MESSAGES.some((text) => error.message.includes(text));
 }
 
-/** lock_timeout: a row lock (the coupon's) stayed held past DATABASE_LOCK_TIMEOUT_MS. */
-export const isLockTimeout = (error: unknown) => codeOf(error) === '55P03';
+/**
+ * PostgreSQL gave up a statement over a row lock and rolled its transaction back, so nothing of
+ * it was written: lock_timeout (the coupon's row stayed held past DATABASE_LOCK_TIMEOUT_MS),
+ * deadlock_detected, serialization_failure. Each is worth a retry, never a 500.
+ */
+const LOCK_CONFLICT_CODES = new Set([
+  '55P03', // lock_not_available (lock_timeout)
+  '40P01', // deadlock_detected
+  '40001', // serialization_failure
+]);
+export const isLockConflict = (error: unknown) => LOCK_CONFLICT_CODES.has(codeOf(error) ?? '');
 export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
 export const isCheckViolation = (error: unknown) => codeOf(error) === '23514';
 export const isForeignKeyViolation = (error: unknown) => codeOf(error) === '23503';
