@@ -27,6 +27,8 @@ export class TcpProxy {
   private delay = 0;
   /** Armed by cutAfterClientSends: the client bytes that, once delivered, cut every link. */
   private cutAfter?: Buffer;
+  /** Armed by cutBeforeClientSends: the client bytes that are never delivered; their link is cut instead. */
+  private cutBefore?: Buffer;
   private readonly links = new Set<Link>();
   private constructor(
     private readonly server: Server,
@@ -67,6 +69,14 @@ export class TcpProxy {
   }
 
   private pass(link: Link, to: Socket, chunk: Buffer): void {
+    if (this.cutBefore && this.mode === 'forward' && to === link.upstream && chunk.includes(this.cutBefore)) {
+      // Never delivered: the target sees its client vanish (and rolls back what it held open).
+      this.cutBefore = undefined;
+      this.links.delete(link);
+      link.client.destroy();
+      link.upstream.destroy();
+      return;
+    }
     if (this.cutAfter && this.mode === 'forward' && to === link.upstream && chunk.includes(this.cutAfter)) {
       // Delivered, then the link goes: the target acts on these bytes, its answer reaches nobody.
       // Our side only half-closes (FIN after the bytes, never a reset that could discard them) and
@@ -119,6 +129,14 @@ export class TcpProxy {
    */
   cutAfterClientSends(text: string): void {
     this.cutAfter = Buffer.from(text);
+  }
+
+  /**
+   * The next client chunk containing `text` never reaches the target: that link is cut both ways
+   * instead (the target rolls back its open transaction), and the proxy goes on forwarding.
+   */
+  cutBeforeClientSends(text: string): void {
+    this.cutBefore = Buffer.from(text);
   }
 
   /** Adds `ms` to every chunk's trip, in both directions, from now on. */

@@ -70,6 +70,27 @@ describe('a claim whose commit outcome cannot be learned', () => {
     });
     expect(await couponInvariants(t, 'LATECOMMIT')).toEqual({ amount: 2, remaining_amount: 1, rows: 1, distinct_users: 1 });
   });
+
+  it('a batch of refusals alone whose COMMIT never landed: 503 DATABASE_UNAVAILABLE, not a refusal its key does not hold', async () => {
+    await t.api.createCoupon(admin, 'LOSTREFUSAL', 5);
+    const token = await t.api.newUser('lostrefusal');
+    expect((await t.api.post('/api/coupons/claim', { coupon_name: 'LOSTREFUSAL' }, { token })).status).toBe(200);
+    // The second claim is refused in its batch (ALREADY_CLAIMED: the coupon still sells, so no
+    // memory answers it); the transaction writes only its key, and its COMMIT is never delivered.
+    proxy.cutBeforeClientSends('COMMIT\u0000');
+    const headers = { 'idempotency-key': 'lost-refusal-1' };
+    const first = await t.api.post('/api/coupons/claim', { coupon_name: 'LOSTREFUSAL' }, { token, headers });
+    expect({ status: first.status, code: first.body.code }).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+    expect(await t.sql('SELECT 1 FROM idempotency_keys WHERE key = $1', ['lost-refusal-1'])).toHaveLength(0);
+    // Nothing changed, so the retry runs afresh and its answer is kept.
+    const retry = await t.api.post('/api/coupons/claim', { coupon_name: 'LOSTREFUSAL' }, { token, headers });
+    expect({ status: retry.status, code: retry.body.code, replayed: replayed(retry) }).toEqual({
+      status: 409,
+      code: 'ALREADY_CLAIMED',
+      replayed: null,
+    });
+    expect(await t.sql('SELECT status_code FROM idempotency_keys WHERE key = $1', ['lost-refusal-1'])).toEqual([{ status_code: 409 }]);
+  });
 });
 
 describe('a claim whose session may not be ended (pg_terminate_backend refused)', () => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/database-errors';
+import { storedClaimAnswer } from './claim-answer';
 import type { CouponClaims, CouponSettlement } from './claim-outcome';
 
 /**
@@ -37,23 +38,34 @@ export class CommitConfirmation {
         .filter((_, j) => settlements[i].outcomes[j].kind === 'granted')
         .map((c) => ({ userId: c.userId, couponId: settlements[i].couponId! })),
     );
+    // The keys the transaction wrote, refusals' included: a batch of refusals alone still
+    // committed (or not) its keys' answers, and a retry of those keys must find what was answered.
+    const keyed = batch.flatMap(({ couponName, claimants }, i) =>
+      claimants
+        .filter((c, j) => c.idempotency && storedClaimAnswer(couponName, c.username, settlements[i].outcomes[j]))
+        .map((c) => ({ userId: c.userId, key: c.idempotency!.key })),
+    );
+    const written = granted.length + keyed.length;
     const names = batch.map((b) => b.couponName).join(', ');
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         if (sessionPid !== undefined && !(await this.sessionEnded(sessionPid))) continue;
         const [{ found }]: { found: number }[] = await this.dataSource.query(
-          `SELECT count(*)::int AS found
-             FROM user_claims uc JOIN unnest($1::bigint[], $2::bigint[]) AS g(user_id, coupon_id)
-               ON uc.user_id = g.user_id AND uc.coupon_id = g.coupon_id`,
-          [granted.map((g) => g.userId), granted.map((g) => g.couponId)],
+          `SELECT (SELECT count(*)::int
+                     FROM user_claims uc JOIN unnest($1::bigint[], $2::bigint[]) AS g(user_id, coupon_id)
+                       ON uc.user_id = g.user_id AND uc.coupon_id = g.coupon_id)
+                + (SELECT count(*)::int
+                     FROM idempotency_keys k JOIN unnest($3::bigint[], $4::text[]) AS w(user_id, key)
+                       ON k.user_id = w.user_id AND k.key = w.key) AS found`,
+          [granted.map((g) => g.userId), granted.map((g) => g.couponId), keyed.map((k) => k.userId), keyed.map((k) => k.key)],
         );
-        if (found === granted.length) {
+        if (found === written) {
           this.logger.warn(`commit of ${names} reported "${cause.message}" but the claims are in; answering 200`);
           return settlements;
         }
         if (found === 0) throw cause;
         // Partial cannot happen in one transaction; anything else is a bug worth shouting about.
-        throw new Error(`partial commit seen for ${names}: ${found}/${granted.length}`);
+        throw new Error(`partial commit seen for ${names}: ${found}/${written} rows`);
       } catch (error) {
         if (error === cause) throw error;
         if (!isDatabaseUnavailable(error)) {
