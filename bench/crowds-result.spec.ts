@@ -69,6 +69,30 @@ describe('crowdsTargets', () => {
   });
 });
 
+describe('crowdsTargets over a sweep run up and down', () => {
+  const twice = () => {
+    const result = held();
+    result.sweep = [sweepRow(64), sweepRow(4096, { grantsPerSecond: 1700 }), sweepRow(4096, { grantsPerSecond: 1500 }), sweepRow(64)];
+    return result;
+  };
+
+  it('compares the means of the runs: one slow run at 4096 is carried by the other', () => {
+    expect(failed(twice())).toEqual([]);
+  });
+
+  it('fails when the means fall below 0.8x, and when any run overflows or waits unfairly', () => {
+    const slow = twice();
+    slow.sweep[2].grantsPerSecond = 1499;
+    expect(failed(slow)).toEqual(['sweep 4096 in flight: grants/s >= 0.8 x at 64']);
+    const overflow = twice();
+    overflow.sweep[2].listenOverflows = 1;
+    expect(failed(overflow)).toEqual(['sweep 4096 in flight: 0 listen overflows']);
+    const unfair = twice();
+    unfair.sweep[2].p99Ms = 251;
+    expect(failed(unfair)).toEqual(['sweep 4096 in flight: p99 <= 2.5 x mean latency']);
+  });
+});
+
 describe('listenOverflows', () => {
   it('reads TcpExt ListenOverflows from /proc/net/netstat', () => {
     const netstat = 'TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 3 4967 4970\nIpExt: InNoRoutes\nIpExt: 0\n';

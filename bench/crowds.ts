@@ -269,7 +269,9 @@ export async function measureCrowds(log: Log, rows: Set<string> = CROWD_ROWS): P
   if (rows.has('sweep') || rows.has('coupons')) {
     const service = await prepare('B', USERS, {});
     try {
-      for (const concurrency of rows.has('sweep') ? SWEEP : []) {
+      // Up the sweep, then down again: each concurrency is measured early and late, so a slow
+      // moment of this shared machine does not land on one end of the ratio alone.
+      for (const concurrency of rows.has('sweep') ? [...SWEEP, ...[...SWEEP].reverse()] : []) {
         const row = await sweepRow(service, concurrency);
         log(`sweep ${concurrency}: ${JSON.stringify(row)}`);
         sweep.push(row);
