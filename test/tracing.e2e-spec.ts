@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Server, Socket, createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +15,12 @@ const START_WITHIN_MS = 30_000;
 
 /** After a claim's COMMIT went through, how long before the link "drops": the commit has landed by then. */
 const DROP_AFTER_COMMIT_MS = 100;
+
+/** A body sent this long after its headers arrives in a TCP segment (and a socket read) of its own. */
+const BODY_LATER_MS = 50;
+
+/** Requests without a traceparent sent at once, for the default sampling's share. */
+const ROOT_REQUESTS = 200;
 
 /**
  * A loopback proxy in front of PostgreSQL that, once armed, lets the next COMMIT through and then
@@ -180,6 +187,38 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     expect(line).toMatchObject({ status: 200, trace_id: caller.traceId, msg: 'request completed' });
   });
 
+  it('a claim whose body arrives after its headers (another TCP segment) still runs in its request span', async () => {
+    const caller = newTraceparent();
+    const body = JSON.stringify({ coupon_name: 'TRACED' });
+    const slowToken = await api.newUser('slow_body');
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(
+        `${api.baseUrl}/api/coupons/claim`,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${slowToken}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            traceparent: caller.header,
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      request.on('error', reject);
+      // The headers go now; the body, in its own segment, after the server has read them.
+      request.flushHeaders();
+      setTimeout(() => request.end(body), BODY_LATER_MS);
+    });
+    expect(status).toBe(200);
+    const spans = await receiver.spansOf(caller.traceId, (found) => found.some((s) => s.name === 'claim.queue_wait'));
+    const server = one(spans, 'POST /api/coupons/claim');
+    expect(one(spans, 'claim.queue_wait').parentSpanId).toBe(server.spanId);
+  });
+
   it('claims batched together: each request keeps its own trace and queue wait, and every wait is linked from a batch span', async () => {
     const callers = Array.from({ length: 6 }, () => newTraceparent());
     const tokens = await Promise.all(callers.map((_, i) => api.newUser(`batched_${i}`)));
@@ -235,14 +274,39 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     ).toBe(true);
   });
 
-  it('a request without a traceparent starts a trace of its own, answered and logged with its id', async () => {
-    const health = await fetch(`${api.baseUrl}/api/coupons/TRACED`, { headers: { authorization: `Bearer ${user}` } });
-    expect(health.status).toBe(200);
-    const traceId = health.headers.get('traceparent')?.split('-')[1];
-    expect(traceId).toMatch(/^[\da-f]{32}$/);
-    const spans = await receiver.spansOf(traceId!, (found) => found.length > 0);
-    expect(one(spans, 'GET /api/coupons/:name').parentSpanId).toBeUndefined();
-    expect(logLines().some((l) => l.route === '/api/coupons/:name' && l.trace_id === traceId)).toBe(true);
+  it('requests without a traceparent each start a trace, answered and logged with its id; the default samples a share of them, all spans of those it samples', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: ROOT_REQUESTS }, () =>
+        fetch(`${api.baseUrl}/api/coupons/TRACED`, { headers: { authorization: `Bearer ${user}` } }),
+      ),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(ROOT_REQUESTS).fill(200));
+    const parents = answers.map((answer) => /^00-([\da-f]{32})-[\da-f]{16}-(0[01])$/.exec(answer.headers.get('traceparent') ?? ''));
+    expect(parents.every((match) => match !== null)).toBe(true);
+    const traceIds = parents.map((match) => match![1]);
+    expect(new Set(traceIds).size).toBe(ROOT_REQUESTS);
+    // Every request line carries its trace id, sampled or not (the last lines may still be on their way).
+    const unlogged = () => {
+      const logged = new Set(
+        logLines()
+          .filter((l) => l.route === '/api/coupons/:name')
+          .map((l) => l.trace_id),
+      );
+      return traceIds.filter((id) => !logged.has(id));
+    };
+    for (let wait = 0; unlogged().length > 0 && wait < 20; wait++) await sleep(100);
+    expect(unlogged()).toEqual([]);
+    // TRACING_SAMPLE_PERCENT's default (10) samples about a tenth: 1 to 60 of 200 is all but certain.
+    const sampled = traceIds.filter((_, i) => parents[i]![2] === '01');
+    expect(sampled.length).toBeGreaterThanOrEqual(1);
+    expect(sampled.length).toBeLessThanOrEqual(60);
+    for (const traceId of sampled) {
+      const spans = await receiver.spansOf(traceId, (found) => found.length > 0);
+      expect(one(spans, 'GET /api/coupons/:name').parentSpanId).toBeUndefined();
+    }
+    // The unsampled ones record nothing (the sampled ones' spans have arrived by now, so theirs would have too).
+    const unsampled = new Set(traceIds.filter((_, i) => parents[i]![2] === '00'));
+    expect(receiver.spans.filter((span) => unsampled.has(span.traceId))).toEqual([]);
   });
 });
 

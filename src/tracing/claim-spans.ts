@@ -1,5 +1,5 @@
 import { Context, Span, context, trace } from '@opentelemetry/api';
-import { activeTracer, endWithError } from './tracing';
+import { activeTracer, endWithError, recordingSpanIn } from './tracing';
 
 /**
  * The spans of the claim path that one request cannot own alone. A claim waits in ClaimBatcher's
@@ -22,7 +22,7 @@ export function startQueueWait(coupon: string): QueueWait | undefined {
   const tracer = activeTracer();
   if (!tracer) return undefined;
   const parent = context.active();
-  if (!trace.getSpan(parent)) return undefined;
+  if (!recordingSpanIn(parent)) return undefined;
   return { span: tracer.startSpan('claim.queue_wait', { attributes: { 'claim.coupon': coupon } }, parent), parent };
 }
 

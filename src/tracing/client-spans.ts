@@ -1,7 +1,7 @@
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { SpanKind, context } from '@opentelemetry/api';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { activeTracer, endWithError } from './tracing';
+import { activeTracer, endWithError, recordingSpanIn } from './tracing';
 
 /** Query text kept on a span: enough to recognise the statement, never a whole bulk insert. */
 const MAX_QUERY_TEXT = 1000;
@@ -10,7 +10,7 @@ type Callback = (error: unknown, ...rest: unknown[]) => unknown;
 
 /**
  * CLIENT spans for PostgreSQL queries (pg's Client.query, which TypeORM's runners call) and Redis
- * commands (ioredis' sendCommand: the lock's votes, the rate limits), only inside a traced
+ * commands (ioredis' sendCommand: the lock's votes, the rate limits), only inside a recorded (sampled)
  * request or batch: start-up, migrations and timers make none. Hand-made rather than the
  * instrumentation packages: two patched methods instead of module-load hooks, and the cost is
  * in the bench's tracing row. Neither protocol has headers: the trace context stays here.
@@ -25,7 +25,7 @@ export function traceClientCalls(): void {
     const parent = context.active();
     const config = args[0] as string | { text?: unknown; submit?: unknown } | undefined;
     const text = typeof config === 'string' ? config : config?.text;
-    if (!trace.getSpan(parent) || typeof text !== 'string' || typeof (config as { submit?: unknown })?.submit === 'function') {
+    if (!recordingSpanIn(parent) || typeof text !== 'string' || typeof (config as { submit?: unknown })?.submit === 'function') {
       return query.apply(this, args);
     }
     const operation = text.trimStart().split(/\s+/, 1)[0].toUpperCase();
@@ -70,7 +70,7 @@ export function traceClientCalls(): void {
     ...rest: unknown[]
   ) {
     const parent = context.active();
-    if (!trace.getSpan(parent) || command?.promise === undefined) return sendCommand.call(this, command, ...rest);
+    if (!recordingSpanIn(parent) || command?.promise === undefined) return sendCommand.call(this, command, ...rest);
     const name = String(command.name).toUpperCase();
     const span = tracer.startSpan(
       name,

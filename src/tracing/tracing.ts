@@ -53,6 +53,16 @@ export const tracingActive = (): boolean => tracer !== undefined;
 /** The tracer, for the other files of this module; undefined when tracing is off. */
 export const activeTracer = (): Tracer | undefined => tracer;
 
+/**
+ * The span of `ctx` if it is being recorded. A request the sampler left out still has a span
+ * (its trace id is answered and logged) but records nothing, so nothing is started under it:
+ * an unsampled request costs no child spans, no attributes, no export.
+ */
+export function recordingSpanIn(ctx: Context): Span | undefined {
+  const span = trace.getSpan(ctx);
+  return span?.isRecording() ? span : undefined;
+}
+
 /** The span of the current async context, if tracing is on and there is one. */
 export function currentSpan(): Span | undefined {
   return tracer ? trace.getSpan(context.active()) : undefined;
@@ -70,7 +80,7 @@ export function withSpan<T>(
 ): Promise<T> {
   if (!tracer) return work();
   const parent = context.active();
-  if (!trace.getSpan(parent)) return work();
+  if (!recordingSpanIn(parent)) return work();
   const span = tracer.startSpan(name, { kind, attributes }, parent);
   return context.with(trace.setSpan(parent, span), work).then(
     (result) => {
