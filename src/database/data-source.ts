@@ -5,6 +5,7 @@ import { CouponSaleWindows1764000000000 } from '../../migrations/1764000000000-C
 import { CaseInsensitiveUsernames1764100000000 } from '../../migrations/1764100000000-CaseInsensitiveUsernames';
 import { IdempotencyKeys1764200000000 } from '../../migrations/1764200000000-IdempotencyKeys';
 import { EventOutbox1764300000000 } from '../../migrations/1764300000000-EventOutbox';
+import { OutboxWaitingIndex1764400000000 } from '../../migrations/1764400000000-OutboxWaitingIndex';
 import { AppConfig } from '../config/app-config';
 import { Coupon } from '../coupons/coupon.entity';
 import { UserClaim } from '../claims/user-claim.entity';
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   CaseInsensitiveUsernames1764100000000,
   IdempotencyKeys1764200000000,
   EventOutbox1764300000000,
+  OutboxWaitingIndex1764400000000,
 ];
 
 /** One set of options for the app (TypeOrmModule) and the migration CLI. */

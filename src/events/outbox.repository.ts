@@ -101,15 +101,21 @@ export class OutboxRepository {
     );
     if (coupons.length === 0) return [];
     // A coupon's rows stop at its first refused row still waiting out its backoff: the ones
-    // after it wait too, so a retried event is not overtaken by the coupon's later events.
+    // after it wait too, so a retried event is not overtaken by the coupon's later events. That
+    // first waiting row is looked up once per coupon, among the refused rows only
+    // (outbox_events_waiting_idx): a per-row NOT EXISTS walked the coupon's whole backlog for
+    // every row, 23 s per lease behind 20,000 events of one sale.
     return runner.query(
-      `SELECT id, event_id, event_type, coupon_name, payload, occurred_at, attempts FROM outbox_events o
-        WHERE coupon_id = ANY($1::bigint[]) AND dead_at IS NULL AND next_attempt_at <= clock_timestamp()
-          AND NOT EXISTS (SELECT 1 FROM outbox_events w
-                           WHERE w.coupon_id = o.coupon_id AND w.id < o.id AND w.dead_at IS NULL
-                             AND w.next_attempt_at > clock_timestamp())
-        ORDER BY id LIMIT $2
-        FOR UPDATE SKIP LOCKED`,
+      `SELECT o.id, o.event_id, o.event_type, o.coupon_name, o.payload, o.occurred_at, o.attempts
+         FROM unnest($1::bigint[]) AS c(coupon_id)
+         CROSS JOIN LATERAL (SELECT min(w.id) AS first_waiting FROM outbox_events w
+                              WHERE w.coupon_id = c.coupon_id AND w.dead_at IS NULL AND w.attempts > 0
+                                AND w.next_attempt_at > clock_timestamp()) b
+         JOIN outbox_events o ON o.coupon_id = c.coupon_id
+        WHERE o.dead_at IS NULL AND o.next_attempt_at <= clock_timestamp()
+          AND (b.first_waiting IS NULL OR o.id < b.first_waiting)
+        ORDER BY o.id LIMIT $2
+        FOR UPDATE OF o SKIP LOCKED`,
       [coupons.map((c) => c.coupon_id), limit],
     );
   }
