@@ -270,7 +270,9 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
       spans.filter((s) => s.parentSpanId === confirmation.spanId && s.attributes['db.system.name'] === 'postgresql').length,
     ).toBeGreaterThanOrEqual(1);
     expect(
-      logLines().some((l) => l.context === 'CommitConfirmation' && l.trace_id === caller.traceId && /claims are in/.test(String(l.msg))),
+      logLines().some(
+        (l) => l.context === 'CommitConfirmation' && l.trace_id === caller.traceId && /what it wrote is in/.test(String(l.msg)),
+      ),
     ).toBe(true);
   });
 

@@ -41,13 +41,20 @@ export interface BatchSpan {
 
 const UNTRACED_BATCH: BatchSpan = { run: (work) => work(), end: () => undefined };
 
+/**
+ * A batch none of whose claims is recorded runs outside any request's span: it started in the
+ * context of whatever request queued it (or of the batch before it), which may be a sampled
+ * request of another coupon, and its lock, transaction and statements must not land in that trace.
+ */
+const UNSAMPLED_BATCH: BatchSpan = { run: (work) => context.with(trace.deleteSpan(context.active()), work), end: () => undefined };
+
 /** The span of one batch, for the claims taken into it (their queue waits, in arrival order; listed only when tracing is on). */
 export function startBatchSpan(listWaits: () => (QueueWait | undefined)[], coupons: number): BatchSpan {
   const tracer = activeTracer();
   if (!tracer) return UNTRACED_BATCH;
   const waits = listWaits();
   const traced = waits.filter((wait): wait is QueueWait => wait !== undefined);
-  if (traced.length === 0) return UNTRACED_BATCH;
+  if (traced.length === 0) return UNSAMPLED_BATCH;
   const parent = traced[0].parent;
   const span = tracer.startSpan(
     'claim.batch',

@@ -1,20 +1,18 @@
-import { Context, Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { activeTracer, extractTraceContext } from './tracing';
 
-/**
- * Each request being answered: its server span (the request line of the log reads its trace id)
- * and the context it runs in (that span, child of the caller's trace).
- */
-const served = new WeakMap<IncomingMessage, { span: Span; active: Context }>();
+/** Each request being answered: its server span (the request line of the log reads its trace id). */
+const served = new WeakMap<IncomingMessage, Span>();
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Puts every request of `server` inside a SERVER span, child of the caller's `traceparent` when
  * it sent a valid one, and answers with that span's own `traceparent`. The span is the active
- * context for everything the request does (Fastify hooks, Nest, the claim queue); what runs
- * after the body arrives gets it back from resumeServerContext. The span ends when the response is finished or the connection closes.
+ * context for everything the request does (Fastify hooks, Nest, the claim queue), the part after
+ * its body arrives included: Fastify 5.12 runs its body parser's callback in the request's async
+ * scope (decisions.md, "The JSON body-reading copy is gone"), so no emitter is bound here. The span ends when the response is finished or the connection closes.
  */
 export function traceHttpServer(server: Server): void {
   const tracer = activeTracer();
@@ -29,7 +27,7 @@ export function traceHttpServer(server: Server): void {
       parent,
     );
     const active = trace.setSpan(parent, span);
-    served.set(req, { span, active });
+    served.set(req, span);
     const carrier: Record<string, string> = {};
     propagation.inject(active, carrier);
     if (carrier.traceparent) res.setHeader('traceparent', carrier.traceparent);
@@ -50,23 +48,9 @@ export function traceHttpServer(server: Server): void {
   });
 }
 
-/**
- * The server span's context again, for the part of a request that a stream event resumes: a
- * body arrives in 'data' and 'end' events, which run in the socket's context, not the request's.
- * Fastify calls its preValidation hooks right after the body is read (at once when there is
- * none), so a hook there re-enters the request's context for validation, the handler and all
- * they start. (Binding the request and response emitters instead wrapped every listener of
- * every request: measured in the tracing bench row.)
- */
-export function resumeServerContext(req: IncomingMessage, next: () => void): void {
-  const active = served.get(req)?.active;
-  if (active) context.with(active, next);
-  else next();
-}
-
 /** Names the server span by its route pattern once the router has matched it (`POST /api/coupons/claim`). */
 export function nameServerSpan(req: IncomingMessage, route: string | undefined): void {
-  const span = served.get(req)?.span;
+  const span = served.get(req);
   if (!span || !route) return;
   span.updateName(`${req.method} ${route}`);
   span.setAttribute('http.route', route);
@@ -80,7 +64,7 @@ const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
  * caller's `traceparent` (so logs of a traced caller still join its trace), else none.
  */
 export function traceIdOf(req: IncomingMessage): string | undefined {
-  const span = served.get(req)?.span;
+  const span = served.get(req);
   if (span) return span.spanContext().traceId;
   const given = req.headers.traceparent;
   if (typeof given !== 'string') return undefined;

@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/app-config';
 import { traceClientCalls } from './client-spans';
-import { nameServerSpan, resumeServerContext, traceHttpServer } from './http-tracing';
+import { nameServerSpan, traceHttpServer } from './http-tracing';
 import { flushTracing, startTracing, tracingActive } from './tracing';
 
 /**
@@ -28,7 +28,6 @@ export class TracingHooks implements OnModuleInit, OnApplicationShutdown {
       nameServerSpan(request.raw, request.routeOptions.url);
       done();
     });
-    fastify.addHook('preValidation', (request, _reply, done) => resumeServerContext(request.raw, done));
   }
 
   async onApplicationShutdown(): Promise<void> {
