@@ -8,6 +8,8 @@ const NO_BROKER = 'amqp://guest:guest@127.0.0.1:1';
 /** One sale's backlog of one coupon: what the relay meets after a broker outage in a big sale. */
 const BACKLOG = 20_000;
 const LEASE_ROWS = 500;
+/** The oldest due rows a lease chooses its coupons from (COUPON_WINDOW_ROWS in outbox.repository.ts). */
+const COUPON_WINDOW = 2000;
 /** A lease's hold on its rows (idle_in_transaction_session_timeout while publish runs). */
 const HOLD_MS = 10_000;
 /** A refused row's first backoff: longer than this test, so only the test can end it. */
@@ -80,14 +82,21 @@ describe('outbox leases', () => {
       RETRY,
     );
     expect(firstLease).toEqual([first, ...later, ...other]);
-    // Waiting out its backoff: nothing of that coupon is leased, not even the rows behind it.
+    // Waiting out its backoff: nothing of that coupon is leased, not even the rows behind it,
+    // however many there are (more than the window a lease chooses coupons from); events of
+    // another coupon, written after all of them, still go.
+    await addEvents(900_002, COUPON_WINDOW + 100);
+    const behind = (await idsOf(900_002)).slice(1);
+    await addEvents(900_004, 2);
+    const newer = await idsOf(900_004);
     const held: string[] = [];
-    expect(await outbox.lease(LEASE_ROWS, HOLD_MS, (rows) => (held.push(...rows.map((r) => r.id)), sendAll(rows)), RETRY)).toBe(0);
-    expect(held).toEqual([]);
+    expect(await outbox.lease(LEASE_ROWS, HOLD_MS, (rows) => (held.push(...rows.map((r) => r.id)), sendAll(rows)), RETRY)).toBe(2);
+    expect(held).toEqual(newer);
     // The backoff over, all five go in order.
     await t.sql(`UPDATE outbox_events SET next_attempt_at = clock_timestamp() WHERE id = $1`, [first]);
     const resumed: string[] = [];
     await outbox.lease(LEASE_ROWS, HOLD_MS, (rows) => (resumed.push(...rows.map((r) => r.id)), sendAll(rows)), RETRY);
-    expect(resumed).toEqual([first, ...later]);
+    expect(resumed).toEqual([first, ...behind].slice(0, LEASE_ROWS));
+    expect(later.every((id) => behind.includes(id))).toBe(true);
   });
 });

@@ -89,11 +89,17 @@ export class OutboxRepository {
     // million rows after an outage costs no more per lease than ten), oldest first: no coupon
     // starves. The advisory lock sits outside the subqueries: PostgreSQL does not push a
     // volatile condition into them, so only the chosen coupons are tried.
+    // Rows held behind a refused row in backoff are not due (a probe of the small index of
+    // refused rows each): a coupon blocked with thousands of rows must not fill the window and
+    // starve every other coupon until its backoff ends.
     const coupons: { coupon_id: string }[] = await runner.query(
       `SELECT due.coupon_id FROM (
          SELECT coupon_id, min(id) AS first_id FROM (
-           SELECT id, coupon_id FROM outbox_events
+           SELECT id, coupon_id FROM outbox_events o
             WHERE dead_at IS NULL AND next_attempt_at <= clock_timestamp()
+              AND NOT EXISTS (SELECT 1 FROM outbox_events w
+                               WHERE w.coupon_id = o.coupon_id AND w.id < o.id AND w.dead_at IS NULL
+                                 AND w.attempts > 0 AND w.next_attempt_at > clock_timestamp())
             ORDER BY id LIMIT $2) oldest
           GROUP BY coupon_id ORDER BY first_id LIMIT $1) due
         WHERE pg_try_advisory_xact_lock(hashtextextended('outbox_events:' || due.coupon_id, 0))`,
