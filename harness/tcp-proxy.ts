@@ -25,8 +25,9 @@ interface Link {
 export class TcpProxy {
   private mode: ProxyMode = 'forward';
   private delay = 0;
-  /** Armed by cutAfterClientSends: the client bytes that, once delivered, cut every link. */
+  /** Armed by cutAfterClientSends: the client bytes that, once delivered, cut their link (and, with cutRefuses, every link). */
   private cutAfter?: Buffer;
+  private cutRefuses = true;
   /** Armed by cutBeforeClientSends: the client bytes that are never delivered; their link is cut instead. */
   private cutBefore?: Buffer;
   private readonly links = new Set<Link>();
@@ -86,7 +87,7 @@ export class TcpProxy {
       to.end(chunk);
       link.client.removeAllListeners('close');
       link.client.destroy();
-      this.set('refuse');
+      if (this.cutRefuses) this.set('refuse');
       return;
     }
     if (this.mode === 'blackhole') {
@@ -125,10 +126,12 @@ export class TcpProxy {
   /**
    * The next client chunk containing `text` (say `COMMIT\0`, PostgreSQL's COMMIT query) reaches the target, then the
    * proxy switches to `refuse`: the target acts on it (commits) but its answer is lost, and new
-   * connections are refused until `set('forward')`.
+   * connections are refused until `set('forward')`. With `refuse` false only that link is cut:
+   * the client can reconnect at once and ask what happened.
    */
-  cutAfterClientSends(text: string): void {
+  cutAfterClientSends(text: string, refuse = true): void {
     this.cutAfter = Buffer.from(text);
+    this.cutRefuses = refuse;
   }
 
   /**

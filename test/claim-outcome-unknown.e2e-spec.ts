@@ -71,6 +71,28 @@ describe('a claim whose commit outcome cannot be learned', () => {
     expect(await couponInvariants(t, 'LATECOMMIT')).toEqual({ amount: 2, remaining_amount: 1, rows: 1, distinct_users: 1 });
   });
 
+  it('COMMIT delivered and committed, its answer dropped, the database reachable: the grant and the refusal are answered as committed, their keys counted', async () => {
+    await t.api.createCoupon(admin, 'LANDED', 5);
+    const token = await t.api.newUser('landed');
+    const headers = (key: string) => ({ 'idempotency-key': key });
+    // Only the link that sent the COMMIT goes: the service reconnects, finds its rows and keys.
+    proxy.cutAfterClientSends('COMMIT\u0000', false);
+    const granted = await t.api.post('/api/coupons/claim', { coupon_name: 'LANDED' }, { token, headers: headers('landed-1') });
+    expect(granted.status).toBe(200);
+    expect(granted.body.claimed_at).toBe((await committedClaimedAt(t, 'LANDED'))[0]);
+    // A batch of one refusal, its key the only row it wrote.
+    proxy.cutAfterClientSends('COMMIT\u0000', false);
+    const refused = await t.api.post('/api/coupons/claim', { coupon_name: 'LANDED' }, { token, headers: headers('landed-2') });
+    expect({ status: refused.status, code: refused.body.code }).toEqual({ status: 409, code: 'ALREADY_CLAIMED' });
+    const kept = await t.sql<{ key: string; status_code: number }>(
+      "SELECT key, status_code FROM idempotency_keys WHERE key LIKE 'landed-%' ORDER BY key",
+    );
+    expect(kept).toEqual([
+      { key: 'landed-1', status_code: 200 },
+      { key: 'landed-2', status_code: 409 },
+    ]);
+  });
+
   it('a batch of refusals alone whose COMMIT never landed: 503 DATABASE_UNAVAILABLE, not a refusal its key does not hold', async () => {
     await t.api.createCoupon(admin, 'LOSTREFUSAL', 5);
     const token = await t.api.newUser('lostrefusal');

@@ -60,7 +60,7 @@ export class CommitConfirmation {
           [granted.map((g) => g.userId), granted.map((g) => g.couponId), keyed.map((k) => k.userId), keyed.map((k) => k.key)],
         );
         if (found === written) {
-          this.logger.warn(`commit of ${names} reported "${cause.message}" but the claims are in; answering 200`);
+          this.logger.warn(`commit of ${names} reported "${cause.message}" but what it wrote is in; answering as settled`);
           return settlements;
         }
         if (found === 0) throw cause;
