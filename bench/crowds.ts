@@ -122,12 +122,13 @@ const grantsPerSecond = (run: SaleRun) =>
   round(run.records.filter((r) => r.status === 200).length / ((run.soldOutAtMs ?? run.durationMs) / 1000));
 const ms = (micros: number) => round(micros / 1000);
 
-async function sweepRow(service: Prepared, concurrency: number): Promise<SweepRow> {
+/** One sale of the sweep; `index` numbers the sales, so the way back down sells coupons of its own. */
+async function sweepRow(service: Prepared, concurrency: number, index: number): Promise<SweepRow> {
   const pid = service.group.processes[0].pid;
   let peakRss = residentMb(pid);
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, residentMb(pid))), 100);
   const overflowsBefore = listenOverflows();
-  const { run, failedChecks } = await sale(service, `SWEEP_${concurrency}`, service.users, STOCK, concurrency);
+  const { run, failedChecks } = await sale(service, `SWEEP_${concurrency}_${index}`, service.users, STOCK, concurrency);
   const overflows = listenOverflows() - overflowsBefore;
   clearInterval(sampler);
   const soldOut = run.soldOutAtMs;
@@ -272,7 +273,7 @@ export async function measureCrowds(log: Log, rows: Set<string> = CROWD_ROWS): P
       // Up the sweep, then down again: each concurrency is measured early and late, so a slow
       // moment of this shared machine does not land on one end of the ratio alone.
       for (const concurrency of rows.has('sweep') ? [...SWEEP, ...[...SWEEP].reverse()] : []) {
-        const row = await sweepRow(service, concurrency);
+        const row = await sweepRow(service, concurrency, sweep.length);
         log(`sweep ${concurrency}: ${JSON.stringify(row)}`);
         sweep.push(row);
       }

@@ -7,17 +7,21 @@ import { SaleUser, login, seedUsers } from '../harness/user-seeder';
 import type { BenchTarget } from './bench-result';
 
 /**
- * `npm run bench:tracing`: grants per second with tracing on (every request traced, spans
- * exported over OTLP/HTTP to a receiver this process runs on loopback) against the same service
- * with tracing off. Two services run side by side on their own databases; passes alternate
- * between them (off then on, on then off, ...) so this machine's swings hit both alike. Each pass is a
- * fresh coupon of one unit per user, claimed once by every user, CLAIMERS at a time: every
- * answer is a grant that takes the queue, the lock and a transaction.
+ * `npm run bench:tracing`: grants per second with tracing on, as shipped (TRACING_SAMPLE_PERCENT's
+ * default) and with every request traced, spans exported over OTLP/HTTP to a receiver this
+ * process runs on loopback, against the same service with tracing off. Three services run side
+ * by side on their own databases; in each round every side sells a fresh coupon of one unit per
+ * user, claimed once by every user, CLAIMERS at a time (every answer a grant that takes the
+ * queue, the lock and a transaction), the order rotating round by round. Each ratio comes from
+ * one round (this machine's speed drifts within a run); the row shows the round of the median.
  */
 const USERS = Math.max(10, Number(process.env.BENCH_TRACING_USERS ?? 4000) || 4000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_TRACING_ROUNDS ?? 7) || 7);
 const CLAIMERS = 64;
 const WARM_UP_CLAIMS = Math.min(USERS, 1000);
+/** Each traced side exports under its own service.name, so the receiver can tell their spans apart. */
+const ON_SERVICE = 'bench-tracing-as-shipped';
+const EVERY_SERVICE = 'bench-tracing-every-request';
 const TARGET_RATIO = 0.9;
 
 const SPAN_KIND = Buffer.from('"kind":');
@@ -32,6 +36,8 @@ function occurrences(haystack: Buffer, needle: Buffer): number {
 class CountingReceiver {
   posts = 0;
   spans = 0;
+  /** Spans by the service.name of the post they came in (each side exports under its own name). */
+  readonly spansOf = new Map<string, number>();
   private constructor(
     private readonly server: Server,
     readonly url: string,
@@ -55,7 +61,11 @@ class CountingReceiver {
     // export here would bill the traced side for this process's own work on the same two cores.
     // Every span of an OTLP/JSON export has exactly one "kind" field (its links, events and
     // status have none).
-    this.spans += occurrences(Buffer.concat(chunks), SPAN_KIND);
+    const body = Buffer.concat(chunks);
+    const spans = occurrences(body, SPAN_KIND);
+    this.spans += spans;
+    const service = /"service\.name","value":\{"stringValue":"([^"]+)"/.exec(body.toString('utf8', 0, 2000))?.[1] ?? '?';
+    this.spansOf.set(service, (this.spansOf.get(service) ?? 0) + spans);
   }
 
   close(): Promise<void> {
@@ -83,6 +93,8 @@ export interface TracingBenchResult {
   everyOffPerSecond: number;
   passes: { off: number; on: number; every: number }[];
   spansExported: number;
+  /** Of them, the spans of the side as shipped: proof that its sampled requests were exported. */
+  onSpansExported: number;
   exportPosts: number;
 }
 
@@ -132,8 +144,8 @@ export async function measureTracing(log: (line: string) => void): Promise<Traci
   const sides: Side[] = [];
   try {
     sides.push(await prepare({}));
-    sides.push(await prepare({ TRACING_OTLP_ENDPOINT: receiver.url }));
-    sides.push(await prepare({ TRACING_OTLP_ENDPOINT: receiver.url, TRACING_SAMPLE_PERCENT: '100' }));
+    sides.push(await prepare({ TRACING_OTLP_ENDPOINT: receiver.url, TRACING_SERVICE_NAME: ON_SERVICE }));
+    sides.push(await prepare({ TRACING_OTLP_ENDPOINT: receiver.url, TRACING_SERVICE_NAME: EVERY_SERVICE, TRACING_SAMPLE_PERCENT: '100' }));
     const names = ['off', 'on', 'every'] as const;
     // Each side's claim path (and the exporter) runs hot before anything is measured.
     for (const side of sides) await pass({ ...side, users: side.users.slice(0, WARM_UP_CLAIMS) }, 'WARM_UP');
@@ -168,6 +180,7 @@ export async function measureTracing(log: (line: string) => void): Promise<Traci
       everyPerSecond: every.every,
       passes,
       spansExported: receiver.spans,
+      onSpansExported: receiver.spansOf.get(ON_SERVICE) ?? 0,
       exportPosts: receiver.posts,
     };
   } finally {
@@ -184,8 +197,8 @@ export function tracingTargets(result: TracingBenchResult): BenchTarget[] {
   return [
     {
       name: `grants/s with tracing on as shipped (exporting over OTLP/HTTP, ${result.defaultSamplePercent}% of new traces sampled) >= ${TARGET_RATIO} x off`,
-      passed: ratio >= TARGET_RATIO && result.spansExported > 0,
-      detail: `${ratio.toFixed(2)}x (${result.onPerSecond} vs ${result.offPerSecond}/s, the round of the median ratio of ${result.rounds}; every request traced: ${(result.everyPerSecond / result.everyOffPerSecond).toFixed(2)}x; ${result.spansExported} spans exported in ${result.exportPosts} posts)`,
+      passed: ratio >= TARGET_RATIO && result.onSpansExported > 0,
+      detail: `${ratio.toFixed(2)}x (${result.onPerSecond} vs ${result.offPerSecond}/s, the round of the median ratio of ${result.rounds}; every request traced: ${(result.everyPerSecond / result.everyOffPerSecond).toFixed(2)}x; ${result.onSpansExported} spans exported as shipped, ${result.spansExported} in all in ${result.exportPosts} posts)`,
     },
   ];
 }
@@ -198,7 +211,7 @@ export function tracingTable(result: TracingBenchResult): string {
     `| off | | | | ${result.passes.map((p) => p.off).join(', ')} |`,
     `| on as shipped (TRACING_SAMPLE_PERCENT=${result.defaultSamplePercent}), round of the median ratio | ${result.onPerSecond} | ${result.offPerSecond} | ${x(result.onPerSecond, result.offPerSecond)} | ${result.passes.map((p) => p.on).join(', ')} |`,
     `| on, every request traced (TRACING_SAMPLE_PERCENT=100), round of the median ratio | ${result.everyPerSecond} | ${result.everyOffPerSecond} | ${x(result.everyPerSecond, result.everyOffPerSecond)} | ${result.passes.map((p) => p.every).join(', ')} |`,
-    `| spans exported (both "on" sides) | ${result.spansExported} in ${result.exportPosts} posts | | | |`,
+    `| spans exported: as shipped / in all (${result.exportPosts} posts) | ${result.onSpansExported} / ${result.spansExported} | | | |`,
   ].join('\n');
 }
 
