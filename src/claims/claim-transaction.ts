@@ -182,11 +182,19 @@ async function keepAnswers(
   // The keys commit with the claims they answer, all of the batch in one statement: a stored
   // 200 and its user_claims row exist together or not at all. A key that holds an answer
   // already aborts the batch (a unique violation), which ClaimSettlement splits like any fence.
-  const keyRecords = batch.flatMap(({ couponName, claimants }, i) =>
+  await keys.insert(runner, keptAnswers(batch, settlements));
+}
+
+/**
+ * The answers a settled batch keeps under its claimants' keys: one per keyed claimant whose
+ * outcome decided something (storedClaimAnswer). The transaction writes exactly these, and
+ * CommitConfirmation counts exactly these after a lost COMMIT.
+ */
+export function keptAnswers(batch: CouponClaims[], settlements: CouponSettlement[]): KeyRecord[] {
+  return batch.flatMap(({ couponName, claimants }, i) =>
     claimants.flatMap((claimant, j): KeyRecord[] => {
       const answer = claimant.idempotency && storedClaimAnswer(couponName, claimant.username, settlements[i].outcomes[j]);
       return answer ? [{ userId: claimant.userId, ...claimant.idempotency!, answer }] : [];
     }),
   );
-  await keys.insert(runner, keyRecords);
 }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/database-errors';
-import { storedClaimAnswer } from './claim-answer';
 import type { CouponClaims, CouponSettlement } from './claim-outcome';
+import { keptAnswers } from './claim-transaction';
 
 /**
  * The COMMIT's answer was lost and its outcome could not be learned (the database stayed out of
@@ -40,11 +40,7 @@ export class CommitConfirmation {
     );
     // The keys the transaction wrote, refusals' included: a batch of refusals alone still
     // committed (or not) its keys' answers, and a retry of those keys must find what was answered.
-    const keyed = batch.flatMap(({ couponName, claimants }, i) =>
-      claimants
-        .filter((c, j) => c.idempotency && storedClaimAnswer(couponName, c.username, settlements[i].outcomes[j]))
-        .map((c) => ({ userId: c.userId, key: c.idempotency!.key })),
-    );
+    const keyed = keptAnswers(batch, settlements);
     const written = granted.length + keyed.length;
     const names = batch.map((b) => b.couponName).join(', ');
     for (let attempt = 0; attempt < 3; attempt++) {
