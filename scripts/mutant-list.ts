@@ -202,6 +202,48 @@ export const MUTANTS: Mutant[] = [
     ],
     killedBy: [{ file: 'test/idempotency.e2e-spec.ts' }],
   },
+  {
+    name: 'outbox-overtakes-refused-event',
+    breaks: "a coupon's later events are relayed while an earlier one waits out its backoff: consumers see them out of commit order",
+    edits: [
+      {
+        file: 'src/events/outbox.repository.ts',
+        search: 'AND (b.first_waiting IS NULL OR o.id < b.first_waiting)',
+        replace: 'AND (b.first_waiting IS NULL OR o.id <> b.first_waiting)',
+      },
+    ],
+    killedBy: [{ file: 'test/outbox-lease.e2e-spec.ts', name: 'holds back' }],
+  },
+  {
+    name: 'commit-confirmation-ignores-keys',
+    breaks: 'after a lost COMMIT a batch of keyed refusals is answered as committed without looking whether its keys are in',
+    edits: [
+      {
+        file: 'src/claims/commit-confirmation.ts',
+        search: 'const written = granted.length + keyed.length;',
+        replace: 'const written = granted.length + 0 * keyed.length;',
+      },
+    ],
+    killedBy: [{ file: 'test/claim-outcome-unknown.e2e-spec.ts', name: 'refusals alone' }],
+  },
+  {
+    name: 'deadlock-is-a-500',
+    breaks: 'a transaction PostgreSQL ended as a deadlock is answered 500 instead of a retryable LOCK_BUSY',
+    edits: [{ file: 'src/common/database-errors.ts', search: "'40P01', // deadlock_detected", replace: "'40P0X', // deadlock_detected" }],
+    killedBy: [{ file: 'test/lock-conflicts.e2e-spec.ts', name: 'deadlock' }],
+  },
+  {
+    name: 'unsampled-batch-in-caller-trace',
+    breaks: "a batch with no sampled claim runs in the context of whichever request queued it, filing its spans in that request's trace",
+    edits: [
+      {
+        file: 'src/tracing/claim-spans.ts',
+        search: 'if (traced.length === 0) return UNSAMPLED_BATCH;',
+        replace: 'if (traced.length === 0) return UNTRACED_BATCH;',
+      },
+    ],
+    killedBy: [{ file: 'src/tracing/claim-spans.spec.ts' }],
+  },
 ];
 
 export const occurrences = (text: string, search: string) => (search === '' ? 0 : text.split(search).length - 1);
