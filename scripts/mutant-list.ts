@@ -212,7 +212,7 @@ export const MUTANTS: Mutant[] = [
         replace: 'AND (b.first_waiting IS NULL OR o.id <> b.first_waiting)',
       },
     ],
-    killedBy: [{ file: 'test/outbox-lease.e2e-spec.ts', name: 'holds back' }],
+    killedBy: [{ file: 'test/outbox-lease.e2e-spec.ts', name: 'holds back|before the refused' }],
   },
   {
     name: 'commit-confirmation-ignores-keys',

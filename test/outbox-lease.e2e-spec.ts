@@ -99,4 +99,16 @@ describe('outbox leases', () => {
     expect(resumed).toEqual([first, ...behind].slice(0, LEASE_ROWS));
     expect(later.every((id) => behind.includes(id))).toBe(true);
   });
+
+  it('an event before the refused one still goes while it waits; the events after it wait', async () => {
+    await t.sql('DELETE FROM outbox_events'); // what the tests before left: this one leases alone
+    await addEvents(900_005, 3);
+    const [before, refused, after] = await idsOf(900_005);
+    // The broker refuses the second; the first got no answer (the link went), so it is due again.
+    await outbox.lease(LEASE_ROWS, HOLD_MS, () => Promise.resolve({ sent: [], refused: [{ id: refused, error: 'nack' }] }), RETRY);
+    const leased: string[] = [];
+    await outbox.lease(LEASE_ROWS, HOLD_MS, (rows) => (leased.push(...rows.map((r) => r.id)), sendAll(rows)), RETRY);
+    expect(leased).toEqual([before]);
+    expect(await idsOf(900_005)).toEqual([refused, after]);
+  });
 });
