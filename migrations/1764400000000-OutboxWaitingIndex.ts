@@ -1,10 +1,10 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The outbox rows waiting out a backoff after the broker refused them (attempts > 0): few, and
- * the relay looks for the first of them per coupon on every lease (a coupon's later events wait
- * behind it). Without this index that look walked every pending row of the coupon, once per row
- * leased: quadratic in a sale's backlog.
+ * The outbox rows the broker refused (attempts > 0): few, and the relay asks of every row it
+ * considers whether such a row of its coupon, earlier and still in backoff, holds it back.
+ * Without this index that look walked every pending row of the coupon, once per row leased:
+ * quadratic in a sale's backlog.
  */
 export class OutboxWaitingIndex1764400000000 implements MigrationInterface {
   name = 'OutboxWaitingIndex1764400000000';

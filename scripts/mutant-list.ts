@@ -208,8 +208,8 @@ export const MUTANTS: Mutant[] = [
     edits: [
       {
         file: 'src/events/outbox.repository.ts',
-        search: 'AND (b.first_waiting IS NULL OR o.id < b.first_waiting)',
-        replace: 'AND (b.first_waiting IS NULL OR o.id <> b.first_waiting)',
+        search: 'WHERE w.coupon_id = o.coupon_id AND w.id < o.id AND w.dead_at IS NULL',
+        replace: 'WHERE w.coupon_id = o.coupon_id AND w.id > o.id AND w.dead_at IS NULL',
       },
     ],
     killedBy: [{ file: 'test/outbox-lease.e2e-spec.ts', name: 'holds back|before the refused' }],

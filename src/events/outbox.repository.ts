@@ -16,6 +16,17 @@ export interface OutboxStats {
   oldestPendingAgeSeconds: number;
 }
 
+/**
+ * For a row `o`: no earlier row of its coupon waits out a backoff after the broker refused it.
+ * A coupon's rows stop at such a row, so a retried event is not overtaken by the coupon's later
+ * events. A waiting row has been refused (attempts > 0), so each row costs one probe of the small
+ * index of refused rows (outbox_events_waiting_idx); the same look over the pending rows walked a
+ * coupon's whole backlog for every row: 23 s a lease behind 20,000 events of one sale.
+ */
+const NOT_BEHIND_A_WAITING_ROW = `NOT EXISTS (SELECT 1 FROM outbox_events w
+   WHERE w.coupon_id = o.coupon_id AND w.id < o.id AND w.dead_at IS NULL
+     AND w.attempts > 0 AND w.next_attempt_at > clock_timestamp())`;
+
 /** How many coupons one lease may take. A lease is a transaction: it holds what it took until it commits. */
 const COUPONS_PER_LEASE = 32;
 /** The oldest due rows a lease looks at to choose its coupons. */
@@ -88,40 +99,26 @@ export class OutboxRepository {
     // The coupons of the oldest due rows (a window of the primary key, so a backlog of a
     // million rows after an outage costs no more per lease than ten), oldest first: no coupon
     // starves. The advisory lock sits outside the subqueries: PostgreSQL does not push a
-    // volatile condition into them, so only the chosen coupons are tried.
-    // Rows held behind a refused row in backoff are not due (a probe of the small index of
-    // refused rows each): a coupon blocked with thousands of rows must not fill the window and
-    // starve every other coupon until its backoff ends.
+    // volatile condition into them, so only the chosen coupons are tried. Rows held behind a
+    // waiting row are not due here either: a coupon blocked with thousands of rows must not fill
+    // the window and starve every other coupon until its backoff ends.
     const coupons: { coupon_id: string }[] = await runner.query(
       `SELECT due.coupon_id FROM (
          SELECT coupon_id, min(id) AS first_id FROM (
            SELECT id, coupon_id FROM outbox_events o
-            WHERE dead_at IS NULL AND next_attempt_at <= clock_timestamp()
-              AND NOT EXISTS (SELECT 1 FROM outbox_events w
-                               WHERE w.coupon_id = o.coupon_id AND w.id < o.id AND w.dead_at IS NULL
-                                 AND w.attempts > 0 AND w.next_attempt_at > clock_timestamp())
+            WHERE dead_at IS NULL AND next_attempt_at <= clock_timestamp() AND ${NOT_BEHIND_A_WAITING_ROW}
             ORDER BY id LIMIT $2) oldest
           GROUP BY coupon_id ORDER BY first_id LIMIT $1) due
         WHERE pg_try_advisory_xact_lock(hashtextextended('outbox_events:' || due.coupon_id, 0))`,
       [COUPONS_PER_LEASE, COUPON_WINDOW_ROWS],
     );
     if (coupons.length === 0) return [];
-    // A coupon's rows stop at its first refused row still waiting out its backoff: the ones
-    // after it wait too, so a retried event is not overtaken by the coupon's later events. That
-    // first waiting row is looked up once per coupon, among the refused rows only
-    // (outbox_events_waiting_idx): a per-row NOT EXISTS walked the coupon's whole backlog for
-    // every row, 23 s per lease behind 20,000 events of one sale.
     return runner.query(
-      `SELECT o.id, o.event_id, o.event_type, o.coupon_name, o.payload, o.occurred_at, o.attempts
-         FROM unnest($1::bigint[]) AS c(coupon_id)
-         CROSS JOIN LATERAL (SELECT min(w.id) AS first_waiting FROM outbox_events w
-                              WHERE w.coupon_id = c.coupon_id AND w.dead_at IS NULL AND w.attempts > 0
-                                AND w.next_attempt_at > clock_timestamp()) b
-         JOIN outbox_events o ON o.coupon_id = c.coupon_id
-        WHERE o.dead_at IS NULL AND o.next_attempt_at <= clock_timestamp()
-          AND (b.first_waiting IS NULL OR o.id < b.first_waiting)
-        ORDER BY o.id LIMIT $2
-        FOR UPDATE OF o SKIP LOCKED`,
+      `SELECT id, event_id, event_type, coupon_name, payload, occurred_at, attempts FROM outbox_events o
+        WHERE coupon_id = ANY($1::bigint[]) AND dead_at IS NULL AND next_attempt_at <= clock_timestamp()
+          AND ${NOT_BEHIND_A_WAITING_ROW}
+        ORDER BY id LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
       [coupons.map((c) => c.coupon_id), limit],
     );
   }
