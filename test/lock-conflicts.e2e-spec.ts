@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { dropDatabase, withDatabase } from '../harness/database-checks';
-import { loadConfig } from '../src/config/config.loader';
 import { couponLockError } from '../src/lock/coupon-lock';
+import { databaseUrl, isolatedNames } from './support/test-app';
 
 /**
  * Row-lock conflicts that PostgreSQL itself ends (it rolls the transaction back, so nothing was
@@ -10,17 +9,15 @@ import { couponLockError } from '../src/lock/coupon-lock';
  * raised by two sessions of a throwaway database.
  */
 describe('row-lock conflicts from PostgreSQL', () => {
-  const url = new URL(loadConfig().DATABASE_URL);
-  url.pathname = `/lock_conflicts_${randomBytes(4).toString('hex')}`;
+  const { database } = isolatedNames();
+  const url = databaseUrl(database);
   const sessions: Client[] = [];
 
   beforeAll(async () => {
-    const maintenance = new URL(url);
-    maintenance.pathname = '/postgres';
-    await withDatabase(maintenance.toString(), (db) => db.query(`CREATE DATABASE "${url.pathname.slice(1)}"`));
-    await withDatabase(url.toString(), (db) => db.query(`CREATE TABLE rows_ (id int PRIMARY KEY); INSERT INTO rows_ VALUES (1), (2)`));
+    await withDatabase(databaseUrl('postgres'), (db) => db.query(`CREATE DATABASE "${database}"`));
+    await withDatabase(url, (db) => db.query(`CREATE TABLE rows_ (id int PRIMARY KEY); INSERT INTO rows_ VALUES (1), (2)`));
     for (let i = 0; i < 2; i++) {
-      const session = new Client({ connectionString: url.toString() });
+      const session = new Client({ connectionString: url });
       await session.connect();
       sessions.push(session);
     }
@@ -28,7 +25,7 @@ describe('row-lock conflicts from PostgreSQL', () => {
 
   afterAll(async () => {
     for (const session of sessions) await session.end().catch(() => undefined);
-    await dropDatabase(url.toString());
+    await dropDatabase(url);
   });
 
   afterEach(async () => {
