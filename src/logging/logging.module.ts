@@ -5,7 +5,8 @@ import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { traceIdOf } from '../tracing/http-tracing';
 import { PinoAppLogger } from './app-logger';
-import { addedLogFields, createRootLogger, requestLineLogger, safeRequestFields } from './request-logging';
+import { RequestLineWriter } from './request-line-writer';
+import { addedLogFields, createRootLogger, safeRequestFields } from './request-logging';
 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
@@ -18,13 +19,13 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
  */
 @Injectable()
 export class RequestLogHook implements OnModuleInit {
-  private readonly lines: Pino;
+  private readonly lines: RequestLineWriter;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     @Inject(ROOT_LOGGER) root: Pino,
   ) {
-    this.lines = requestLineLogger(root);
+    this.lines = new RequestLineWriter(root);
   }
 
   onModuleInit(): void {
@@ -52,7 +53,7 @@ export class RequestLogHook implements OnModuleInit {
         // The handler's fields may add to the line, never replace its core fields.
         const added = safeRequestFields(fields);
         if (added !== undefined) for (const key in added) if (!Object.prototype.hasOwnProperty.call(line, key)) line[key] = added[key];
-        this.lines[level](line, level === 'info' ? 'request completed' : 'request failed');
+        this.lines.write(level, line, level === 'info' ? 'request completed' : 'request failed');
       }
       done();
     });

@@ -4,6 +4,7 @@ import pino, { DestinationStream, LevelWithSilent, Logger as Pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { traceLogFields, tracingActive } from '../tracing/tracing';
 import { BatchedLogStream } from './batched-log-stream';
+import { markPlainJson } from './request-line-writer';
 
 /** Nest and the config speak `verbose`; pino calls the same level `trace`. */
 const PINO_LEVEL: Record<string, LevelWithSilent> = {
@@ -57,33 +58,30 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
     mixin: tracingActive() ? traceLogFields : undefined,
     transport: pretty ? { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l' } } : undefined,
   };
-  if (destination || pretty) return destination ? pino(options, destination) : pino(options);
-  return pino(options, batchedStdout());
+  if (pretty) return pino(options);
+  const logger = pino(options, destination ?? batchedStdout());
+  if (!options.mixin) markPlainJson(logger);
+  return logger;
 }
 
-/** stdout through BatchedLogStream; the pending lines reach stdout before the process exits. */
+/**
+ * stdout through BatchedLogStream: one synchronous write(2) per event-loop turn, as pino's own
+ * default destination writes (sync), where an asynchronous one handed every batch to libuv's
+ * thread pool: measured ~1.4 us a line more at 20 lines a turn, ~3.3 us at 5 (performance.md).
+ * A reader that falls behind (a full pipe) slows the process down rather than letting lines pile
+ * up in memory without bound. The pending lines reach stdout before the process exits.
+ */
 function batchedStdout(): BatchedLogStream {
   let stream: BatchedLogStream | null = null;
   // Registered before pino.destination registers its own exit flush, so this one runs first.
   process.once('exit', () => stream?.flushSync());
-  stream = new BatchedLogStream(pino.destination({ dest: 1, sync: false }));
+  stream = new BatchedLogStream(pino.destination({ dest: 1, sync: true }));
   return stream;
 }
 
 /** Field names that never reach a log line with their value. */
 const SECRET_KEYS = ['password', 'password_hash', 'passwordHash', 'access_token', 'token', 'authorization'];
 const SECRET_KEY_SET = new Set(SECRET_KEYS);
-
-/**
- * The logger of the one-per-request line: the root logger minus pino's path redaction, which
- * cost ~30 us a line (26k lines/s against 110k+ without, measured on this machine), about a
- * third of the CPU of a constant route at LOG_LEVEL=info. The line is built by the hook from
- * fixed fields and the handler's flat fields, never headers or bodies; safeRequestFields
- * keeps the redaction's promise for those fields.
- */
-export function requestLineLogger(root: Pino): Pino {
-  return root.child({}, { redact: [] });
-}
 
 /** A handler's fields for the request line, with any secret-named field censored as the redaction would. */
 export function safeRequestFields(fields: RequestLogFields | undefined): RequestLogFields | undefined {
