@@ -5,7 +5,7 @@ import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { traceIdOf } from '../tracing/http-tracing';
 import { PinoAppLogger } from './app-logger';
-import { RequestLineWriter } from './request-line-writer';
+import { RequestLineCore, RequestLineWriter } from './request-line-writer';
 import { addedLogFields, createRootLogger, safeRequestFields } from './request-logging';
 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
@@ -39,8 +39,7 @@ export class RequestLogHook implements OnModuleInit {
       if (this.lines.isLevelEnabled(level)) {
         const url = request.url;
         const query = url.indexOf('?');
-        // One object literal of one shape for every line (no spread into it): the core fields.
-        const line: Record<string, unknown> = {
+        const core: RequestLineCore = {
           request_id: request.id,
           trace_id: traceIdOf(request.raw),
           method: request.method,
@@ -51,9 +50,7 @@ export class RequestLogHook implements OnModuleInit {
           duration_ms: Math.round(reply.elapsedTime),
         };
         // The handler's fields may add to the line, never replace its core fields.
-        const added = safeRequestFields(fields);
-        if (added !== undefined) for (const key in added) if (!Object.prototype.hasOwnProperty.call(line, key)) line[key] = added[key];
-        this.lines.write(level, line, level === 'info' ? 'request completed' : 'request failed');
+        this.lines.write(level, core, safeRequestFields(fields), level === 'info' ? 'request completed' : 'request failed');
       }
       done();
     });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../config/config.loader';
-import { RequestLineWriter } from './request-line-writer';
+import { RequestLineCore, RequestLineWriter } from './request-line-writer';
 import { createRootLogger } from './request-logging';
 
 /** A destination that keeps every string it is given. */
@@ -28,60 +28,69 @@ function pinoText(level: 'info' | 'warn' | 'error', line: Record<string, unknown
 const withoutTime = (text: string) => ({ ...(JSON.parse(text) as Record<string, unknown>), time: 0 });
 
 describe('RequestLineWriter (the request line written by hand where pino would write plain JSON)', () => {
-  const lines: [string, Record<string, unknown>][] = [
+  const liveness: RequestLineCore = {
+    request_id: 'c0a8f3f2-1b2c-4d5e-8f90-123456789abc',
+    trace_id: undefined,
+    method: 'GET',
+    route: '/api/healthcheck/live',
+    path: '/api/healthcheck/live',
+    status: 200,
+    duration_ms: 0,
+  };
+  const lines: [string, RequestLineCore, Record<string, unknown> | undefined][] = [
+    ['the core fields of a liveness probe', liveness, undefined],
     [
-      'the core fields of a liveness probe',
-      {
-        request_id: 'c0a8f3f2-1b2c-4d5e-8f90-123456789abc',
-        trace_id: undefined,
-        method: 'GET',
-        route: '/api/healthcheck/live',
-        path: '/api/healthcheck/live',
-        status: 200,
-        duration_ms: 0,
-      },
-    ],
-    [
-      'a path a client made hostile, and a claim handler s fields',
+      'a path a client made hostile, a trace, and a claim handler s fields',
       {
         request_id: 'a.b:c-d',
         trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
         method: 'POST',
-        route: 'unmatched',
+        route: '/api/coupons/:name',
         path: '/api/"quoted"\\back\nline\u0001\u2028é😀',
         status: 404,
         duration_ms: 12,
+      },
+      {
         coupon: 'SALE "50"',
         outcome: 'SOLD_OUT',
         shed: true,
         lock_wait_ms: Number.NaN,
         nothing: null,
         skipped: () => undefined,
+        'odd "key"': 1,
       },
     ],
+    ['added fields never replace a core field', liveness, { status: 500, route: 'forged', coupon: 'SALE' }],
   ];
 
-  it.each(lines)('writes what pino writes: %s', (_name, line) => {
+  /** What the hook used to hand pino: the core fields, then the added ones that do not clash. */
+  const asObject = (core: RequestLineCore, added: Record<string, unknown> | undefined) => {
+    const line: Record<string, unknown> = { ...core };
+    for (const [key, value] of Object.entries(added ?? {})) if (!(key in core)) line[key] = value;
+    return line;
+  };
+
+  it.each(lines)('writes what pino writes: %s', (_name, core, added) => {
     const { stream, writes } = capture();
-    const root = createRootLogger(production, stream);
-    const writer = new RequestLineWriter(root);
+    const writer = new RequestLineWriter(createRootLogger(production, stream));
     for (const level of ['info', 'warn', 'error'] as const) {
-      writer.write(level, line, 'request completed');
-      const written = writes.at(-1)!;
-      expect(written.endsWith('}\n')).toBe(true);
-      expect(withoutTime(written)).toEqual(withoutTime(pinoText(level, line, 'request completed')));
-      // The same fields in the same order: a log pipeline that reads lines as text sees no change.
-      expect(Object.keys(JSON.parse(written) as object)).toEqual(
-        Object.keys(JSON.parse(pinoText(level, line, 'request completed')) as object),
-      );
+      for (const message of ['request completed', 'request failed'] as const) {
+        writer.write(level, core, added, message);
+        const written = writes.at(-1)!;
+        const expected = pinoText(level, asObject(core, added), message);
+        expect(written.endsWith('}\n')).toBe(true);
+        expect(withoutTime(written)).toEqual(withoutTime(expected));
+        // The same fields in the same order: a log pipeline that reads lines as text sees no change.
+        expect(Object.keys(JSON.parse(written) as object)).toEqual(Object.keys(JSON.parse(expected) as object));
+      }
     }
   });
 
   it('leaves any other logger to pino (a mixin, say): its lines are never second-guessed', () => {
     const other = capture();
     const mixed = pino({ level: 'info', mixin: () => ({ span_id: 'abc' }) }, other.stream);
-    new RequestLineWriter(mixed).write('info', { status: 200 }, 'request completed');
-    expect(JSON.parse(other.writes[0]) as object).toMatchObject({ status: 200, span_id: 'abc', msg: 'request completed' });
+    new RequestLineWriter(mixed).write('info', { ...liveness, status: 201 }, { coupon: 'SALE', status: 500 }, 'request completed');
+    expect(JSON.parse(other.writes[0]) as object).toMatchObject({ status: 201, coupon: 'SALE', span_id: 'abc', msg: 'request completed' });
   });
 
   it('honours the logger level', () => {
