@@ -10,11 +10,12 @@ import { WRK_CONNECTIONS, WRK_SECONDS, WRK_THREADS, median, runWrk } from './wrk
 
 /**
  * The wrk rows: what users' own load tools see. Four sides under wrk, one after the other in
- * each round, the order rotating between rounds so this machine's swings hit every side alike:
+ * each round, the order changing between rounds so this machine's swings hit every side alike:
  * a bare NestJS + Fastify app's GET /api/healthcheck/live, the service's (as deployed:
  * NODE_ENV=production, LOG_LEVEL=info, its log lines to /dev/null as to a log shipper), a raw
  * Node `http` hello server, and the service's sold-out claim answers (one non-holder claiming
- * a sold-out coupon). Each ratio is the median of the rounds' ratios.
+ * a sold-out coupon). The two sides of a ratio run back to back; each ratio is the median of
+ * the rounds' ratios.
  */
 export interface WrkRound {
   bareLive: number;
@@ -43,7 +44,7 @@ export interface WrkRatiosResult {
   soldOutRatio: number;
 }
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_WRK_ROUNDS ?? 3) || 3);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_WRK_ROUNDS ?? 5) || 5);
 const COUPON = 'WRK_SOLD_OUT';
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
@@ -118,10 +119,18 @@ export async function measureWrkRatios(log: (line: string) => void): Promise<Wrk
     const rounds: WrkRound[] = [];
     const countedBefore = await soldOutCounted(service.group.url);
     let soldOutSent = 0;
+    // Each ratio's two sides run back to back (bare then service live, raw hello then sold-out),
+    // which of the two goes first alternating between rounds and which pair goes first too: a
+    // swing of this shared machine's load then hits both sides of a ratio alike.
+    const pairs: [number, number][] = [
+      [0, 1],
+      [2, 3],
+    ];
     for (let r = 0; r < ROUNDS; r++) {
       const measured: Partial<WrkRound> = { errors: 0, cpuUs: {} as WrkRound['cpuUs'] };
-      for (let i = 0; i < sides.length; i++) {
-        const [name, run] = sides[(i + r) % sides.length];
+      const order = (r % 2 === 0 ? pairs : [...pairs].reverse()).flatMap(([a, b]) => (r % 4 < 2 ? [a, b] : [b, a]));
+      for (const index of order) {
+        const [name, run] = sides[index];
         const result = await run();
         measured[name] = result.requestsPerSecond;
         measured.cpuUs![name] = result.cpuUsPerRequest ?? 0;
@@ -170,7 +179,7 @@ export function wrkTargets(result: WrkRatiosResult): BenchTarget[] {
 
 export function wrkTable(result: WrkRatiosResult): string {
   const lines = [
-    `wrk -t${result.threads} -c${result.connections} -d${result.seconds}s, rounds in rotating order (req/s)`,
+    `wrk -t${result.threads} -c${result.connections} -d${result.seconds}s, the two sides of a ratio back to back, order alternating (req/s)`,
     '',
     '| round | bare NestJS live | service live | ratio | raw Node hello | service sold-out claim | ratio | CPU us/request: bare, service live, raw, sold-out |',
     '|---|---|---|---|---|---|---|---|',
