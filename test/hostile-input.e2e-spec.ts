@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ERROR_STATUS } from '../src/common/domain-error';
-import { helmetHeaders } from '../src/common/security-headers';
+import { API_RESPONSE_HEADERS, helmetHeaders } from '../src/common/security-headers';
 import { ApiResponse, RequestOptions } from './support/http-client';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -279,20 +279,34 @@ describe('response headers', () => {
     ['a 200', '/api/healthcheck'],
     ['a 404', '/api/nowhere'],
     ['a 401', '/api/coupons/SALE'],
-  ])("helmet's defaults on %s, no X-Powered-By, no CORS", async (_, path) => {
+  ])("helmet's headers that act on any response on %s, no X-Powered-By, no CORS", async (_, path) => {
     const res = await t.api.get(path, { headers: { origin: 'https://evil.example' } });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    // Computed once at start-up: each header an API answer carries is there, with helmet's value.
+    const helmet = helmetHeaders();
+    for (const name of API_RESPONSE_HEADERS) expect([name, res.headers.get(name)]).toEqual([name, helmet[name]]);
+    // The document-only ones (what a rendered page may load, link to or share) are not sent with JSON.
+    for (const name of Object.keys(helmet).filter((n) => !(API_RESPONSE_HEADERS as readonly string[]).includes(n))) {
+      expect([name, res.headers.get(name)]).toEqual([name, null]);
+    }
+    expect(res.headers.get('x-powered-by')).toBeNull();
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it.each([
+    ['the docs page', '/api/docs'],
+    ['an asset of the docs page', '/api/docs/swagger-ui.css'],
+  ])("every one of helmet's headers on %s (the only HTML the service serves)", async (_, path) => {
+    const res = await t.api.get(path);
+    expect(res.status).toBe(200);
+    for (const [name, value] of Object.entries(helmetHeaders())) expect([name, res.headers.get(name)]).toEqual([name, value]);
     expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     expect(res.headers.get('x-xss-protection')).toBe('0');
-    // Computed once at start-up: every header helmet would set per request is there, same value.
-    for (const [name, value] of Object.entries(helmetHeaders())) expect([name, res.headers.get(name)]).toEqual([name, value]);
-    expect(res.headers.get('x-powered-by')).toBeNull();
-    expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('a CORS preflight is refused (404) when CORS_ORIGINS is empty', async () => {

@@ -57,10 +57,13 @@ function declareCommonHeaders(document: OpenAPIObject): void {
   }
 }
 
+/** Where Swagger UI and its assets are served: the service's only HTML. */
+export const API_DOCS_PATH = '/api/docs';
+
 /** Swagger UI at /api/docs, the JSON document at /api/docs-json. */
 export function setupOpenApi(app: INestApplication): void {
-  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), {
-    jsonDocumentUrl: 'api/docs-json',
-    yamlDocumentUrl: 'api/docs-yaml',
+  SwaggerModule.setup(API_DOCS_PATH.slice(1), app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: `${API_DOCS_PATH.slice(1)}-json`,
+    yamlDocumentUrl: `${API_DOCS_PATH.slice(1)}-yaml`,
   });
 }

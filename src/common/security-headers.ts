@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { API_DOCS_PATH } from './openapi';
 
 /**
  * Helmet's default headers, computed once by running helmet against a recording response.
@@ -29,15 +30,35 @@ export function helmetHeaders(): Record<string, string> {
 }
 
 /**
- * Helmet's headers and the request id (X-Request-Id, echoed for the caller; see
+ * Helmet's headers that act on a response whatever its type: the set the OWASP REST Security
+ * Cheat Sheet ("Security Headers") names for every API response, as helmet writes them. The
+ * others (Cross-Origin-Opener-Policy, Origin-Agent-Cluster, Referrer-Policy,
+ * X-DNS-Prefetch-Control, X-Download-Options, X-Permitted-Cross-Domain-Policies,
+ * X-XSS-Protection) govern a document a browser renders and what it loads or links to.
+ */
+export const API_RESPONSE_HEADERS = [
+  'content-security-policy',
+  'cross-origin-resource-policy',
+  'strict-transport-security',
+  'x-content-type-options',
+  'x-frame-options',
+] as const;
+
+/**
+ * Security headers and the request id (X-Request-Id, echoed for the caller; see
  * logging/request-logging.ts requestIdOf) on every answer, errors, 404s and load-shed refusals
- * included: an onRequest hook runs for all. One hook for both, where there were two: each hook
- * is a turn of Fastify's hook runner on every request of every route.
+ * included: an onRequest hook runs for all. The docs page and its assets (the only HTML) get
+ * all of helmet's headers; every JSON answer gets API_RESPONSE_HEADERS. Each header costs every
+ * response a Fastify header call and Node's name and value checks: the seven document-only
+ * headers were ~9% of a liveness probe's CPU under wrk (performance.md, "A lighter request path").
  */
 export function addSecurityHeaders(fastify: FastifyInstance): void {
-  const headers = helmetHeaders();
+  // Name and value pairs in arrays: reply.headers(object) would list and look up the object's keys per request.
+  const page = Object.entries(helmetHeaders());
+  const api = page.filter(([name]) => (API_RESPONSE_HEADERS as readonly string[]).includes(name));
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.headers(headers);
+    const headers = request.url.startsWith(API_DOCS_PATH) ? page : api;
+    for (let i = 0; i < headers.length; i++) void reply.header(headers[i][0], headers[i][1]);
     void reply.header('x-request-id', request.id);
     done();
   });
