@@ -56,7 +56,10 @@ export class ClaimFastPath implements OnModuleInit {
     // Callback style, not async: every other route leaves at once, without a promise and a
     // microtask hop per request (the hook runs for every route).
     fastify.addHook('preHandler', (request, reply, done) => {
-      if (!(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) return done();
+      // The method first: Fastify's routeOptions getter builds a new object on every read.
+      if (request.method !== 'POST' || !(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) {
+        return done();
+      }
       this.answer(request)
         .then((answer) => {
           if (!answer) return done();
