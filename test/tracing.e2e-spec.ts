@@ -276,6 +276,25 @@ describe('tracing (the built service exporting to an OTLP/HTTP receiver on loopb
     ).toBe(true);
   });
 
+  it("a caller's trace the caller did not sample (flags 00) is followed: answered and logged with its id, nothing recorded", async () => {
+    const unsampled = newTraceparent();
+    const sampled = newTraceparent();
+    const get = (traceparent: string) =>
+      fetch(`${api.baseUrl}/api/coupons/TRACED`, { headers: { authorization: `Bearer ${user}`, traceparent } });
+    const quiet = await get(unsampled.header.replace(/-01$/, '-00'));
+    const traced = await get(sampled.header);
+    expect([quiet.status, traced.status]).toEqual([200, 200]);
+    // The caller's trace, a span id of this service's own, and the caller's flag.
+    expect(quiet.headers.get('traceparent')).toMatch(new RegExp(`^00-${unsampled.traceId}-(?!${unsampled.spanId})[\\da-f]{16}-00$`));
+    expect(traced.headers.get('traceparent')).toMatch(new RegExp(`^00-${sampled.traceId}-[\\da-f]{16}-01$`));
+    // The sampled caller's spans arrive; the unsampled one's, sent first, would have arrived with them.
+    await receiver.spansOf(sampled.traceId, (found) => found.length > 0);
+    expect(receiver.spans.filter((span) => span.traceId === unsampled.traceId)).toEqual([]);
+    const logged = () => logLines().some((l) => l.trace_id === unsampled.traceId && l.route === '/api/coupons/:name');
+    for (let wait = 0; !logged() && wait < 20; wait++) await sleep(100);
+    expect(logged()).toBe(true);
+  });
+
   it('requests without a traceparent each start a trace, answered and logged with its id; the default samples a share of them, all spans of those it samples', async () => {
     const answers = await Promise.all(
       Array.from({ length: ROOT_REQUESTS }, () =>

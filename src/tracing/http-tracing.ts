@@ -1,6 +1,18 @@
-import { Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import {
+  Context,
+  Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  Tracer,
+  context,
+  isSpanContextValid,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { activeTracer, extractTraceContext } from './tracing';
+import { activeTracer, extractTraceContext, sampleNewTrace } from './tracing';
 
 /** Each request being answered: its server span (the request line of the log reads its trace id). */
 const served = new WeakMap<IncomingMessage, Span>();
@@ -21,11 +33,7 @@ export function traceHttpServer(server: Server): void {
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const parent = extractTraceContext(req.headers);
-    const span = tracer.startSpan(
-      req.method ?? 'HTTP',
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.url?.split('?')[0] } },
-      parent,
-    );
+    const span = serverSpan(tracer, req, parent);
     const active = trace.setSpan(parent, span);
     served.set(req, span);
     const carrier: Record<string, string> = {};
@@ -46,6 +54,35 @@ export function traceHttpServer(server: Server): void {
     }
     context.with(active, () => listeners.forEach((listener) => listener.call(server, req, res)));
   });
+}
+
+const ids = new RandomIdGenerator();
+
+/**
+ * The server span of a request. For a span that records nothing the SDK's startSpan still
+ * sanitises its attributes, runs the sampler and its own span metrics: ~8 us of a claim's CPU
+ * under load (perf), nine requests in ten at the default sampling. The two cases that record
+ * nothing get a bare span context here instead: a caller's trace the caller did not sample (its
+ * flag is followed, as ParentBasedSampler does), and a new trace this process does not sample.
+ * Everything else is started by the SDK, whose root sampler records what reaches it (tracing.ts).
+ */
+function serverSpan(tracer: Tracer, req: IncomingMessage, parent: Context): Span {
+  const caller = trace.getSpanContext(parent);
+  const fromCaller = caller !== undefined && isSpanContextValid(caller);
+  const sampled = fromCaller ? (caller.traceFlags & TraceFlags.SAMPLED) !== 0 : sampleNewTrace();
+  if (!sampled) {
+    return trace.wrapSpanContext({
+      traceId: fromCaller ? caller.traceId : ids.generateTraceId(),
+      spanId: ids.generateSpanId(),
+      traceFlags: TraceFlags.NONE,
+      traceState: fromCaller ? caller.traceState : undefined,
+    });
+  }
+  return tracer.startSpan(
+    req.method ?? 'HTTP',
+    { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'url.path': req.url?.split('?')[0] } },
+    parent,
+  );
 }
 
 /** Names the server span by its route pattern once the router has matched it (`POST /api/coupons/claim`). */

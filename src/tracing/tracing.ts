@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { AppConfig } from '../config/app-config';
 
 /**
@@ -28,7 +28,10 @@ export function startTracing(config: AppConfig): boolean {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.TRACING_SERVICE_NAME }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.TRACING_SAMPLE_PERCENT / 100) }),
+    // Only server spans start traces, and http-tracing.ts draws their sampling (sampleNewTrace)
+    // before they reach the SDK: a root that reaches it is one to record. Every other span has a
+    // recorded parent and follows it.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url: config.TRACING_OTLP_ENDPOINT }),
@@ -40,7 +43,20 @@ export function startTracing(config: AppConfig): boolean {
   });
   trace.setGlobalTracerProvider(provider);
   tracer = trace.getTracer('flash-sale-coupons');
+  newTraceShare = config.TRACING_SAMPLE_PERCENT / 100;
   return true;
+}
+
+/** The share of new traces (requests without a caller's trace) that are recorded. */
+let newTraceShare = 0;
+
+/**
+ * Whether to record a new trace: TRACING_SAMPLE_PERCENT of them, drawn at random. (The SDK's
+ * TraceIdRatioBasedSampler draws from the trace id instead, which lets services that each start
+ * the same trace agree; a trace starts here only once, and its descendants follow its flag.)
+ */
+export function sampleNewTrace(): boolean {
+  return Math.random() < newTraceShare;
 }
 
 /** Sends the spans still queued (graceful shutdown). */
