@@ -24,7 +24,8 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
  * it sent a valid one, and answers with that span's own `traceparent`. The span is the active
  * context for everything the request does (Fastify hooks, Nest, the claim queue), the part after
  * its body arrives included: Fastify 5.12 runs its body parser's callback in the request's async
- * scope (decisions.md, "The JSON body-reading copy is gone"), so no emitter is bound here. The span ends when the response is finished or the connection closes.
+ * scope (decisions.md, "The JSON body-reading copy is gone"), so no emitter is bound here. The
+ * span ends when the response is finished or the connection closes.
  */
 export function traceHttpServer(server: Server): void {
   const tracer = activeTracer();
