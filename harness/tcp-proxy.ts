@@ -12,6 +12,8 @@ interface Link {
   closedDuringBlackhole: boolean;
   /** Our local port towards the target, kept: a closed socket no longer reports it. */
   upstreamPort?: number;
+  /** Chunks on their way, per direction, in the order they were sent (see TcpProxy.deliver). */
+  inFlight: Map<Socket, { due: number; chunk: Buffer }[]>;
 }
 
 /**
@@ -50,7 +52,7 @@ export class TcpProxy {
       return;
     }
     const upstream = createConnection({ host, port });
-    const link: Link = { client, upstream, held: [], closedDuringBlackhole: false };
+    const link: Link = { client, upstream, held: [], closedDuringBlackhole: false, inFlight: new Map() };
     this.links.add(link);
     upstream.once('connect', () => (link.upstreamPort = upstream.localPort));
     client.on('error', () => undefined);
@@ -95,8 +97,35 @@ export class TcpProxy {
       return;
     }
     if (this.mode !== 'forward') return;
-    if (this.delay > 0) setTimeout(() => to.destroyed || to.write(chunk), this.delay);
-    else if (!to.destroyed) to.write(chunk);
+    this.deliver(link, to, chunk);
+  }
+
+  /**
+   * Writes a chunk after the link's delay, never before a chunk sent earlier the same way: a
+   * link that gets faster (setDelay(0) after a slow spell) still delivers its bytes in order,
+   * as TCP does. A timer per chunk would let the later, undelayed ones overtake the delayed.
+   */
+  private deliver(link: Link, to: Socket, chunk: Buffer): void {
+    const waiting = link.inFlight.get(to);
+    if (waiting) {
+      waiting.push({ due: Date.now() + this.delay, chunk }); // the drain already on its way takes it in turn
+      return;
+    }
+    if (this.delay === 0) {
+      if (!to.destroyed) to.write(chunk);
+      return;
+    }
+    const queue = [{ due: Date.now() + this.delay, chunk }];
+    link.inFlight.set(to, queue);
+    const drain = () => {
+      while (queue.length > 0 && queue[0].due <= Date.now()) {
+        const next = queue.shift()!.chunk;
+        if (!to.destroyed) to.write(next);
+      }
+      if (queue.length > 0) setTimeout(drain, queue[0].due - Date.now());
+      else link.inFlight.delete(to);
+    };
+    setTimeout(drain, this.delay);
   }
 
   set(mode: ProxyMode): void {
