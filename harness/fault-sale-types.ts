@@ -11,7 +11,7 @@ import type { SaleUser } from './user-seeder';
  * Redis nodes on free loopback ports, runs a sale over HTTP with the stress tool, breaks
  * something mid-sale and judges the result (runFaultSale, harness/fault-sale.ts). The scenarios
  * are one file each under test/faults/, in one list (test/faults/fault-scenario-list.ts) that
- * test/fault-scenarios.e2e-spec.ts asserts and `npm run reliability` runs to write the table.
+ * test/fault-scenarios-*.e2e-spec.ts assert and `npm run reliability` runs to write the table.
  */
 export interface ScenarioResult {
   id: number;

@@ -19,7 +19,8 @@ import { PUBLISH_REFUSED } from './23-publish-refused.scenario';
 
 /**
  * The fault scenarios of documentation/reliability.md, in order: the one list that
- * test/fault-scenarios.e2e-spec.ts asserts and `npm run reliability` (scripts/reliability.ts)
+ * test/fault-scenarios-1-7.e2e-spec.ts and -8-14.e2e-spec.ts assert (split by id, so the two run
+ * side by side; an id past 14 lands in the second) and `npm run reliability` (scripts/reliability.ts)
  * runs and tabulates. A new scenario is one file here (NN-name.scenario.ts exporting a
  * FaultScenario) and one line below.
  */
