@@ -11,6 +11,7 @@ import { RequestValidationPipe } from './common/validation.pipe';
 import { AppConfig } from './config/app-config';
 import { corsOrigins, trustProxySetting } from './config/config.loader';
 import { PROBE_ROUTES } from './health/health.controller';
+import { RequestAdmission } from './lifecycle/request-admission';
 import { PinoAppLogger } from './logging/app-logger';
 import { requestIdOf } from './logging/request-logging';
 
@@ -50,6 +51,7 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
     bodyParser: false,
   });
   app.useLogger(app.get(PinoAppLogger));
+  new RequestAdmission(config.MAX_REQUESTS_IN_FLIGHT).attach(app.getHttpServer());
   addSecurityHeaders(app.getHttpAdapter().getInstance());
   const origins = corsOrigins(config);
   if (origins.length > 0) app.enableCors({ origin: origins });

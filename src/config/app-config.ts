@@ -27,6 +27,15 @@ export class AppConfig extends ClaimPathAndOperationsConfig {
   @Max(65535)
   LISTEN_BACKLOG: number;
 
+  /**
+   * Requests in progress per process before further connections wait unread, in the kernel
+   * (src/lifecycle/request-admission.ts); 0: no bound. Nothing is refused for it.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  MAX_REQUESTS_IN_FLIGHT: number;
+
   @IsInt()
   @Min(1024)
   @Max(10 * 1024 * 1024)

@@ -1,11 +1,14 @@
 import { INestApplication, Logger } from '@nestjs/common';
+import type { Server } from 'node:http';
 import { AppConfig } from '../config/app-config';
 import { HealthService } from '../health/health.service';
+import { requestAdmissionOf } from './request-admission';
 
 const logger = new Logger('GracefulShutdown');
 
 /**
- * SIGTERM/SIGINT: health turns 503 "draining" for SHUTDOWN_GRACE_MS so load balancers stop
+ * SIGTERM/SIGINT: connections parked by MAX_REQUESTS_IN_FLIGHT are read (and answered), health
+ * turns 503 "draining" for SHUTDOWN_GRACE_MS so load balancers stop
  * routing here, then app.close() stops accepting, lets in-flight requests answer, waits for the
  * claim batchers to go idle, releases locks and closes the pools. Exit 0 after a clean drain,
  * 1 when it fails or outlasts SHUTDOWN_TIMEOUT_MS (a stuck drain must not keep a pod forever).
@@ -17,6 +20,8 @@ export function installGracefulShutdown(app: INestApplication, config: AppConfig
     shuttingDown = true;
     logger.log(`${signal}: draining (grace ${config.SHUTDOWN_GRACE_MS} ms, bound ${config.SHUTDOWN_TIMEOUT_MS} ms)`);
     app.get(HealthService).startDraining();
+    // Connections parked for room are read now, while the grace period lets them be answered.
+    requestAdmissionOf(app.getHttpServer() as Server)?.openAll();
     setTimeout(() => {
       logger.error(`drain did not finish within ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting anyway`);
       process.exit(1);
