@@ -1,12 +1,12 @@
-import { Server, createServer } from 'node:http';
-import { Agent, request } from 'node:http';
+import { Agent, Server, createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import { RequestAdmission, requestAdmissionOf } from './request-admission';
 
 /**
  * A real HTTP server whose every request waits until the test lets it go: what the admission
  * lets in shows as `started`, and the most ever in progress at once as `peak`.
  */
-async function holdingServer(limit: number) {
+async function holdingServer(limit: number, keepAliveTimeoutMs?: number) {
   let inProgress = 0;
   let peak = 0;
   const started: string[] = [];
@@ -20,6 +20,7 @@ async function holdingServer(limit: number) {
       res.end(req.url);
     });
   });
+  if (keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = keepAliveTimeoutMs;
   const admission = new RequestAdmission(limit);
   admission.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -181,5 +182,55 @@ describe('RequestAdmission', () => {
     expect(await next).toBe('/next');
     expect(t.admission.requestsInProgress).toBe(0);
     expect(t.admission.connectionsWaiting).toBe(0);
+  });
+
+  it('a pipelining connection answered twice while full is parked once, and leaves no room taken', async () => {
+    t = await holdingServer(2);
+    const piped = connect(t.port, '127.0.0.1');
+    piped.on('data', () => undefined);
+    piped.write('GET /p1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => t.started.length === 2);
+    const a = get(t.port, 'a');
+    const b = get(t.port, 'b');
+    await settle();
+    expect(t.admission.connectionsWaiting).toBe(2);
+    t.releaseOne();
+    t.releaseOne(); // both answers leave in one turn: the pipelining socket is parked once
+    await until(() => t.started.length === 4);
+    while (t.held.length > 0) t.releaseOne();
+    expect([await a, await b]).toEqual(['/a', '/b']);
+    piped.destroy();
+    await settle();
+    // Every room is free again: two new connections are read at once.
+    const c = get(t.port, 'c');
+    const d = get(t.port, 'd');
+    await until(() => t.started.length === 6);
+    while (t.held.length > 0) t.releaseOne();
+    expect([await c, await d]).toEqual(['/c', '/d']);
+  });
+
+  it('a kept-alive connection parked longer than its idle timeout is not closed: its request is served', async () => {
+    t = await holdingServer(1, 200); // Node closes an idle kept-alive socket after 200 ms (+ its 1 s buffer)
+    const kept = connect(t.port, '127.0.0.1');
+    let received = '';
+    let reset = false;
+    kept.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    kept.on('error', () => (reset = true));
+    kept.write('GET /k1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => t.started.length === 1);
+    const other = get(t.port, 'other');
+    await settle();
+    t.releaseOne(); // k1 answered: `other` takes the room, the kept-alive socket waits
+    await until(() => received.includes('/k1'));
+    kept.write('GET /k2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    expect(t.started).toEqual(['k1', 'other']);
+    t.releaseOne();
+    expect(await other).toBe('/other');
+    await until(() => t.started.length === 3);
+    t.releaseOne();
+    await until(() => received.includes('/k2'));
+    expect(reset).toBe(false);
+    kept.destroy();
   });
 });

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 /** How often parked connections are looked at when no answer wakes them (an idle keep-alive socket sends nothing). */
 const SWEEP_INTERVAL_MS = 25;
 
-/** The libuv stream under a socket: what net.Socket.pause() itself calls when it stops reading. */
+/** The libuv stream under a socket: what stops and starts its reads. */
 interface ReadableHandle {
   readStart(): number;
   readStop(): number;
@@ -33,22 +33,28 @@ function handleOf(socket: Socket): ReadableHandle | null {
  *   refused for the limit. A kept-alive connection whose request is being read when the limit is
  *   reached, or a woken one that gave its room back, may still bring one request past it.
  *
- * `net.Socket.pause()` does not stop an HTTP server's socket: Node's parser reads the stream
- * itself. The handle's readStop()/readStart() do (request-admission.spec.ts holds that on the
- * pinned Node).
+ * - A client that pipelines requests (several in one write, rare outside benchmarks) brings all
+ *   of them past the limit: Node parses every request of one read before any answer.
+ *
+ * `socket.pause()` does not keep an HTTP server's socket unread: the server resumes it (its
+ * 'resume' scheduled at connection time undoes the pause on the next tick). The handle's
+ * readStop()/readStart() do (request-admission.spec.ts holds that on the pinned Node).
  */
 export class RequestAdmission {
   private inProgress = 0;
-  /** Rooms handed to woken connections whose request has not been read yet. */
+  /** Rooms held by connections let in (new or woken) whose request has not been read yet. */
   private reserved = 0;
   /** Parked connections, oldest at `head` (an array shifted from the front would move them all). */
   private parked: Socket[] = [];
   private head = 0;
-  /** Woken connections holding a room, with the sweep they were woken in. */
+  /** The parked connections, each with the idle timeout it had (suspended while it waits). */
+  private readonly parkedTimeouts = new Map<Socket, number>();
+  /** Connections holding a room, with the sweep they were let in at, in the order let in. */
   private readonly reservations = new Map<Socket, number>();
   /** Sockets that already give their room back when they close (a kept-alive one may be woken many times). */
   private readonly watched = new WeakSet<Socket>();
   private sweeps = 0;
+  private lastSweepAt = 0;
   private sweeper: NodeJS.Timeout | null = null;
   private open = false;
 
@@ -61,7 +67,7 @@ export class RequestAdmission {
 
   /** Connections waiting unread for room. */
   get connectionsWaiting(): number {
-    return this.parked.length - this.head;
+    return this.parkedTimeouts.size;
   }
 
   attach(server: Server): void {
@@ -74,14 +80,15 @@ export class RequestAdmission {
     }
     server.on('connection', (socket: Socket) => {
       // A new connection comes to send a request: it holds a room from now, so a burst of
-      // connections accepted together is bounded before any of their requests is read.
-      if (this.full()) this.park(socket);
+      // connections accepted together is bounded before any of their requests is read. It
+      // waits behind any connection already parked (first come, first served).
+      if (this.full() || this.parkedTimeouts.size > 0) this.park(socket);
       else this.reserve(socket);
     });
     server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
       this.inProgress++;
       if (this.reserved > 0) this.release(request.socket);
-      response.once('close', onClose);
+      response.on('close', onClose); // emitted once, when the answer is done or abandoned
     });
   }
 
@@ -108,20 +115,32 @@ export class RequestAdmission {
   }
 
   private park(socket: Socket): void {
+    // Pipelined requests answer one after the other on one socket: it is parked once.
+    if (this.parkedTimeouts.has(socket)) return;
     const handle = handleOf(socket);
     if (!handle) return;
     handle.readStop();
+    // Node's idle timer (keepAliveTimeout on a kept-alive socket) would close it while its next
+    // request waits unread: the wait is not the client's idleness, so the timer stops here and
+    // starts again when the socket is read.
+    const timeout = socket.timeout ?? 0;
+    if (timeout > 0) socket.setTimeout(0);
+    this.parkedTimeouts.set(socket, timeout);
     this.parked.push(socket);
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
   /** Reads up to `count` parked connections (while there is room), oldest first; closed ones are dropped. */
   private wake(count: number): void {
+    if (this.head === this.parked.length) return;
     let woken = 0;
     while (woken < count && this.head < this.parked.length && (this.open || this.inProgress + this.reserved < this.limit)) {
       const socket = this.parked[this.head++];
+      const timeout = this.parkedTimeouts.get(socket) ?? 0;
+      this.parkedTimeouts.delete(socket);
       const handle = socket.destroyed ? null : handleOf(socket);
       if (!handle) continue;
+      if (timeout > 0) socket.setTimeout(timeout);
       handle.readStart();
       woken++;
       if (!this.open) this.reserve(socket);
@@ -137,24 +156,38 @@ export class RequestAdmission {
 
   /** The socket holds a room until its request is read, it closes, or a whole sweep passes. */
   private reserve(socket: Socket): void {
+    if (this.reservations.has(socket)) return;
     this.reserved++;
     this.reservations.set(socket, this.sweeps);
     if (!this.watched.has(socket)) {
       this.watched.add(socket);
-      socket.once('close', () => this.release(socket));
+      // A closed connection's room goes to the next parked one at once, not at the next sweep.
+      socket.once('close', () => {
+        if (this.release(socket)) this.wake(1);
+      });
     }
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
-  private release(socket: Socket): void {
-    if (this.reservations.delete(socket)) this.reserved--;
+  /** Gives back the socket's room, if it held one. */
+  private release(socket: Socket): boolean {
+    if (!this.reservations.delete(socket)) return false;
+    this.reserved--;
+    return true;
   }
 
-  /** Gives back the rooms of woken connections that sent nothing for a whole sweep, and fills free rooms. */
+  /**
+   * Gives back the rooms of connections that sent nothing for a whole sweep, and fills free
+   * rooms. A sweep that runs late counts for nothing: the event loop was too busy to read what
+   * the connections let in have sent, so their silence says nothing yet.
+   */
   private sweep(): void {
-    this.sweeps++;
+    const now = performance.now();
+    const onTime = now - this.lastSweepAt <= 2 * SWEEP_INTERVAL_MS;
+    this.lastSweepAt = now;
+    if (onTime) this.sweeps++;
     for (const [socket, since] of this.reservations) {
-      if (since >= this.sweeps - 1) break; // in waking order: the rest are newer
+      if (since >= this.sweeps - 1) break; // in the order let in: the rest are newer
       this.release(socket);
     }
     this.wake(Infinity);
