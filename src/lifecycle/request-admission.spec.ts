@@ -84,16 +84,25 @@ describe('RequestAdmission', () => {
     expect(t.admission.connectionsWaiting).toBe(0);
   });
 
+  /**
+   * k1 on `agent`'s kept-alive socket, then `other` on a new connection, parked behind it. When
+   * k1 is answered its room goes to `other`, parked first, so k1's socket waits in its turn.
+   */
+  async function keptAliveParkedBehindOther(agent: Agent): Promise<{ other: Promise<string> }> {
+    const first = get(t.port, 'k1', agent);
+    await until(() => t.started.length === 1);
+    const other = get(t.port, 'other');
+    await settle();
+    t.releaseOne();
+    expect(await first).toBe('/k1');
+    return { other };
+  }
+
   it('parks a kept-alive connection whose answer leaves while the limit is reached, until there is room', async () => {
     t = await holdingServer(1);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const first = get(t.port, 'k1', agent);
-      await until(() => t.started.length === 1);
-      const other = get(t.port, 'other');
-      await settle();
-      t.releaseOne(); // k1 answered: its room goes to `other`, parked first, so k1's socket waits
-      expect(await first).toBe('/k1');
+      const { other } = await keptAliveParkedBehindOther(agent);
       const second = get(t.port, 'k2', agent);
       await settle();
       expect(t.started).toEqual(['k1', 'other']);
@@ -114,12 +123,7 @@ describe('RequestAdmission', () => {
     t = await holdingServer(1);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const first = get(t.port, 'k1', agent);
-      await until(() => t.started.length === 1);
-      const other = get(t.port, 'other');
-      await settle();
-      t.releaseOne(); // k1's kept-alive socket: parked, idle
-      expect(await first).toBe('/k1');
+      const { other } = await keptAliveParkedBehindOther(agent); // k1's socket: parked, idle
       await until(() => t.started.length === 2);
       t.releaseOne(); // `other` answered: the room goes to k1's idle socket, which sends nothing
       expect(await other).toBe('/other');
