@@ -55,4 +55,35 @@ describe('TcpProxy', () => {
     await pause(30);
     expect(target.received()).toBe('slow;fast;');
   });
+
+  it("delivers a slow link's last bytes before its close, as a FIN follows the data", async () => {
+    // A target that answers and hangs up at once, as Redis does after QUIT.
+    const answering = createServer((socket) => socket.end('+OK\r\n'));
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    const slow = await TcpProxy.start('127.0.0.1', (answering.address() as { port: number }).port);
+    slow.setDelay(100);
+    try {
+      const socket = createConnection({ host: '127.0.0.1', port: slow.port });
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(answer).toBe('+OK\r\n');
+    } finally {
+      await slow.close();
+      await new Promise((resolve) => answering.close(resolve));
+    }
+  });
+
+  it('holds bytes still on a slow link when a blackhole begins, and delivers them when it lifts', async () => {
+    proxy.setDelay(100);
+    client.write('before;');
+    await pause(10);
+    proxy.set('blackhole');
+    await pause(200);
+    expect(target.received()).toBe('');
+    proxy.setDelay(0);
+    proxy.set('forward');
+    await pause(50);
+    expect(target.received()).toBe('before;');
+  });
 });

@@ -12,8 +12,8 @@ interface Link {
   closedDuringBlackhole: boolean;
   /** Our local port towards the target, kept: a closed socket no longer reports it. */
   upstreamPort?: number;
-  /** Chunks on their way, per direction, in the order they were sent (see TcpProxy.deliver). */
-  inFlight: Map<Socket, { due: number; chunk: Buffer }[]>;
+  /** Chunks on their way, per direction, in the order they were sent (see TcpProxy.deliver); null: the close. */
+  inFlight: Map<Socket, { due: number; chunk: Buffer | null }[]>;
 }
 
 /**
@@ -63,7 +63,11 @@ export class TcpProxy {
         return;
       }
       this.links.delete(link);
-      other.destroy();
+      // Bytes still on their way to `other` arrive first, then the close (a slow link's FIN
+      // comes after its data).
+      const waiting = link.inFlight.get(other);
+      if (waiting) waiting.push({ due: performance.now() + this.delay, chunk: null });
+      else other.destroy();
     };
     client.on('close', onClose(upstream));
     upstream.on('close', onClose(client));
@@ -108,21 +112,24 @@ export class TcpProxy {
   private deliver(link: Link, to: Socket, chunk: Buffer): void {
     const waiting = link.inFlight.get(to);
     if (waiting) {
-      waiting.push({ due: Date.now() + this.delay, chunk }); // the drain already on its way takes it in turn
+      waiting.push({ due: performance.now() + this.delay, chunk }); // the drain already on its way takes it in turn
       return;
     }
     if (this.delay === 0) {
       if (!to.destroyed) to.write(chunk);
       return;
     }
-    const queue = [{ due: Date.now() + this.delay, chunk }];
+    const queue: { due: number; chunk: Buffer | null }[] = [{ due: performance.now() + this.delay, chunk }];
     link.inFlight.set(to, queue);
     const drain = () => {
-      while (queue.length > 0 && queue[0].due <= Date.now()) {
+      while (queue.length > 0 && queue[0].due <= performance.now()) {
         const next = queue.shift()!.chunk;
-        if (!to.destroyed) to.write(next);
+        if (next === null) to.destroy();
+        // A partition that began while these bytes were on their way holds them too.
+        else if (this.mode === 'blackhole') link.held.push({ to, chunk: next });
+        else if (this.mode === 'forward' && !to.destroyed) to.write(next);
       }
-      if (queue.length > 0) setTimeout(drain, queue[0].due - Date.now());
+      if (queue.length > 0) setTimeout(drain, queue[0].due - performance.now());
       else link.inFlight.delete(to);
     };
     setTimeout(drain, this.delay);
