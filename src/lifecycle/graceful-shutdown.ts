@@ -1,10 +1,13 @@
 import { INestApplication, Logger } from '@nestjs/common';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config';
 import { HealthService } from '../health/health.service';
 import { requestAdmissionOf } from './request-admission';
 
 const logger = new Logger('GracefulShutdown');
+
+/** How often a draining process closes the connections that went idle since the last look. */
+const IDLE_CLOSE_INTERVAL_MS = 100;
 
 /**
  * SIGTERM/SIGINT: connections parked by MAX_REQUESTS_IN_FLIGHT are read (and answered), health
@@ -20,8 +23,18 @@ export function installGracefulShutdown(app: INestApplication, config: AppConfig
     shuttingDown = true;
     logger.log(`${signal}: draining (grace ${config.SHUTDOWN_GRACE_MS} ms, bound ${config.SHUTDOWN_TIMEOUT_MS} ms)`);
     app.get(HealthService).startDraining();
+    const server = app.getHttpServer() as Server;
     // Connections parked for room are read now, while the grace period lets them be answered.
-    requestAdmissionOf(app.getHttpServer() as Server)?.openAll();
+    requestAdmissionOf(server)?.openAll();
+    // Every answer from now on closes its connection (Connection: close): a kept-alive client
+    // reconnects, and the load balancer sends it elsewhere.
+    server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
+      response.shouldKeepAlive = false;
+    });
+    // A request read before the signal may be answered after the close began, keep-alive: Node
+    // closes idle connections once, at the close, so that one would hold the drain until its
+    // keep-alive timeout (73 s). It is closed as soon as it is idle.
+    setInterval(() => server.closeIdleConnections(), IDLE_CLOSE_INTERVAL_MS).unref();
     setTimeout(() => {
       logger.error(`drain did not finish within ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting anyway`);
       process.exit(1);

@@ -26,8 +26,8 @@ function handleOf(socket: Socket): ReadableHandle | null {
  *   answer went out while it was (its next request would add to the crowd).
  * - A connection let in (new, or woken) holds a room (a reservation) until its request is read:
  *   a burst of connections accepted in one turn of the event loop is bounded before any request
- *   is parsed. One with nothing to send (an idle kept-alive one) gives the room back at the next
- *   sweep, within 2 x SWEEP_INTERVAL_MS.
+ *   is parsed. One with nothing to send (an idle kept-alive one) gives the room back after two
+ *   on-time sweeps (SWEEP_INTERVAL_MS apart; a late one means the loop had no time to read it).
  * - Each answer hands its room to the oldest parked connection.
  * - Requests count from Node's 'request' event to their response's 'close'. Nothing is ever
  *   refused for the limit. A kept-alive connection whose request is being read when the limit is
@@ -127,7 +127,7 @@ export class RequestAdmission {
     if (timeout > 0) socket.setTimeout(0);
     this.parkedTimeouts.set(socket, timeout);
     this.parked.push(socket);
-    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    this.startSweeper();
   }
 
   /** Reads up to `count` parked connections (while there is room), oldest first; closed ones are dropped. */
@@ -166,7 +166,13 @@ export class RequestAdmission {
         if (this.release(socket)) this.wake(1);
       });
     }
-    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    this.startSweeper();
+  }
+
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    this.lastSweepAt = performance.now();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
   /** Gives back the socket's room, if it held one. */
