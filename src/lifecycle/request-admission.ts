@@ -42,14 +42,15 @@ function handleOf(socket: Socket): ReadableHandle | null {
  */
 export class RequestAdmission {
   private inProgress = 0;
-  /** Rooms held by connections let in (new or woken) whose request has not been read yet. */
-  private reserved = 0;
   /** Parked connections, oldest at `head` (an array shifted from the front would move them all). */
   private parked: Socket[] = [];
   private head = 0;
   /** The parked connections, each with the idle timeout it had (suspended while it waits). */
   private readonly parkedTimeouts = new Map<Socket, number>();
-  /** Connections holding a room, with the sweep they were let in at, in the order let in. */
+  /**
+   * Rooms held by connections let in (new or woken) whose request has not been read yet, each
+   * with the sweep it was let in at, in the order let in.
+   */
   private readonly reservations = new Map<Socket, number>();
   /** Sockets that already give their room back when they close (a kept-alive one may be woken many times). */
   private readonly watched = new WeakSet<Socket>();
@@ -87,7 +88,7 @@ export class RequestAdmission {
     });
     server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
       this.inProgress++;
-      if (this.reserved > 0) this.release(request.socket);
+      if (this.reservations.size > 0) this.release(request.socket);
       response.on('close', onClose); // emitted once, when the answer is done or abandoned
     });
   }
@@ -102,7 +103,7 @@ export class RequestAdmission {
   }
 
   private full(): boolean {
-    return !this.open && this.inProgress + this.reserved >= this.limit;
+    return !this.open && this.inProgress + this.reservations.size >= this.limit;
   }
 
   private answered(response: ServerResponse): void {
@@ -134,7 +135,7 @@ export class RequestAdmission {
   private wake(count: number): void {
     if (this.head === this.parked.length) return;
     let woken = 0;
-    while (woken < count && this.head < this.parked.length && (this.open || this.inProgress + this.reserved < this.limit)) {
+    while (woken < count && this.head < this.parked.length && (this.open || this.inProgress + this.reservations.size < this.limit)) {
       const socket = this.parked[this.head++];
       const timeout = this.parkedTimeouts.get(socket) ?? 0;
       this.parkedTimeouts.delete(socket);
@@ -157,7 +158,6 @@ export class RequestAdmission {
   /** The socket holds a room until its request is read, it closes, or a whole sweep passes. */
   private reserve(socket: Socket): void {
     if (this.reservations.has(socket)) return;
-    this.reserved++;
     this.reservations.set(socket, this.sweeps);
     if (!this.watched.has(socket)) {
       this.watched.add(socket);
@@ -177,9 +177,7 @@ export class RequestAdmission {
 
   /** Gives back the socket's room, if it held one. */
   private release(socket: Socket): boolean {
-    if (!this.reservations.delete(socket)) return false;
-    this.reserved--;
-    return true;
+    return this.reservations.delete(socket);
   }
 
   /**
