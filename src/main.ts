@@ -1,3 +1,5 @@
+// First: V8 flags must be set before the request path's code runs (lifecycle/v8-flags.ts).
+import './lifecycle/v8-flags';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { loadServingConfig, startupFailureMessage } from './config/config.loader';

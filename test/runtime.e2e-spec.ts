@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { satisfies } from 'semver';
+import { startServiceGroup } from '../harness/self-hosted-service';
 
 /**
  * The project runs on the Node it pins (package.json's devDependency `node`, whose binary npm
@@ -40,4 +41,21 @@ describe('the pinned Node', () => {
     const hash = await bcrypt.hash('password123', 4);
     expect(await bcrypt.compare('password123', hash)).toBe(true);
   });
+});
+
+describe('the V8 flags the service sets itself (src/lifecycle/v8-flags.ts)', () => {
+  it('leaves allocation-site pretenuring off in the built service, as deployed', async () => {
+    // V8 prints these statistics at each young-generation GC while pretenuring is on: a service
+    // started without the flag prints dozens by the time it listens (performance.md).
+    const group = await startServiceGroup(1, { LOG_LEVEL: 'warn', NODE_ENV: 'production' }, undefined, {
+      nodeArgs: ['--trace-pretenuring-statistics'],
+    });
+    try {
+      for (let i = 0; i < 200; i++) expect((await fetch(`${group.url}/api/healthcheck/live`)).status).toBe(200);
+      const output = group.processes[0].output();
+      expect(output.split('\n').filter((line) => line.includes('pretenuring'))).toEqual([]);
+    } finally {
+      await group.stop();
+    }
+  }, 60_000);
 });
