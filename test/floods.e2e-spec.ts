@@ -117,14 +117,16 @@ describe('password hashing is bounded per process', () => {
       expect(answer.body).toEqual({ statusCode: 503, code: 'AUTH_BUSY', message: expect.any(String) });
       expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     }
-    // "At once": refusals do not wait for a hash. A cost-12 hash takes hundreds of ms here.
+    // "At once": refusals do not wait for a hash (one that waited would take a hash's time or
+    // more). A cost-12 hash takes hundreds of ms here; the other jest worker's load on the two
+    // cores can slow the refusals' answers to half of that, so the line is one hash, not half.
     const hashMs = Math.min(...answers.filter((a) => a.status === 201).map((a) => a.ms));
     expect(
       percentile(
         answers.filter((a) => a.status === 503).map((a) => a.ms),
         0.9,
       ),
-    ).toBeLessThan(hashMs / 2);
+    ).toBeLessThan(hashMs);
     // Most were refused as they arrived, before their body was read.
     expect(t.app.get(HashingLoadShedder).answered).toBeGreaterThanOrEqual(refused.length / 2);
 
