@@ -44,7 +44,7 @@ async function killMidBatch(sale: SaleContext): Promise<void> {
     midBatch ? 'seen in pg_stat_activity and pg_locks' : `not seen within ${MID_BATCH_WITHIN_MS} ms`,
   );
   sale.note(
-    'API process 3 of 3 SIGKILLed inside a claim transaction at 20%, then taken out of the rotation; its clients retry with the same key through the others',
+    'API process 3 of 3 SIGKILLed inside a claim transaction at 10%, then taken out of the rotation; its clients retry with the same key through the others',
   );
 }
 
@@ -67,7 +67,10 @@ export const SCENARIO_14: FaultScenario = {
       users: 1000,
       stock: 300,
       expect: 'exact',
-      faultAt: 0.2,
+      // 10% of the users answered is ~100 of the 300 grants: the doomed process still has the
+      // sale's other ~200 to be seen inside a batch (at 20%, ~100 were left, and a clean-clone
+      // CI run saw the coupon sell out before it held the row once).
+      faultAt: 0.1,
       idempotencyKeys: true,
       fault: killMidBatch,
       after: async (sale, run) => {
