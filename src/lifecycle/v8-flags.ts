@@ -7,9 +7,9 @@ import { setFlagsFromString } from 'node:v8';
  * young-generation GC, V8 allocates that site's objects in the old generation from then on.
  * A crowd arriving at a freshly started process (256 requests in flight while the code is
  * still cold) can tip request-path sites over that line; every later request's objects then
- * go straight to the old generation, scavenges copy ~30 MB instead of ~0 and last ~15-20 ms
- * instead of ~1, and full GCs come every few seconds. Measured: about one fresh process in
- * three entered that state under wrk and stayed in it, at ~30% more CPU per liveness request
- * (performance.md, "The slow state: pretenured request objects").
+ * go straight to the old generation, each scavenge promotes ~12 MB instead of ~0 and lasts
+ * ~13-20 ms instead of ~1, and full GCs come every few seconds. Measured: 4 of 16 fresh
+ * processes entered that state under wrk and stayed in it, at ~30% more CPU per liveness
+ * request (performance.md, "The slow state: pretenured request objects").
  */
 setFlagsFromString('--no-allocation-site-pretenuring');
