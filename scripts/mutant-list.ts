@@ -244,6 +244,20 @@ export const MUTANTS: Mutant[] = [
     ],
     killedBy: [{ file: 'src/tracing/claim-spans.spec.ts' }],
   },
+  {
+    name: 'pretenuring-left-on',
+    breaks:
+      "the service leaves V8's allocation-site pretenuring on, so a fresh process under a crowd can get stuck allocating request objects in the old generation",
+    edits: [
+      {
+        file: 'src/main.ts',
+        search: "import './lifecycle/v8-flags';",
+        replace: '',
+      },
+    ],
+    killedBy: [{ file: 'test/runtime.e2e-spec.ts', name: 'pretenuring' }],
+    needsBuild: true,
+  },
 ];
 
 export const occurrences = (text: string, search: string) => (search === '' ? 0 : text.split(search).length - 1);
