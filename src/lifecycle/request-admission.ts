@@ -42,11 +42,11 @@ function handleOf(socket: Socket): ReadableHandle | null {
  */
 export class RequestAdmission {
   private inProgress = 0;
-  /** Parked connections, oldest at `head` (an array shifted from the front would move them all). */
-  private parked: Socket[] = [];
-  private head = 0;
-  /** The parked connections, each with the idle timeout it had (suspended while it waits). */
-  private readonly parkedTimeouts = new Map<Socket, number>();
+  /**
+   * The parked connections, oldest first (a Map keeps insertion order, and a woken one is deleted,
+   * so one parked again waits at the back), each with the idle timeout it had (suspended while it waits).
+   */
+  private readonly parked = new Map<Socket, number>();
   /**
    * Rooms held by connections let in (new or woken) whose request has not been read yet, each
    * with the sweep it was let in at, in the order let in.
@@ -68,7 +68,7 @@ export class RequestAdmission {
 
   /** Connections waiting unread for room. */
   get connectionsWaiting(): number {
-    return this.parkedTimeouts.size;
+    return this.parked.size;
   }
 
   attach(server: Server): void {
@@ -83,7 +83,7 @@ export class RequestAdmission {
       // A new connection comes to send a request: it holds a room from now, so a burst of
       // connections accepted together is bounded before any of their requests is read. It
       // waits behind any connection already parked (first come, first served).
-      if (this.full() || this.parkedTimeouts.size > 0) this.park(socket);
+      if (this.full() || this.parked.size > 0) this.park(socket);
       else this.reserve(socket);
     });
     server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
@@ -117,7 +117,7 @@ export class RequestAdmission {
 
   private park(socket: Socket): void {
     // Pipelined requests answer one after the other on one socket: it is parked once.
-    if (this.parkedTimeouts.has(socket)) return;
+    if (this.parked.has(socket)) return;
     const handle = handleOf(socket);
     if (!handle) return;
     handle.readStop();
@@ -126,32 +126,23 @@ export class RequestAdmission {
     // starts again when the socket is read.
     const timeout = socket.timeout ?? 0;
     if (timeout > 0) socket.setTimeout(0);
-    this.parkedTimeouts.set(socket, timeout);
-    this.parked.push(socket);
+    this.parked.set(socket, timeout);
     this.startSweeper();
   }
 
   /** Reads up to `count` parked connections (while there is room), oldest first; closed ones are dropped. */
   private wake(count: number): void {
-    if (this.head === this.parked.length) return;
+    if (this.parked.size === 0) return; // every answer calls this: no iterator when none waits
     let woken = 0;
-    while (woken < count && this.head < this.parked.length && (this.open || this.inProgress + this.reservations.size < this.limit)) {
-      const socket = this.parked[this.head++];
-      const timeout = this.parkedTimeouts.get(socket) ?? 0;
-      this.parkedTimeouts.delete(socket);
+    for (const [socket, timeout] of this.parked) {
+      if (woken >= count || this.full()) break;
+      this.parked.delete(socket);
       const handle = socket.destroyed ? null : handleOf(socket);
       if (!handle) continue;
       if (timeout > 0) socket.setTimeout(timeout);
       handle.readStart();
       woken++;
       if (!this.open) this.reserve(socket);
-    }
-    if (this.head === this.parked.length) {
-      this.parked = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.parked.length) {
-      this.parked = this.parked.slice(this.head);
-      this.head = 0;
     }
   }
 
@@ -195,7 +186,7 @@ export class RequestAdmission {
       this.release(socket);
     }
     this.wake(Infinity);
-    if (this.head === this.parked.length && this.reservations.size === 0 && this.sweeper) {
+    if (this.parked.size === 0 && this.reservations.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }
