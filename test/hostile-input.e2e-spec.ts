@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ERROR_STATUS } from '../src/common/domain-error';
-import { API_RESPONSE_HEADERS, helmetHeaders } from '../src/common/security-headers';
+import { API_HEADER_VALUES, API_RESPONSE_HEADERS, helmetHeaders } from '../src/common/security-headers';
 import { ApiResponse, RequestOptions } from './support/http-client';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -279,16 +279,18 @@ describe('response headers', () => {
     ['a 200', '/api/healthcheck'],
     ['a 404', '/api/nowhere'],
     ['a 401', '/api/coupons/SALE'],
-  ])("helmet's headers that act on any response on %s, no X-Powered-By, no CORS", async (_, path) => {
+    ['the liveness probe', '/api/healthcheck/live'],
+  ])('the security headers that act on any response on %s, with the API policy; no X-Powered-By, no CORS', async (_, path) => {
     const res = await t.api.get(path, { headers: { origin: 'https://evil.example' } });
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    // OWASP REST Security Cheat Sheet's values for an API answer: it loads nothing and is never framed.
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
     expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
-    expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
     expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
-    // Computed once at start-up: each header an API answer carries is there, with helmet's value.
+    // Computed once at start-up: each header an API answer carries is there, with helmet's value where the cheat sheet has none.
     const helmet = helmetHeaders();
-    for (const name of API_RESPONSE_HEADERS) expect([name, res.headers.get(name)]).toEqual([name, helmet[name]]);
+    for (const name of API_RESPONSE_HEADERS) expect([name, res.headers.get(name)]).toEqual([name, API_HEADER_VALUES[name] ?? helmet[name]]);
     // The document-only ones (what a rendered page may load, link to or share) are not sent with JSON.
     for (const name of Object.keys(helmet).filter((n) => !(API_RESPONSE_HEADERS as readonly string[]).includes(n))) {
       expect([name, res.headers.get(name)]).toEqual([name, null]);
