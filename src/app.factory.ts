@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { DomainErrorFilter, sendError } from './common/domain-error.filter';
 import { setupOpenApi } from './common/openapi';
+import { recordDeclaredRoutes } from './common/route-hooks';
 import { addSecurityHeaders } from './common/security-headers';
 import { RequestValidationPipe } from './common/validation.pipe';
 import { AppConfig } from './config/app-config';
@@ -42,6 +43,8 @@ export async function createApp(config: AppConfig, logDestination?: DestinationS
     // rather than refused with Fastify's bare 503: a client must not lose a claim to a restart.
     return503OnClosing: false,
   });
+  // Before Nest declares a route: modules give hooks to the routes they act on only (route-hooks.ts).
+  recordDeclaredRoutes(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, logDestination), adapter, {
     logger: LOG_LEVELS[config.LOG_LEVEL],
     // Start-up lines wait for pino (JSON) rather than going to Nest's console logger.

@@ -9,6 +9,7 @@ import { ApplicationConfig } from '@nestjs/core';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import { CLAIM_FAST_PATH_ROUTE, ClaimFastPath, FAST_PATH_APPLIES } from '../src/claims/claim-fast-path';
 import { ClaimsController } from '../src/claims/claims.controller';
+import type { FastifyInstance } from 'fastify';
 import fc from 'fast-check';
 import * as jwt from 'jsonwebtoken';
 import { ApiResponse } from './support/http-client';
@@ -265,6 +266,21 @@ describe('the fast path applies everything the claim route applies', () => {
       interceptors: [...FAST_PATH_APPLIES.interceptors],
       filters: [...FAST_PATH_APPLIES.filters],
     });
+  });
+
+  it("its hook and the hashing shedder's are hooks of their own routes only: every other route skips them", () => {
+    const fastify = t.app.getHttpAdapter().getInstance() as FastifyInstance;
+    // Fastify's own listing of each route's hooks: a route line, then a line per phase.
+    const hooked: Record<string, string[]> = {};
+    let route = '';
+    for (const line of fastify.printRoutes({ includeHooks: true, commonPrefix: false }).split('\n')) {
+      const phase = /• \((\w+)\) (\[.*\])/.exec(line);
+      if (!phase) route = line.replace(/^[\s│├└─]+/, '');
+      else
+        for (const name of JSON.parse(phase[2]) as string[]) if (name !== 'anonymous()') (hooked[name] ??= []).push(`${route} ${phase[1]}`);
+    }
+    expect(hooked['answerSoldOutClaim()']).toEqual(['/claim (POST) preHandler']);
+    expect(hooked['shedHashingLoad()']).toEqual(['/api/users/register (POST) onRequest', '/api/users/login (POST) onRequest']);
   });
 
   it('is tied to the claim route by route configuration, not by its URL', () => {

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { DomainError } from '../common/domain-error';
 import { sendError } from '../common/domain-error.filter';
+import { addRouteHook } from '../common/route-hooks';
 import { previouslyValidatedBody } from '../common/validation.pipe';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { Replay } from '../idempotency/idempotency-key';
@@ -53,26 +54,28 @@ export class ClaimFastPath implements OnModuleInit {
   onModuleInit(): void {
     if (!this.config.CLAIM_FAST_PATH) return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    // Callback style, not async: every other route leaves at once, without a promise and a
-    // microtask hop per request (the hook runs for every route).
-    fastify.addHook('preHandler', (request, reply, done) => {
-      // The method first: Fastify's routeOptions getter builds a new object on every read.
-      if (request.method !== 'POST' || !(request.routeOptions.config as { claimFastPath?: boolean } | undefined)?.claimFastPath) {
-        return done();
-      }
-      this.answer(request)
-        .then((answer) => {
-          if (!answer) return done();
-          this.answered++;
-          if (answer instanceof Replay) sendAnswer(reply, 200, answer);
-          else sendError(reply, answer, this.logger);
-        })
-        // Any failure, even while answering, leaves the request to the controller unless a reply went out.
-        .catch(() => {
-          if (!reply.sent) done();
-        });
-    });
+    // On the routes marked CLAIM_FAST_PATH_ROUTE only: every other request never meets this hook.
+    addRouteHook(
+      fastify,
+      (route) => (route.config as Record<string, unknown> | undefined)?.claimFastPath === true,
+      'preHandler',
+      () => this.answerSoldOutClaim,
+    );
   }
+
+  private readonly answerSoldOutClaim: preHandlerHookHandler = (request, reply, done) => {
+    this.answer(request)
+      .then((answer) => {
+        if (!answer) return done();
+        this.answered++;
+        if (answer instanceof Replay) sendAnswer(reply, 200, answer);
+        else sendError(reply, answer, this.logger);
+      })
+      // Any failure, even while answering, leaves the request to the controller unless a reply went out.
+      .catch(() => {
+        if (!reply.sent) done();
+      });
+  };
 
   private async answer(request: FastifyRequest): Promise<DomainError | Replay | null> {
     // While the coupon still sells, every claim goes to the controller: check that first, on the

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { sendError } from '../common/domain-error.filter';
+import { addRouteHook } from '../common/route-hooks';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { requestLogFields } from '../logging/request-logging';
 import { RequestBuckets } from '../rate-limit/rate-limit.guard';
@@ -61,26 +62,31 @@ export class HashingLoadShedder implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', (request, reply, done) => {
-      const buckets = request.method === 'POST' ? HASHING_ROUTES.get(request.routeOptions.url ?? '') : undefined;
-      if (!buckets) {
-        done();
-        return;
-      }
-      // Past a local denial the client was already refused: every such request is early.
-      const limited = this.limiter.localRefusal(buckets(request, this.config));
-      const refusal = limited ?? this.hasher.refusalFor(request.ip);
-      if (!refusal) {
-        done();
-        return;
-      }
-      this.answered++;
-      requestLogFields(request).shed = true;
-      const early = limited !== null || this.comesBackEarly(request.ip, refusal.retryAfterSeconds ?? 1);
-      if (!limited) this.hasher.countRefusal();
-      if (!early) sendError(reply, refusal, this.logger);
-      else setTimeout(() => sendError(reply, refusal, this.logger), EARLY_REFUSAL_HOLD_MS);
-    });
+    // On the hashing routes only: every other request never meets this hook.
+    addRouteHook(
+      fastify,
+      (route) => route.method === 'POST' && HASHING_ROUTES.has(route.url),
+      'onRequest',
+      (route) => {
+        const buckets = HASHING_ROUTES.get(route.url)!;
+        const shedHashingLoad: onRequestHookHandler = (request, reply, done) => {
+          // Past a local denial the client was already refused: every such request is early.
+          const limited = this.limiter.localRefusal(buckets(request, this.config));
+          const refusal = limited ?? this.hasher.refusalFor(request.ip);
+          if (!refusal) {
+            done();
+            return;
+          }
+          this.answered++;
+          requestLogFields(request).shed = true;
+          const early = limited !== null || this.comesBackEarly(request.ip, refusal.retryAfterSeconds ?? 1);
+          if (!limited) this.hasher.countRefusal();
+          if (!early) sendError(reply, refusal, this.logger);
+          else setTimeout(() => sendError(reply, refusal, this.logger), EARLY_REFUSAL_HOLD_MS);
+        };
+        return shedHashingLoad;
+      },
+    );
   }
 
   /** Whether `address` is back before the Retry-After of its last AUTH_BUSY; else remembers the one it gets now. */
