@@ -86,6 +86,23 @@ describe('RequestLineWriter (the request line written by hand where pino would w
     }
   });
 
+  it("writes each request its own route fields, though a route's fields are built once", () => {
+    const { stream, writes } = capture();
+    const writer = new RequestLineWriter(createRootLogger(production, stream));
+    const requests: RequestLineCore[] = [
+      liveness,
+      { ...liveness, method: 'HEAD' },
+      { ...liveness, route: '/api/coupons', path: '/api/coupons' },
+      { ...liveness, route: '/api/coupons/:name', path: '/api/coupons/SALE' },
+      { ...liveness, route: '/api/coupons/:name', path: '/api/coupons/OTHER' },
+    ];
+    // Twice over: the second pass reads what the first one built.
+    for (const core of [...requests, ...requests]) {
+      writer.write('info', core, undefined, 'request completed');
+      expect(withoutTime(writes.at(-1)!)).toEqual(withoutTime(pinoText('info', { ...core }, 'request completed')));
+    }
+  });
+
   it('leaves any other logger to pino (a mixin, say): its lines are never second-guessed', () => {
     const other = capture();
     const mixed = pino({ level: 'info', mixin: () => ({ span_id: 'abc' }) }, other.stream);
