@@ -56,9 +56,8 @@ export const API_HEADER_VALUES: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
 };
 
-/** The security headers of a JSON answer, as [name, value] pairs. */
-export function apiResponseHeaders(): [string, string][] {
-  const helmet = helmetHeaders();
+/** The security headers of a JSON answer, as [name, value] pairs (`helmet`: helmetHeaders(), if already run). */
+export function apiResponseHeaders(helmet: Record<string, string> = helmetHeaders()): [string, string][] {
   return API_RESPONSE_HEADERS.map((name) => [name, API_HEADER_VALUES[name] ?? helmet[name]]);
 }
 
@@ -91,8 +90,7 @@ export function replyHeaderStore(reply: FastifyReply): HeaderStore | undefined {
  * names are API_RESPONSE_HEADERS' (checked here once: a writer that drifts from the list stops
  * the start-up).
  */
-function apiHeaderWriter(): (store: HeaderStore, requestId: string) => void {
-  const api = apiResponseHeaders();
+function apiHeaderWriter(api: [string, string][]): (store: HeaderStore, requestId: string) => void {
   const value = Object.fromEntries(api);
   const csp = value['content-security-policy'];
   const corp = value['cross-origin-resource-policy'];
@@ -126,9 +124,10 @@ function apiHeaderWriter(): (store: HeaderStore, requestId: string) => void {
  */
 export function addSecurityHeaders(fastify: FastifyInstance): void {
   // Name and value pairs in arrays: reply.headers(object) would list and look up the object's keys per request.
-  const page = Object.entries(helmetHeaders());
-  const api = apiResponseHeaders();
-  const writeApiHeaders = apiHeaderWriter();
+  const helmet = helmetHeaders();
+  const page = Object.entries(helmet);
+  const api = apiResponseHeaders(helmet);
+  const writeApiHeaders = apiHeaderWriter(api);
   fastify.addHook('onRequest', (request, reply, done) => {
     const docs = request.url.startsWith(API_DOCS_PATH);
     const store = docs ? undefined : replyHeaderStore(reply);
