@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { AnsweredRequest, observeAnsweredRequests } from '../common/answered-requests';
 import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppConfig } from '../config/app-config';
 import { traceIdOf } from '../tracing/http-tracing';
@@ -14,8 +15,8 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
  * Writes one line per request: id (echoed as X-Request-Id by common/security-headers.ts), method, route
  * pattern, path, status, duration, plus the fields the handler added (a claim adds coupon,
  * outcome and lock wait). Nothing from headers or bodies, so tokens and passwords cannot leak.
- * A Fastify hook sees every request exactly once, unknown URLs and routes outside the /api
- * prefix included.
+ * It observes every answered request once (common/answered-requests.ts), unknown URLs and
+ * routes outside the /api prefix included.
  */
 @Injectable()
 export class RequestLogHook implements OnModuleInit {
@@ -30,30 +31,29 @@ export class RequestLogHook implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onResponse', (request, reply, done) => {
-      const status = reply.statusCode;
-      const fields = addedLogFields(request);
-      // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are
-      // bugs. Load shed on purpose (fields.shed) is info: its source warns once per interval instead.
-      const level = status === 503 && !fields?.shed ? 'warn' : status >= 500 && status !== 503 ? 'error' : 'info';
-      if (this.lines.isLevelEnabled(level)) {
-        const url = request.url;
-        const query = url.indexOf('?');
-        const core: RequestLineCore = {
-          request_id: request.id,
-          trace_id: traceIdOf(request.raw),
-          method: request.method,
-          route: request.routeOptions.url ?? 'unmatched',
-          // Without the query string: queries may carry cursors, never worth a log line.
-          path: query === -1 ? url : url.slice(0, query),
-          status,
-          duration_ms: Math.round(reply.elapsedTime),
-        };
-        // The handler's fields may add to the line, never replace its core fields.
-        this.lines.write(level, core, safeRequestFields(fields), level === 'info' ? 'request completed' : 'request failed');
-      }
-      done();
-    });
+    observeAnsweredRequests(fastify, (answered) => this.writeLine(answered));
+  }
+
+  private writeLine({ request, route, status, durationMs }: AnsweredRequest): void {
+    const fields = addedLogFields(request);
+    // 503s are retryable answers (lock busy, Redis or database away) that metrics alert on; 500s are
+    // bugs. Load shed on purpose (fields.shed) is info: its source warns once per interval instead.
+    const level = status === 503 && !fields?.shed ? 'warn' : status >= 500 && status !== 503 ? 'error' : 'info';
+    if (!this.lines.isLevelEnabled(level)) return;
+    const url = request.url;
+    const query = url.indexOf('?');
+    const core: RequestLineCore = {
+      request_id: request.id,
+      trace_id: traceIdOf(request.raw),
+      method: request.method,
+      route,
+      // Without the query string: queries may carry cursors, never worth a log line.
+      path: query === -1 ? url : url.slice(0, query),
+      status,
+      duration_ms: Math.round(durationMs),
+    };
+    // The handler's fields may add to the line, never replace its core fields.
+    this.lines.write(level, core, safeRequestFields(fields), level === 'info' ? 'request completed' : 'request failed');
   }
 }
 

@@ -1,6 +1,7 @@
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { observeAnsweredRequests } from '../common/answered-requests';
 import { RedisModule } from '../redis/redis.module';
 import { DependencyGauges } from './dependency-gauges';
 import { MetricsController } from './metrics.controller';
@@ -16,10 +17,9 @@ export class HttpMetricsHook implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onResponse', (request, reply, done) => {
-      this.metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-      done();
-    });
+    observeAnsweredRequests(fastify, ({ request, route, status, durationMs }) =>
+      this.metrics.observeHttp(request.method, route, status, durationMs / 1000),
+    );
   }
 }
 
