@@ -25,9 +25,15 @@ export interface LoginStormResult {
   p99WaitSeconds: number;
   /** Anything but 200 and 503 AUTH_BUSY, by status and code. */
   otherAnswers: Record<string, number>;
-  /** Sold-out claims answered per second by CLAIMERS users in a loop: before the storm, and during it. */
-  claimsQuietPerSecond: number;
+  /**
+   * Sold-out claims answered per second by CLAIMERS users in a loop: before the storm, during it,
+   * and after it. The quiet rate the storm's is held against is the mean of before and after: a
+   * drift of this shared machine's speed across the storm then counts on both sides.
+   */
+  claimsBeforePerSecond: number;
   claimsDuringStormPerSecond: number;
+  claimsAfterPerSecond: number;
+  claimsQuietPerSecond: number;
 }
 
 const CLAIMERS = 32;
@@ -83,7 +89,7 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
     const quietUntil = performance.now() + QUIET_SECONDS * 1000;
     await claimLoop(claimsHttp, claimers, () => performance.now() > quietUntil); // warm-up
     const quietEnd = performance.now() + QUIET_SECONDS * 1000;
-    const claimsQuiet = await claimLoop(claimsHttp, claimers, () => performance.now() > quietEnd);
+    const claimsBefore = await claimLoop(claimsHttp, claimers, () => performance.now() > quietEnd);
     // Stored at the service's own cost: each login costs what a real one does.
     const hash = await bcrypt.hash(PASSWORD, defaults.BCRYPT_COST);
     const db = new Client({ connectionString: service.databaseUrl });
@@ -120,6 +126,8 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
     );
     stormOver = true;
     const claimsDuringStorm = await claimsDuring;
+    const afterEnd = performance.now() + QUIET_SECONDS * 1000;
+    const claimsAfter = await claimLoop(claimsHttp, claimers, () => performance.now() > afterEnd);
     const stormMs = Math.max(...waits);
     const sorted = [...waits].sort((a, b) => a - b);
     const result: LoginStormResult = {
@@ -134,8 +142,10 @@ export async function measureLoginStorm(log: (line: string) => void): Promise<Lo
       medianWaitSeconds: round(percentile(sorted, 0.5) / 1000, 1),
       p99WaitSeconds: round(percentile(sorted, 0.99) / 1000, 1),
       otherAnswers: other,
-      claimsQuietPerSecond: Math.round(claimsQuiet),
+      claimsBeforePerSecond: Math.round(claimsBefore),
       claimsDuringStormPerSecond: Math.round(claimsDuringStorm),
+      claimsAfterPerSecond: Math.round(claimsAfter),
+      claimsQuietPerSecond: Math.round((claimsBefore + claimsAfter) / 2),
     };
     log(`login storm: ${JSON.stringify(result)}`);
     return result;
@@ -164,7 +174,7 @@ export function loginStormTargets(r: LoginStormResult): BenchTarget[] {
       detail: `${r.medianWaitSeconds} s of ${r.stormSeconds} s (${round(r.medianWaitSeconds / r.stormSeconds)}x)`,
     },
     {
-      name: 'login storm: sold-out claims answered during the storm >= 0.7 x before it',
+      name: 'login storm: sold-out claims answered during the storm >= 0.7 x when quiet (mean of before and after it)',
       passed: r.claimsDuringStormPerSecond >= 0.7 * r.claimsQuietPerSecond,
       detail: `${round(r.claimsDuringStormPerSecond / r.claimsQuietPerSecond)}x (${r.claimsDuringStormPerSecond} vs ${r.claimsQuietPerSecond}/s)`,
     },
@@ -173,8 +183,8 @@ export function loginStormTargets(r: LoginStormResult): BenchTarget[] {
 
 export function loginStormTable(r: LoginStormResult): string {
   return [
-    `| logins | from addresses | bcrypt cost | queue bound | storm | logins/s | busy answers per login | median wait | p99 wait | claims/s before / during (${CLAIMERS} claimers) |`,
+    `| logins | from addresses | bcrypt cost | queue bound | storm | logins/s | busy answers per login | median wait | p99 wait | claims/s before / during / after (${CLAIMERS} claimers) |`,
     '|---|---|---|---|---|---|---|---|---|---|',
-    `| ${r.served}/${r.users} | ${r.users} | ${r.bcryptCost} | ${r.queueMaxWaitMs / 1000} s | ${r.stormSeconds} s | ${r.loginsPerSecond} | ${r.busyPerLogin} | ${r.medianWaitSeconds} s | ${r.p99WaitSeconds} s | ${r.claimsQuietPerSecond} / ${r.claimsDuringStormPerSecond} |`,
+    `| ${r.served}/${r.users} | ${r.users} | ${r.bcryptCost} | ${r.queueMaxWaitMs / 1000} s | ${r.stormSeconds} s | ${r.loginsPerSecond} | ${r.busyPerLogin} | ${r.medianWaitSeconds} s | ${r.p99WaitSeconds} s | ${r.claimsBeforePerSecond} / ${r.claimsDuringStormPerSecond} / ${r.claimsAfterPerSecond} |`,
   ].join('\n');
 }

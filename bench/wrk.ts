@@ -21,7 +21,7 @@ export interface WrkResult {
 /** wrk's defaults for the rows of record: 2 threads (one per core of the machine), 256 connections, as the issue measured. */
 export const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 2) || 2;
 export const WRK_CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 256) || 256;
-export const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 5) || 5;
+export const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 4) || 4;
 
 /** Runs wrk (Debian's `wrk` package) against `url` for `seconds`; a POST's body and token go through a Lua script. */
 /** Fails at once, not after the rows before it, when wrk is not installed. */
