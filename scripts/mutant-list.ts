@@ -258,6 +258,19 @@ export const MUTANTS: Mutant[] = [
     killedBy: [{ file: 'test/runtime.e2e-spec.ts', name: 'pretenuring' }],
     needsBuild: true,
   },
+  {
+    name: 'hook-per-observer',
+    breaks:
+      'every observer of answered requests (the request line, the histogram) gets an onResponse hook of its own, each reading request.routeOptions again',
+    edits: [
+      {
+        file: 'src/common/answered-requests.ts',
+        search: '  if (known) {',
+        replace: '  if (known && false) {',
+      },
+    ],
+    killedBy: [{ file: 'src/common/answered-requests.spec.ts', name: 'one onResponse hook' }],
+  },
 ];
 
 export const occurrences = (text: string, search: string) => (search === '' ? 0 : text.split(search).length - 1);

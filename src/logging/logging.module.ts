@@ -1,8 +1,8 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { AnsweredRequest, observeAnsweredRequests } from '../common/answered-requests';
 import type { DestinationStream, Logger as Pino } from 'pino';
+import { AnsweredRequest, observeAnsweredRequests } from '../common/answered-requests';
 import { AppConfig } from '../config/app-config';
 import { traceIdOf } from '../tracing/http-tracing';
 import { PinoAppLogger } from './app-logger';
