@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Client, Dispatcher } from 'undici';
 
 export interface HttpAnswer {
   /** 0 when no HTTP answer came (timeout, refused, reset). */
@@ -11,9 +11,69 @@ export interface HttpAnswer {
   failure?: string;
 }
 
+/**
+ * Up to `connections` keep-alive connections to one instance, each carrying one request at a
+ * time. An idle connection is taken from a stack and a request that finds none waits its turn
+ * (first come, first served). undici's own Pool looks through every connection it holds for an
+ * idle one on each request: at 4,096 connections that scan was ~13% of the load tool's CPU, and
+ * in the concurrency sweep the load tool, not the service, was what filled its core
+ * (performance.md, "The concurrency sweep").
+ */
+class InstanceConnections {
+  private readonly idle: Client[] = [];
+  private readonly all: Client[] = [];
+  private readonly waiting: ((client: Client) => void)[] = [];
+  private waitingHead = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly connections: number,
+    private readonly options: Client.Options,
+  ) {}
+
+  /** Sends one request and reads its whole body on a connection of its own; the connection is then free. */
+  async request(options: Dispatcher.RequestOptions): Promise<{ response: Dispatcher.ResponseData; text: string }> {
+    const client = this.idle.pop() ?? (this.all.length < this.connections ? this.open() : await this.turn());
+    try {
+      const response = await client.request(options);
+      return { response, text: await response.body.text() };
+    } finally {
+      this.release(client);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((client) => client.close().catch(() => undefined)));
+  }
+
+  private open(): Client {
+    const client = new Client(this.url, this.options);
+    this.all.push(client);
+    return client;
+  }
+
+  private turn(): Promise<Client> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(client: Client): void {
+    if (this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead];
+      this.waiting[this.waitingHead++] = undefined as unknown as (client: Client) => void;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting.length = 0;
+        this.waitingHead = 0;
+      }
+      next(client);
+    } else {
+      this.idle.push(client);
+    }
+  }
+}
+
 /** Keep-alive connection pools to one or more instances, used round-robin. */
 export class HttpPool {
-  private readonly pools: Pool[];
+  private readonly pools: InstanceConnections[];
   private readonly outOfRotation = new Set<number>();
   private next = 0;
 
@@ -24,8 +84,7 @@ export class HttpPool {
   ) {
     this.pools = urls.map(
       (url) =>
-        new Pool(url, {
-          connections: connectionsPerUrl,
+        new InstanceConnections(url, connectionsPerUrl, {
           pipelining: 1,
           keepAliveTimeout: 30_000,
           headersTimeout: timeoutMs,
@@ -61,13 +120,12 @@ export class HttpPool {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     try {
-      const response = await pool.request({
+      const { response, text } = await pool.request({
         method,
         path,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      const text = await response.body.text();
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : null;
