@@ -12,12 +12,13 @@ export interface HttpAnswer {
 }
 
 /**
- * Up to `connections` keep-alive connections to one instance, each carrying one request at a
- * time. An idle connection is taken from a stack and a request that finds none waits its turn
- * (first come, first served). undici's own Pool looks through every connection it holds for an
- * idle one on each request: at 4,096 connections that scan was ~13% of the load tool's CPU, and
- * in the concurrency sweep the load tool, not the service, was what filled its core
- * (performance.md, "The concurrency sweep").
+ * Up to `connections` keep-alive connections to one instance (no bound when 0, as undici's Pool
+ * took it), each carrying one request at a time. An idle connection is taken from a stack and a
+ * request that finds none waits its turn (first come, first served). undici's own Pool looks
+ * through every connection it holds for an idle one on each request: at 4,096 connections that
+ * scan was the largest item of the load tool's profile, this stack halves the load tool's CPU
+ * there, and in the concurrency sweep the load tool, not the service, had been what filled its
+ * core (performance.md, "The concurrency sweep").
  */
 class InstanceConnections {
   private readonly idle: Client[] = [];
@@ -33,7 +34,7 @@ class InstanceConnections {
 
   /** Sends one request and reads its whole body on a connection of its own; the connection is then free. */
   async request(options: Dispatcher.RequestOptions): Promise<{ response: Dispatcher.ResponseData; text: string }> {
-    const client = this.idle.pop() ?? (this.all.length < this.connections ? this.open() : await this.turn());
+    const client = this.idle.pop() ?? (this.connections <= 0 || this.all.length < this.connections ? this.open() : await this.turn());
     try {
       const response = await client.request(options);
       return { response, text: await response.body.text() };
