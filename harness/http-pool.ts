@@ -24,7 +24,6 @@ class InstanceConnections {
   private readonly idle: Client[] = [];
   private readonly all: Client[] = [];
   private readonly waiting: ((client: Client) => void)[] = [];
-  private waitingHead = 0;
 
   constructor(
     private readonly url: string,
@@ -58,17 +57,9 @@ class InstanceConnections {
   }
 
   private release(client: Client): void {
-    if (this.waitingHead < this.waiting.length) {
-      const next = this.waiting[this.waitingHead];
-      this.waiting[this.waitingHead++] = undefined as unknown as (client: Client) => void;
-      if (this.waitingHead === this.waiting.length) {
-        this.waiting.length = 0;
-        this.waitingHead = 0;
-      }
-      next(client);
-    } else {
-      this.idle.push(client);
-    }
+    const next = this.waiting.shift();
+    if (next) next(client);
+    else this.idle.push(client);
   }
 }
 
